@@ -1,0 +1,77 @@
+"""The database schema: a public interface read by HA engines.
+
+Two tables, documented in doc/schema.rst and changed only through alembic
+migrations (``ceilometer-ha dbsync``):
+
+``ha_sample``
+    Every accepted sample, once: ``message_id`` is the primary key, so
+    duplicates from several collectors or retries are stored once. Rows
+    expire by ``recorded_at``, the collector's own clock.
+
+``ha_latest``
+    The latest sample of every (host, meter, resource_id), kept current by
+    the writer in the same transaction as the insert, so that "latest state
+    of every host" is one indexed read. ``streak`` counts the consecutive
+    samples of that resource with the same volume and ``since`` is the
+    timestamp of the first of them: a storage address that has been
+    unreachable for three cycles has ``volume`` 0, ``streak`` 3, and
+    ``since`` the time of the first failed cycle. A sample older than or
+    as old as the stored one leaves the row alone (duplicates and late
+    datagrams never move the state backwards).
+
+Times are UTC, naive, with microseconds.
+"""
+
+import sqlalchemy as sa
+from sqlalchemy.dialects import mysql
+
+# DATETIME(6) on MySQL/MariaDB keeps microseconds; elsewhere plain DateTime.
+PreciseDateTime = sa.DateTime().with_variant(mysql.DATETIME(fsp=6), 'mysql')
+# Resource metadata is JSON text; MEDIUMTEXT on MySQL so that no accepted
+# datagram (up to 64 KiB) is ever truncated.
+MetadataText = sa.Text().with_variant(mysql.MEDIUMTEXT(), 'mysql')
+Volume = sa.Float(precision=53)
+
+metadata = sa.MetaData()
+
+sample = sa.Table(
+    'ha_sample',
+    metadata,
+    sa.Column('message_id', sa.String(64), primary_key=True),
+    sa.Column('host', sa.String(255), nullable=False),
+    sa.Column('cluster', sa.String(255), nullable=False),
+    sa.Column('meter', sa.String(255), nullable=False),
+    sa.Column('resource_id', sa.String(255), nullable=False),
+    sa.Column('volume', Volume, nullable=False),
+    sa.Column('unit', sa.String(255), nullable=False),
+    sa.Column('timestamp', PreciseDateTime, nullable=False),
+    sa.Column('recorded_at', PreciseDateTime, nullable=False),
+    sa.Column('source', sa.String(255), nullable=False),
+    sa.Column('resource_metadata', MetadataText, nullable=False),
+    sa.Index('ix_ha_sample_host_meter_ts', 'host', 'meter', 'timestamp'),
+    sa.Index('ix_ha_sample_recorded_at', 'recorded_at'),
+    mysql_engine='InnoDB',
+    mysql_charset='utf8mb4',
+)
+
+latest = sa.Table(
+    'ha_latest',
+    metadata,
+    sa.Column('host', sa.String(255), primary_key=True),
+    sa.Column('meter', sa.String(255), primary_key=True),
+    sa.Column('resource_id', sa.String(255), primary_key=True),
+    sa.Column('cluster', sa.String(255), nullable=False),
+    sa.Column('message_id', sa.String(64), nullable=False),
+    sa.Column('volume', Volume, nullable=False),
+    sa.Column('unit', sa.String(255), nullable=False),
+    sa.Column('timestamp', PreciseDateTime, nullable=False),
+    sa.Column('recorded_at', PreciseDateTime, nullable=False),
+    sa.Column('streak', sa.Integer, nullable=False),
+    sa.Column('since', PreciseDateTime, nullable=False),
+    sa.Column('resource_metadata', MetadataText, nullable=False),
+    sa.Index('ix_ha_latest_cluster', 'cluster'),
+    sa.Index('ix_ha_latest_meter', 'meter'),
+    sa.Index('ix_ha_latest_recorded_at', 'recorded_at'),
+    mysql_engine='InnoDB',
+    mysql_charset='utf8mb4',
+)
