@@ -17,208 +17,271 @@ from oslo_config import types
 
 # The placeholder ceilometer ships as its default secret. A collector that
 # accepted it would accept samples signed by any unconfigured agent.
-PLACEHOLDER_SECRET = 'change this for valid signing'
+PLACEHOLDER_SECRET = "change this for valid signing"  # noqa: S105
 
 # Address families are told apart by the probe; names are resolved there.
 _ADDRESS_LIST = types.List(item_type=types.HostAddress())
 
 COMPUTE_OPTS = [
-    cfg.Opt('storage_server_address',
-            type=_ADDRESS_LIST,
-            default=[],
-            help='Storage addresses (IPv4, IPv6 or host names) pinged every '
-                 'polling cycle to check this host\'s storage network. A '
-                 'host that reaches none of them has lost its storage.'),
-    cfg.Opt('management_address',
-            type=_ADDRESS_LIST,
-            default=[],
-            help='Management network addresses checked the same way as the '
-                 'storage addresses. Empty disables the ha.management.* '
-                 'meters.'),
-    cfg.Opt('tenant_address',
-            type=_ADDRESS_LIST,
-            default=[],
-            help='Tenant (instance data) network addresses checked the same '
-                 'way as the storage addresses. Empty disables the '
-                 'ha.tenant.* meters.'),
-    cfg.IntOpt('ping_count',
-               default=4,
-               min=1,
-               max=100,
-               help='Echo requests sent to each address per polling cycle.'),
-    cfg.FloatOpt('ping_loss_ratio',
-                 default=0.5,
-                 min=0.0,
-                 max=1.0,
-                 help='Share of lost echo requests that is still acceptable: '
-                      'an address whose loss is at most this ratio is '
-                      'reachable.'),
-    cfg.FloatOpt('ping_interval',
-                 default=0.1,
-                 min=0.01,
-                 max=10.0,
-                 help='Seconds between two echo requests to the same '
-                      'address. All addresses are pinged concurrently, so a '
-                      'cycle lasts about ping_count * ping_interval + '
-                      'ping_timeout whatever the number of addresses.'),
-    cfg.FloatOpt('ping_timeout',
-                 default=0.5,
-                 min=0.05,
-                 max=30.0,
-                 help='Seconds to wait for the reply to the last echo '
-                      'request before it counts as lost.'),
-    cfg.StrOpt('cluster',
-               default='default',
-               help='Name of the cluster (failure domain) this host belongs '
-                    'to. Every sample carries it, so that a storage outage '
-                    'of a whole cluster is told apart from host failures.'),
-    cfg.StrOpt('cluster_source',
-               default='static',
-               choices=[('static', 'Use the cluster option as it is.'),
-                        ('aggregate', 'Read the cluster from the metadata '
-                                      'of the Nova host aggregate holding '
-                                      'this host; fall back to the last '
-                                      'known value, then to the cluster '
-                                      'option.')],
-               help='Where the cluster name of this host comes from.'),
-    cfg.StrOpt('cluster_metadata_key',
-               default='cluster',
-               help='Host aggregate metadata key holding the cluster name, '
-                    'when cluster_source is aggregate.'),
-    cfg.IntOpt('cluster_refresh_interval',
-               default=300,
-               min=10,
-               help='Seconds between two look-ups of the host aggregate '
-                    'cluster name. Look-ups never delay a health sample.'),
-    cfg.FloatOpt('hypervisor_timeout',
-                 default=2.0,
-                 min=0.1,
-                 max=60.0,
-                 help='Seconds the hypervisor may take to answer before it '
-                      'is reported down for this cycle.'),
+    cfg.Opt(
+        "storage_server_address",
+        type=_ADDRESS_LIST,
+        default=[],
+        help="Storage addresses (IPv4, IPv6 or host names) pinged every "
+        "polling cycle to check this host's storage network. A "
+        "host that reaches none of them has lost its storage.",
+    ),
+    cfg.Opt(
+        "management_address",
+        type=_ADDRESS_LIST,
+        default=[],
+        help="Management network addresses checked the same way as the "
+        "storage addresses. Empty disables the ha.management.* "
+        "meters.",
+    ),
+    cfg.Opt(
+        "tenant_address",
+        type=_ADDRESS_LIST,
+        default=[],
+        help="Tenant (instance data) network addresses checked the same "
+        "way as the storage addresses. Empty disables the "
+        "ha.tenant.* meters.",
+    ),
+    cfg.IntOpt(
+        "ping_count",
+        default=4,
+        min=1,
+        max=100,
+        help="Echo requests sent to each address per polling cycle.",
+    ),
+    cfg.FloatOpt(
+        "ping_loss_ratio",
+        default=0.5,
+        min=0.0,
+        max=1.0,
+        help="Share of lost echo requests that is still acceptable: "
+        "an address whose loss is at most this ratio is "
+        "reachable.",
+    ),
+    cfg.FloatOpt(
+        "ping_interval",
+        default=0.1,
+        min=0.01,
+        max=10.0,
+        help="Seconds between two echo requests to the same "
+        "address. All addresses are pinged concurrently, so a "
+        "cycle lasts about ping_count * ping_interval + "
+        "ping_timeout whatever the number of addresses.",
+    ),
+    cfg.FloatOpt(
+        "ping_timeout",
+        default=0.5,
+        min=0.05,
+        max=30.0,
+        help="Seconds to wait for the reply to the last echo "
+        "request before it counts as lost.",
+    ),
+    cfg.StrOpt(
+        "cluster",
+        default="default",
+        help="Name of the cluster (failure domain) this host belongs "
+        "to. Every sample carries it, so that a storage outage "
+        "of a whole cluster is told apart from host failures.",
+    ),
+    cfg.StrOpt(
+        "cluster_source",
+        default="static",
+        choices=[
+            ("static", "Use the cluster option as it is."),
+            (
+                "aggregate",
+                "Read the cluster from the metadata "
+                "of the Nova host aggregate holding "
+                "this host; fall back to the last "
+                "known value, then to the cluster "
+                "option.",
+            ),
+        ],
+        help="Where the cluster name of this host comes from.",
+    ),
+    cfg.StrOpt(
+        "cluster_metadata_key",
+        default="cluster",
+        help="Host aggregate metadata key holding the cluster name, "
+        "when cluster_source is aggregate.",
+    ),
+    cfg.IntOpt(
+        "cluster_refresh_interval",
+        default=300,
+        min=10,
+        help="Seconds between two look-ups of the host aggregate "
+        "cluster name. Look-ups never delay a health sample.",
+    ),
+    cfg.FloatOpt(
+        "hypervisor_timeout",
+        default=2.0,
+        min=0.1,
+        max=60.0,
+        help="Seconds the hypervisor may take to answer before it "
+        "is reported down for this cycle.",
+    ),
 ]
 
 COLLECTOR_OPTS = [
-    cfg.StrOpt('udp_address',
-               default='0.0.0.0',
-               help='Address to which the UDP socket is bound. "::" listens '
-                    'on IPv6 and IPv4. An empty string disables the UDP '
-                    'listener, which leaves the collector nothing to do: it '
-                    'refuses to start.'),
-    cfg.PortOpt('udp_port',
-                default=4953,
-                help='Port to which the UDP socket is bound. Several '
-                     'collectors may share it (SO_REUSEPORT).'),
-    cfg.IntOpt('workers',
-               default=1,
-               min=1,
-               max=64,
-               help='Receiving processes sharing the UDP port.'),
-    cfg.IntOpt('max_datagram_size',
-               default=16384,
-               min=512,
-               max=65535,
-               help='Datagrams larger than this many bytes are rejected '
-                    'unread.'),
-    cfg.IntOpt('freshness_window',
-               default=300,
-               min=1,
-               help='Seconds a sample timestamp may lie in the past or the '
-                    'future of the collector clock. Older samples are '
-                    'rejected as stale (which also stops replays once their '
-                    'message_id has expired), newer ones as future. Must '
-                    'be shorter than [database] metering_time_to_live.'),
-    cfg.BoolOpt('allow_unsigned',
-                default=False,
-                help='Accept samples when [publisher] telemetry_secret is '
-                     'empty or the ceilometer placeholder. Without this the '
-                     'collector refuses to start with such a secret.'),
-    cfg.IntOpt('batch_size',
-               default=2000,
-               min=1,
-               help='Samples written to the database in one transaction.'),
-    cfg.FloatOpt('batch_timeout',
-                 default=0.2,
-                 min=0.001,
-                 help='Seconds a received sample may wait for its batch to '
-                      'fill before it is written anyway.'),
-    cfg.IntOpt('max_queued_samples',
-               default=200000,
-               min=1000,
-               help='Samples held in memory while the database is slow or '
-                    'away. Samples beyond this are dropped, counted and '
-                    'logged.'),
-    cfg.FloatOpt('db_retry_max_interval',
-                 default=10.0,
-                 min=0.1,
-                 help='Longest pause, in seconds, between two attempts to '
-                      'write to a database that is away (the pause doubles '
-                      'from 0.1 s up to this).'),
-    cfg.IntOpt('stats_interval',
-               default=60,
-               min=0,
-               help='Seconds between two log lines with the received, '
-                    'stored, rejected, queued and dropped counts. 0 '
-                    'disables them.'),
-    cfg.StrOpt('metrics_address',
-               default='127.0.0.1',
-               help='Address of the Prometheus /metrics endpoint.'),
-    cfg.PortOpt('metrics_port',
-                default=0,
-                help='Port of the Prometheus /metrics endpoint; 0 disables '
-                     'it.'),
-    cfg.IntOpt('expiry_interval',
-               default=60,
-               min=1,
-               help='Seconds between two runs of the TTL expiry.'),
-    cfg.IntOpt('expiry_batch_size',
-               default=5000,
-               min=100,
-               help='Rows deleted per statement by the TTL expiry, so that '
-                    'no delete holds its locks for long.'),
+    cfg.StrOpt(
+        "udp_address",
+        default="0.0.0.0",  # noqa: S104 (a collector serves all hosts)
+        help='Address to which the UDP socket is bound. "::" listens '
+        "on IPv6 and IPv4. An empty string disables the UDP "
+        "listener, which leaves the collector nothing to do: it "
+        "refuses to start.",
+    ),
+    cfg.PortOpt(
+        "udp_port",
+        default=4953,
+        help="Port to which the UDP socket is bound. Several "
+        "collectors may share it (SO_REUSEPORT).",
+    ),
+    cfg.IntOpt(
+        "workers",
+        default=1,
+        min=1,
+        max=64,
+        help="Receiving processes sharing the UDP port.",
+    ),
+    cfg.IntOpt(
+        "max_datagram_size",
+        default=16384,
+        min=512,
+        max=65535,
+        help="Datagrams larger than this many bytes are rejected unread.",
+    ),
+    cfg.IntOpt(
+        "freshness_window",
+        default=300,
+        min=1,
+        help="Seconds a sample timestamp may lie in the past or the "
+        "future of the collector clock. Older samples are "
+        "rejected as stale (which also stops replays once their "
+        "message_id has expired), newer ones as future. Must "
+        "be shorter than [database] metering_time_to_live.",
+    ),
+    cfg.BoolOpt(
+        "allow_unsigned",
+        default=False,
+        help="Accept samples when [publisher] telemetry_secret is "
+        "empty or the ceilometer placeholder. Without this the "
+        "collector refuses to start with such a secret.",
+    ),
+    cfg.IntOpt(
+        "batch_size",
+        default=2000,
+        min=1,
+        help="Samples written to the database in one transaction.",
+    ),
+    cfg.FloatOpt(
+        "batch_timeout",
+        default=0.2,
+        min=0.001,
+        help="Seconds a received sample may wait for its batch to "
+        "fill before it is written anyway.",
+    ),
+    cfg.IntOpt(
+        "max_queued_samples",
+        default=200000,
+        min=1000,
+        help="Samples held in memory while the database is slow or "
+        "away. Samples beyond this are dropped, counted and "
+        "logged.",
+    ),
+    cfg.FloatOpt(
+        "db_retry_max_interval",
+        default=10.0,
+        min=0.1,
+        help="Longest pause, in seconds, between two attempts to "
+        "write to a database that is away (the pause doubles "
+        "from 0.1 s up to this).",
+    ),
+    cfg.IntOpt(
+        "stats_interval",
+        default=60,
+        min=0,
+        help="Seconds between two log lines with the received, "
+        "stored, rejected, queued and dropped counts. 0 "
+        "disables them.",
+    ),
+    cfg.StrOpt(
+        "metrics_address",
+        default="127.0.0.1",
+        help="Address of the Prometheus /metrics endpoint.",
+    ),
+    cfg.PortOpt(
+        "metrics_port",
+        default=0,
+        help="Port of the Prometheus /metrics endpoint; 0 disables it.",
+    ),
+    cfg.IntOpt(
+        "expiry_interval",
+        default=60,
+        min=1,
+        help="Seconds between two runs of the TTL expiry.",
+    ),
+    cfg.IntOpt(
+        "expiry_batch_size",
+        default=5000,
+        min=100,
+        help="Rows deleted per statement by the TTL expiry, so that "
+        "no delete holds its locks for long.",
+    ),
 ]
 
 DATABASE_OPTS = [
-    cfg.StrOpt('connection',
-               secret=True,
-               default='sqlite:////var/lib/ceilometer-ha/ceilometer_ha.sqlite',
-               deprecated_opts=[cfg.DeprecatedOpt('sql_connection',
-                                                  group='DEFAULT'),
-                                cfg.DeprecatedOpt('sql_connection',
-                                                  group='DATABASE'),
-                                cfg.DeprecatedOpt('connection',
-                                                  group='sql')],
-               help='The SQLAlchemy connection string of the database the '
-                    'collector writes and the HA engine reads. mysql:// '
-                    'URLs use PyMySQL; no C client library is needed.'),
-    cfg.IntOpt('metering_time_to_live',
-               default=-1,
-               deprecated_name='time_to_live',
-               help='Number of seconds that samples are kept in the database '
-                    'for (<= 0 means forever), counted from the moment the '
-                    'collector recorded them.'),
+    cfg.StrOpt(
+        "connection",
+        secret=True,
+        default="sqlite:////var/lib/ceilometer-ha/ceilometer_ha.sqlite",
+        deprecated_opts=[
+            cfg.DeprecatedOpt("sql_connection", group="DEFAULT"),
+            cfg.DeprecatedOpt("sql_connection", group="DATABASE"),
+            cfg.DeprecatedOpt("connection", group="sql"),
+        ],
+        help="The SQLAlchemy connection string of the database the "
+        "collector writes and the HA engine reads. mysql:// "
+        "URLs use PyMySQL; no C client library is needed.",
+    ),
+    cfg.IntOpt(
+        "metering_time_to_live",
+        default=-1,
+        deprecated_name="time_to_live",
+        help="Number of seconds that samples are kept in the database "
+        "for (<= 0 means forever), counted from the moment the "
+        "collector recorded them.",
+    ),
 ]
 
 DISPATCHER_OPTS = [
-    cfg.MultiStrOpt('meter_dispatchers',
-                    default=['database'],
-                    deprecated_name='dispatcher',
-                    help='Dispatchers to process metering data, loaded from '
-                         'the ceilometer_ha.dispatcher.meter entry points.'),
+    cfg.MultiStrOpt(
+        "meter_dispatchers",
+        default=["database"],
+        deprecated_name="dispatcher",
+        help="Dispatchers to process metering data, loaded from "
+        "the ceilometer_ha.dispatcher.meter entry points.",
+    ),
 ]
 
 PUBLISHER_OPTS = [
-    cfg.StrOpt('telemetry_secret',
-               secret=True,
-               default=PLACEHOLDER_SECRET,
-               deprecated_opts=[cfg.DeprecatedOpt('metering_secret',
-                                                  group='DEFAULT'),
-                                cfg.DeprecatedOpt('metering_secret',
-                                                  group='publisher_rpc'),
-                                cfg.DeprecatedOpt('metering_secret',
-                                                  group='publisher')],
-               help='Secret value for signing messages; the agents and the '
-                    'collector must share it.'),
+    cfg.StrOpt(
+        "telemetry_secret",
+        secret=True,
+        default=PLACEHOLDER_SECRET,
+        deprecated_opts=[
+            cfg.DeprecatedOpt("metering_secret", group="DEFAULT"),
+            cfg.DeprecatedOpt("metering_secret", group="publisher_rpc"),
+            cfg.DeprecatedOpt("metering_secret", group="publisher"),
+        ],
+        help="Secret value for signing messages; the agents and the "
+        "collector must share it.",
+    ),
 ]
 
 # Filled by the health verdict rules.
@@ -233,37 +296,39 @@ def register_compute_opts(conf: cfg.ConfigOpts) -> None:
     ``reserved_metadata_keys``); only ours are added. Registering twice
     is harmless.
     """
-    conf.register_opts(COMPUTE_OPTS, group='compute')
+    conf.register_opts(COMPUTE_OPTS, group="compute")
 
 
 def register_collector_opts(conf: cfg.ConfigOpts) -> None:
     """Register the collector options on ``conf``."""
-    conf.register_opts(COLLECTOR_OPTS, group='collector')
-    conf.register_opts(DATABASE_OPTS, group='database')
+    conf.register_opts(COLLECTOR_OPTS, group="collector")
+    conf.register_opts(DATABASE_OPTS, group="database")
     conf.register_opts(DISPATCHER_OPTS)
-    conf.register_opts(PUBLISHER_OPTS, group='publisher')
+    conf.register_opts(PUBLISHER_OPTS, group="publisher")
 
 
 def register_database_opts(conf: cfg.ConfigOpts) -> None:
     """Register only ``[database]``, for readers such as the status CLI."""
-    conf.register_opts(DATABASE_OPTS, group='database')
+    conf.register_opts(DATABASE_OPTS, group="database")
 
 
 def register_health_opts(conf: cfg.ConfigOpts) -> None:
     """Register the verdict rule options on ``conf``."""
-    conf.register_opts(HEALTH_OPTS, group='health')
+    conf.register_opts(HEALTH_OPTS, group="health")
 
 
 def list_compute_opts() -> list[tuple[str, list[cfg.Opt]]]:
-    return [('compute', COMPUTE_OPTS)]
+    return [("compute", COMPUTE_OPTS)]
 
 
 def list_collector_opts() -> list[tuple[str | None, list[cfg.Opt]]]:
-    return [('DEFAULT', DISPATCHER_OPTS),
-            ('collector', COLLECTOR_OPTS),
-            ('database', DATABASE_OPTS),
-            ('publisher', PUBLISHER_OPTS)]
+    return [
+        ("DEFAULT", DISPATCHER_OPTS),
+        ("collector", COLLECTOR_OPTS),
+        ("database", DATABASE_OPTS),
+        ("publisher", PUBLISHER_OPTS),
+    ]
 
 
 def list_health_opts() -> list[tuple[str, list[cfg.Opt]]]:
-    return [('health', HEALTH_OPTS)]
+    return [("health", HEALTH_OPTS)]

@@ -17,10 +17,10 @@ import uuid
 import pytest
 import sqlalchemy as sa
 
-MYSQL_URL_ENV = 'CEILOMETER_HA_TEST_MYSQL_URL'
+MYSQL_URL_ENV = "CEILOMETER_HA_TEST_MYSQL_URL"
 REQUIRED_MARKERS = {
-    'mysql': 'CEILOMETER_HA_REQUIRE_MYSQL',
-    'netns': 'CEILOMETER_HA_REQUIRE_NETNS',
+    "mysql": "CEILOMETER_HA_REQUIRE_MYSQL",
+    "netns": "CEILOMETER_HA_REQUIRE_NETNS",
 }
 
 
@@ -29,15 +29,16 @@ def mysql_server_url() -> str | None:
 
 
 def _required_markers() -> set[str]:
-    return {m for m, env in REQUIRED_MARKERS.items()
-            if os.environ.get(env) == '1'}
+    return {
+        m for m, env in REQUIRED_MARKERS.items() if os.environ.get(env) == "1"
+    }
 
 
 def pytest_collection_modifyitems(config, items):
     for item in items:
-        if 'database_url' in getattr(item, 'fixturenames', ()):
-            callspec = getattr(item, 'callspec', None)
-            if callspec and callspec.params.get('database_url') == 'mysql':
+        if "database_url" in getattr(item, "fixturenames", ()):
+            callspec = getattr(item, "callspec", None)
+            if callspec and callspec.params.get("database_url") == "mysql":
                 item.add_marker(pytest.mark.mysql)
 
 
@@ -49,42 +50,45 @@ def pytest_runtest_makereport(item, call):
         return
     required = _required_markers() & {m.name for m in item.iter_markers()}
     if required:
-        report.outcome = 'failed'
-        reason = report.longrepr[2] if isinstance(
-            report.longrepr, tuple) else str(report.longrepr)
+        report.outcome = "failed"
+        reason = (
+            report.longrepr[2]
+            if isinstance(report.longrepr, tuple)
+            else str(report.longrepr)
+        )
         report.longrepr = (
-            f'{item.nodeid}: skipped but required in this run '
-            f'({", ".join(sorted(required))}): {reason}')
+            f"{item.nodeid}: skipped but required in this run "
+            f"({', '.join(sorted(required))}): {reason}"
+        )
 
 
 def create_mysql_database(server_url: str) -> str:
     """Create an empty database on the server and return its URL."""
-    name = f'ceilometer_ha_test_{uuid.uuid4().hex[:12]}'
+    name = f"ceilometer_ha_test_{uuid.uuid4().hex[:12]}"
     engine = sa.create_engine(server_url)
     with engine.begin() as conn:
-        conn.execute(sa.text(
-            f'CREATE DATABASE {name} CHARACTER SET utf8mb4'))
+        conn.execute(sa.text(f"CREATE DATABASE {name} CHARACTER SET utf8mb4"))
     engine.dispose()
-    return f'{server_url.rstrip("/")}/{name}?charset=utf8mb4'
+    return f"{server_url.rstrip('/')}/{name}?charset=utf8mb4"
 
 
 def drop_mysql_database(server_url: str, database_url: str) -> None:
     name = sa.engine.make_url(database_url).database
     engine = sa.create_engine(server_url)
     with engine.begin() as conn:
-        conn.execute(sa.text(f'DROP DATABASE IF EXISTS {name}'))
+        conn.execute(sa.text(f"DROP DATABASE IF EXISTS {name}"))
     engine.dispose()
 
 
-@pytest.fixture(params=['sqlite', 'mysql'])
+@pytest.fixture(params=["sqlite", "mysql"])
 def database_url(request, tmp_path):
     """An empty database, SQLite or MySQL; the MySQL one is dropped after."""
-    if request.param == 'sqlite':
-        yield f'sqlite:///{tmp_path / "ceilometer_ha.sqlite"}'
+    if request.param == "sqlite":
+        yield f"sqlite:///{tmp_path / 'ceilometer_ha.sqlite'}"
         return
     server = mysql_server_url()
     if not server:
-        pytest.skip(f'{MYSQL_URL_ENV} is not set')
+        pytest.skip(f"{MYSQL_URL_ENV} is not set")
     url = create_mysql_database(server)
     try:
         yield url

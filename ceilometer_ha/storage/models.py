@@ -26,52 +26,52 @@ import sqlalchemy as sa
 from sqlalchemy.dialects import mysql
 
 # DATETIME(6) on MySQL/MariaDB keeps microseconds; elsewhere plain DateTime.
-PreciseDateTime = sa.DateTime().with_variant(mysql.DATETIME(fsp=6), 'mysql')
+PreciseDateTime = sa.DateTime().with_variant(mysql.DATETIME(fsp=6), "mysql")
 # Resource metadata is JSON text; MEDIUMTEXT on MySQL so that no accepted
 # datagram (up to 64 KiB) is ever truncated.
-MetadataText = sa.Text().with_variant(mysql.MEDIUMTEXT(), 'mysql')
+MetadataText = sa.Text().with_variant(mysql.MEDIUMTEXT(), "mysql")
 Volume = sa.Float(precision=53)
 
 metadata = sa.MetaData()
 
 sample = sa.Table(
-    'ha_sample',
+    "ha_sample",
     metadata,
-    sa.Column('message_id', sa.String(64), primary_key=True),
-    sa.Column('host', sa.String(255), nullable=False),
-    sa.Column('cluster', sa.String(255), nullable=False),
-    sa.Column('meter', sa.String(255), nullable=False),
-    sa.Column('resource_id', sa.String(255), nullable=False),
-    sa.Column('volume', Volume, nullable=False),
-    sa.Column('unit', sa.String(255), nullable=False),
-    sa.Column('timestamp', PreciseDateTime, nullable=False),
-    sa.Column('recorded_at', PreciseDateTime, nullable=False),
-    sa.Column('source', sa.String(255), nullable=False),
-    sa.Column('resource_metadata', MetadataText, nullable=False),
-    sa.Index('ix_ha_sample_host_meter_ts', 'host', 'meter', 'timestamp'),
-    sa.Index('ix_ha_sample_recorded_at', 'recorded_at'),
-    mysql_engine='InnoDB',
-    mysql_charset='utf8mb4',
+    sa.Column("message_id", sa.String(64), primary_key=True),
+    sa.Column("host", sa.String(255), nullable=False),
+    sa.Column("cluster", sa.String(255), nullable=False),
+    sa.Column("meter", sa.String(255), nullable=False),
+    sa.Column("resource_id", sa.String(255), nullable=False),
+    sa.Column("volume", Volume, nullable=False),
+    sa.Column("unit", sa.String(255), nullable=False),
+    sa.Column("timestamp", PreciseDateTime, nullable=False),
+    sa.Column("recorded_at", PreciseDateTime, nullable=False),
+    sa.Column("source", sa.String(255), nullable=False),
+    sa.Column("resource_metadata", MetadataText, nullable=False),
+    sa.Index("ix_ha_sample_host_meter_ts", "host", "meter", "timestamp"),
+    sa.Index("ix_ha_sample_recorded_at", "recorded_at"),
+    mysql_engine="InnoDB",
+    mysql_charset="utf8mb4",
 )
 
 latest = sa.Table(
-    'ha_latest',
+    "ha_latest",
     metadata,
-    sa.Column('host', sa.String(255), primary_key=True),
-    sa.Column('meter', sa.String(255), primary_key=True),
-    sa.Column('resource_id', sa.String(255), primary_key=True),
-    sa.Column('cluster', sa.String(255), nullable=False),
-    sa.Column('message_id', sa.String(64), nullable=False),
-    sa.Column('volume', Volume, nullable=False),
-    sa.Column('unit', sa.String(255), nullable=False),
-    sa.Column('timestamp', PreciseDateTime, nullable=False),
-    sa.Column('recorded_at', PreciseDateTime, nullable=False),
-    sa.Column('streak', sa.Integer, nullable=False),
-    sa.Column('since', PreciseDateTime, nullable=False),
-    sa.Column('resource_metadata', MetadataText, nullable=False),
-    sa.Index('ix_ha_latest_cluster', 'cluster'),
-    sa.Index('ix_ha_latest_meter', 'meter'),
-    sa.Index('ix_ha_latest_recorded_at', 'recorded_at'),
-    mysql_engine='InnoDB',
-    mysql_charset='utf8mb4',
+    sa.Column("host", sa.String(255), primary_key=True),
+    sa.Column("meter", sa.String(255), primary_key=True),
+    sa.Column("resource_id", sa.String(255), primary_key=True),
+    sa.Column("cluster", sa.String(255), nullable=False),
+    sa.Column("message_id", sa.String(64), nullable=False),
+    sa.Column("volume", Volume, nullable=False),
+    sa.Column("unit", sa.String(255), nullable=False),
+    sa.Column("timestamp", PreciseDateTime, nullable=False),
+    sa.Column("recorded_at", PreciseDateTime, nullable=False),
+    sa.Column("streak", sa.Integer, nullable=False),
+    sa.Column("since", PreciseDateTime, nullable=False),
+    sa.Column("resource_metadata", MetadataText, nullable=False),
+    sa.Index("ix_ha_latest_cluster", "cluster"),
+    sa.Index("ix_ha_latest_meter", "meter"),
+    sa.Index("ix_ha_latest_recorded_at", "recorded_at"),
+    mysql_engine="InnoDB",
+    mysql_charset="utf8mb4",
 )

@@ -1,0 +1,52 @@
+"""``ceilometer-ha``: the operator's command, one module per subcommand.
+
+Each subcommand module provides ``add_arguments(parser)`` and
+``run(args) -> int``; it is imported only when chosen, so ``status`` does
+not load the collector and ``dbsync`` does not load the verdicts.
+"""
+
+import argparse
+import importlib
+import sys
+
+SUBCOMMANDS = {
+    "dbsync": (
+        "ceilometer_ha.cmd.dbsync",
+        "Create or upgrade the database schema.",
+    ),
+    "status": (
+        "ceilometer_ha.cmd.status",
+        "Show the health verdict of every host and cluster.",
+    ),
+    "check-config": (
+        "ceilometer_ha.cmd.check_config",
+        "Check configuration files for mistakes.",
+    ),
+}
+
+
+def build_parser(argv: list[str]) -> argparse.ArgumentParser:
+    parser = argparse.ArgumentParser(prog="ceilometer-ha")
+    sub = parser.add_subparsers(
+        dest="command", metavar="COMMAND", required=True
+    )
+    chosen = next((a for a in argv if a in SUBCOMMANDS), None)
+    for name, (module_name, help_text) in SUBCOMMANDS.items():
+        sub_parser = sub.add_parser(
+            name, help=help_text, description=help_text
+        )
+        if name == chosen:
+            module = importlib.import_module(module_name)
+            module.add_arguments(sub_parser)
+            sub_parser.set_defaults(run=module.run)
+    return parser
+
+
+def main(argv: list[str] | None = None) -> int:
+    argv = sys.argv[1:] if argv is None else argv
+    args = build_parser(argv).parse_args(argv)
+    return args.run(args)
+
+
+if __name__ == "__main__":
+    sys.exit(main())

@@ -1,0 +1,42 @@
+"""Database engines for the collector, the verdicts and the tools.
+
+A ``mysql://`` URL, as written in the deployment notes, is served by
+PyMySQL so that no C client library is needed. SQLite files get WAL and a
+busy timeout, so that the collector writing and a status reader reading
+do not block each other.
+"""
+
+import sqlalchemy as sa
+from sqlalchemy import event
+from sqlalchemy.engine import url as sa_url
+
+_PYMYSQL_DRIVERS = {"mysql": "mysql+pymysql", "mariadb": "mariadb+pymysql"}
+
+
+def normalize_url(url: str) -> sa_url.URL:
+    """Parse ``url``, choosing PyMySQL for a bare mysql:// URL."""
+    parsed = sa.engine.make_url(url)
+    driver = _PYMYSQL_DRIVERS.get(parsed.drivername)
+    if driver:
+        parsed = parsed.set(drivername=driver)
+    return parsed
+
+
+def _sqlite_pragmas(dbapi_conn, _record) -> None:
+    cursor = dbapi_conn.cursor()
+    cursor.execute("PRAGMA journal_mode=WAL")
+    cursor.execute("PRAGMA synchronous=NORMAL")
+    cursor.execute("PRAGMA busy_timeout=5000")
+    cursor.close()
+
+
+def create_engine(url: str, **kwargs) -> sa.engine.Engine:
+    """Return an engine for ``url`` with the project's connection settings."""
+    parsed = normalize_url(url)
+    if parsed.get_backend_name() == "mysql":
+        kwargs.setdefault("pool_pre_ping", True)
+        kwargs.setdefault("pool_recycle", 3600)
+    engine = sa.create_engine(parsed, **kwargs)
+    if parsed.get_backend_name() == "sqlite":
+        event.listen(engine, "connect", _sqlite_pragmas)
+    return engine
