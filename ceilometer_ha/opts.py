@@ -22,7 +22,7 @@ PLACEHOLDER_SECRET = "change this for valid signing"  # noqa: S105
 # Address families are told apart by the probe; names are resolved there.
 _ADDRESS_LIST = types.List(item_type=types.HostAddress())
 
-COMPUTE_OPTS = [
+COMPUTE_OPTS: list[cfg.Opt] = [
     cfg.Opt(
         "storage_server_address",
         type=_ADDRESS_LIST,
@@ -127,7 +127,7 @@ COMPUTE_OPTS = [
     ),
 ]
 
-COLLECTOR_OPTS = [
+COLLECTOR_OPTS: list[cfg.Opt] = [
     cfg.StrOpt(
         "udp_address",
         default="0.0.0.0",  # noqa: S104 (a collector serves all hosts)
@@ -235,7 +235,7 @@ COLLECTOR_OPTS = [
     ),
 ]
 
-DATABASE_OPTS = [
+DATABASE_OPTS: list[cfg.Opt] = [
     cfg.StrOpt(
         "connection",
         secret=True,
@@ -259,7 +259,7 @@ DATABASE_OPTS = [
     ),
 ]
 
-DISPATCHER_OPTS = [
+DISPATCHER_OPTS: list[cfg.Opt] = [
     cfg.MultiStrOpt(
         "meter_dispatchers",
         default=["database"],
@@ -269,7 +269,7 @@ DISPATCHER_OPTS = [
     ),
 ]
 
-PUBLISHER_OPTS = [
+PUBLISHER_OPTS: list[cfg.Opt] = [
     cfg.StrOpt(
         "telemetry_secret",
         secret=True,
