@@ -1,0 +1,201 @@
+"""The datagram codec: ceilometer's UDP wire format into a typed record.
+
+Every datagram is one msgpack map as ``ceilometer.publisher.udp`` sends it
+(``msgpack.dumps(meter_message_from_counter(...), use_bin_type=True)``).
+``DatagramDecoder.decode`` turns one into a ``SampleRecord`` or raises
+``DatagramError`` with a reason from ``REASONS``; nothing else escapes, so the
+receiving protocol only has to count.
+
+Host and cluster come from ``resource_metadata``: ``host`` (falling back
+to ``node``, the key ceilometer's IPMI pollsters use) and ``cluster``. A
+sample without a host cannot be attributed to a compute host and is
+rejected as ``invalid``; a sample without a cluster is stored with
+``DEFAULT_CLUSTER``, the agent's own default.
+"""
+
+import collections.abc
+import datetime
+import math
+import typing
+
+import msgpack
+
+from ceilometer_ha import signing
+
+OVERSIZED = "oversized"
+UNDECODABLE = "undecodable"
+UNSIGNED = "unsigned"
+BAD_SIGNATURE = "bad_signature"
+INVALID = "invalid"
+STALE = "stale"
+FUTURE = "future"
+REASONS = (
+    OVERSIZED,
+    UNDECODABLE,
+    UNSIGNED,
+    BAD_SIGNATURE,
+    INVALID,
+    STALE,
+    FUTURE,
+)
+
+DEFAULT_CLUSTER = "default"
+MAX_NAME_LENGTH = 255
+MAX_MESSAGE_ID_LENGTH = 64
+_UTC = datetime.timezone.utc
+
+
+class DatagramError(Exception):
+    """A datagram that must be dropped; ``reason`` is one of REASONS."""
+
+    def __init__(self, reason: str, detail: str) -> None:
+        super().__init__(f"{reason}: {detail}")
+        self.reason = reason
+        self.detail = detail
+
+
+class SampleRecord(typing.NamedTuple):
+    """One accepted sample, as the storage layer needs it (UTC, naive)."""
+
+    message_id: str
+    host: str
+    cluster: str
+    meter: str
+    resource_id: str
+    volume: float
+    unit: str
+    timestamp: datetime.datetime
+    recorded_at: datetime.datetime
+    source: str
+    resource_metadata: dict
+
+
+def utcnow() -> datetime.datetime:
+    """The collector clock: naive UTC with microseconds."""
+    return datetime.datetime.now(_UTC).replace(tzinfo=None)
+
+
+def _text(message: dict, key: str, limit: int, required: bool) -> str:
+    value = message.get(key)
+    if value is None and not required:
+        return ""
+    if not isinstance(value, str) or (required and not value):
+        raise DatagramError(INVALID, f"{key} must be a non-empty string")
+    if len(value) > limit:
+        raise DatagramError(INVALID, f"{key} longer than {limit} characters")
+    return value
+
+
+def _volume(message: dict) -> float:
+    value = message.get("counter_volume")
+    if isinstance(value, bool) or not isinstance(value, (int, float)):
+        raise DatagramError(INVALID, "counter_volume must be a number")
+    value = float(value)
+    if not math.isfinite(value):
+        raise DatagramError(INVALID, "counter_volume must be finite")
+    return value
+
+
+def parse_timestamp(value: typing.Any) -> datetime.datetime:
+    """ISO 8601 text to naive UTC; a naive stamp is taken as UTC."""
+    if not isinstance(value, str) or len(value) > 64:
+        raise DatagramError(INVALID, "timestamp must be an ISO 8601 string")
+    try:
+        stamp = datetime.datetime.fromisoformat(value)
+    except ValueError:
+        raise DatagramError(INVALID, "timestamp is not ISO 8601") from None
+    if stamp.tzinfo is not None:
+        stamp = stamp.astimezone(_UTC).replace(tzinfo=None)
+    return stamp
+
+
+def _host_and_cluster(metadata: dict) -> tuple[str, str]:
+    host = metadata.get("host") or metadata.get("node")
+    if not isinstance(host, str) or not host:
+        raise DatagramError(INVALID, "resource_metadata names no host")
+    cluster = metadata.get("cluster") or DEFAULT_CLUSTER
+    if not isinstance(cluster, str):
+        raise DatagramError(INVALID, "resource_metadata cluster not a string")
+    if len(host) > MAX_NAME_LENGTH or len(cluster) > MAX_NAME_LENGTH:
+        raise DatagramError(INVALID, "host or cluster name too long")
+    return host, cluster
+
+
+class DatagramDecoder:
+    """Decode, verify and validate datagrams against one configuration.
+
+    ``clock`` returns the collector's naive-UTC now; injected so tests
+    can check the freshness window without sleeping.
+    """
+
+    def __init__(
+        self,
+        signer: signing.Signer,
+        max_size: int,
+        freshness_window: float,
+        clock: collections.abc.Callable[[], datetime.datetime] = utcnow,
+    ) -> None:
+        self._signer = signer
+        self._max_size = max_size
+        self._window = datetime.timedelta(seconds=freshness_window)
+        self._clock = clock
+
+    def unpack(self, data: bytes) -> dict:
+        """msgpack bytes to the message map, or DatagramError."""
+        if len(data) > self._max_size:
+            raise DatagramError(OVERSIZED, f"{len(data)} bytes")
+        try:
+            message = msgpack.unpackb(data, raw=False, strict_map_key=False)
+        except Exception as exc:  # msgpack raises many types on junk
+            raise DatagramError(UNDECODABLE, type(exc).__name__) from None
+        if not isinstance(message, dict):
+            raise DatagramError(UNDECODABLE, "not a msgpack map")
+        return message
+
+    def verify(self, message: dict) -> None:
+        if not self._signer.enabled:
+            return
+        if not message.get(signing.SIGNATURE_KEY):
+            raise DatagramError(UNSIGNED, "no message_signature")
+        try:
+            valid = self._signer.verify(message)
+        except (TypeError, ValueError):  # unsortable keys, bad bytes
+            valid = False
+        if not valid:
+            raise DatagramError(BAD_SIGNATURE, "signature does not match")
+
+    def validate(self, message: dict) -> SampleRecord:
+        """Check types, sizes and freshness; build the record."""
+        metadata = message.get("resource_metadata")
+        if metadata is None:
+            metadata = {}
+        if not isinstance(metadata, dict):
+            raise DatagramError(INVALID, "resource_metadata must be a map")
+        host, cluster = _host_and_cluster(metadata)
+        timestamp = parse_timestamp(message.get("timestamp"))
+        now = self._clock()
+        if timestamp < now - self._window:
+            raise DatagramError(STALE, f"timestamp {timestamp.isoformat()}")
+        if timestamp > now + self._window:
+            raise DatagramError(FUTURE, f"timestamp {timestamp.isoformat()}")
+        return SampleRecord(
+            message_id=_text(
+                message, "message_id", MAX_MESSAGE_ID_LENGTH, True
+            ),
+            host=host,
+            cluster=cluster,
+            meter=_text(message, "counter_name", MAX_NAME_LENGTH, True),
+            resource_id=_text(message, "resource_id", MAX_NAME_LENGTH, True),
+            volume=_volume(message),
+            unit=_text(message, "counter_unit", MAX_NAME_LENGTH, False),
+            timestamp=timestamp,
+            recorded_at=now,
+            source=_text(message, "source", MAX_NAME_LENGTH, False),
+            resource_metadata=metadata,
+        )
+
+    def decode(self, data: bytes) -> SampleRecord:
+        """One datagram to one record; raises only ``DatagramError``."""
+        message = self.unpack(data)
+        self.verify(message)
+        return self.validate(message)

@@ -1,0 +1,189 @@
+"""The datagram codec on captured datagrams and ceilometer-made messages."""
+
+import datetime
+import math
+import pathlib
+
+from ceilometer import sample as ceilometer_sample
+from ceilometer.publisher import utils
+import msgpack
+import pytest
+
+from ceilometer_ha import signing
+from ceilometer_ha import wire
+
+SECRET = "nmWpu7Pu8DDWhQ3oPaBpVQjn"
+DATA = pathlib.Path(__file__).parent / "data"
+# The captured datagrams were stamped 2026-11-22T03:00:00.25Z.
+CAPTURE_TIME = datetime.datetime(2026, 11, 22, 3, 0, 1)
+
+
+class FakeClock:
+    """A collector clock the test moves by hand."""
+
+    def __init__(self, now):
+        self.now = now
+
+    def __call__(self):
+        return self.now
+
+
+def _decoder(now=CAPTURE_TIME, secret=SECRET, window=300, max_size=16384):
+    return wire.DatagramDecoder(
+        signing.Signer(secret), max_size, window, FakeClock(now)
+    )
+
+
+def _datagram(fixture):
+    return (DATA / f"{fixture}.msgpack").read_bytes()
+
+
+def _reason(decoder, data):
+    with pytest.raises(wire.DatagramError) as err:
+        decoder.decode(data)
+    return err.value.reason
+
+
+def _pack(metadata=None, secret=SECRET, timestamp=None, **fields):
+    smp = ceilometer_sample.Sample(
+        name=fields.pop("name", "ha.heartbeat"),
+        type="gauge",
+        unit="s",
+        volume=fields.pop("volume", 1),
+        user_id=None,
+        project_id=None,
+        resource_id=fields.pop("resource_id", "compute-1"),
+        timestamp=timestamp or "2026-11-22T03:00:00.5",
+        resource_metadata=(
+            {"host": "compute-1"} if metadata is None else metadata
+        ),
+    )
+    message = utils.meter_message_from_counter(smp, "")
+    message.update(fields)
+    message["message_signature"] = utils.compute_signature(message, secret)
+    return msgpack.dumps(message, use_bin_type=True)
+
+
+def test_captured_plain_datagram_decodes():
+    record = _decoder().decode(_datagram("signed_plain"))
+    assert record.message_id == "6f1c55a2-8c2e-11f1-9b2e-525400a1b2c3"
+    assert record.host == "compute-1"
+    assert record.cluster == "rack-a"
+    assert record.meter == "ha.storage.reachable"
+    assert record.resource_id == "compute-1-192.0.2.10"
+    assert record.volume == 1.0
+    assert record.unit == "B"
+    assert record.source == "openstack"
+    assert record.timestamp == datetime.datetime(2026, 11, 22, 3, 0, 0, 250000)
+    assert record.recorded_at == CAPTURE_TIME
+
+
+def test_captured_nested_unicode_datagram_decodes():
+    record = _decoder().decode(_datagram("signed_nested"))
+    assert record.host == "计算节点-2"
+    assert record.cluster == "机架-b"
+    assert record.volume == 0.25
+    assert record.resource_metadata["probe"] == {
+        "count": 4,
+        "lost": [1],
+        "note": "ünïcode",
+    }
+    assert record.resource_metadata["addresses"] == [
+        "192.0.2.10",
+        "2001:db8::20",
+    ]
+
+
+@pytest.mark.parametrize(
+    "fixture, reason",
+    [
+        ("forged", wire.BAD_SIGNATURE),
+        ("unsigned", wire.UNSIGNED),
+        ("truncated", wire.UNDECODABLE),
+    ],
+)
+def test_captured_bad_datagrams_are_rejected(fixture, reason):
+    assert _reason(_decoder(), _datagram(fixture)) == reason
+
+
+def test_wrong_secret_is_bad_signature():
+    decoder = _decoder(secret="another secret")
+    assert _reason(decoder, _datagram("signed_plain")) == wire.BAD_SIGNATURE
+
+
+def test_empty_secret_skips_verification():
+    record = _decoder(secret="").decode(_datagram("unsigned"))
+    assert record.host == "compute-1"
+
+
+def test_oversized_is_rejected_unread():
+    decoder = _decoder(max_size=512)
+    assert _reason(decoder, b"\x80" * 513) == wire.OVERSIZED
+
+
+@pytest.mark.parametrize(
+    "data",
+    [b"", b"\xc1", b"\x93\x01\x02\x03", b"not msgpack at all", b"\xa3abc"],
+)
+def test_junk_is_undecodable(data):
+    assert _reason(_decoder(), data) == wire.UNDECODABLE
+
+
+@pytest.mark.parametrize(
+    "seconds, reason",
+    [(-301, wire.STALE), (301, wire.FUTURE)],
+)
+def test_outside_freshness_window(seconds, reason):
+    now = datetime.datetime(2026, 11, 22, 3, 0, 0, 500000)
+    decoder = _decoder(now=now + datetime.timedelta(seconds=-seconds))
+    assert _reason(decoder, _pack()) == reason
+
+
+@pytest.mark.parametrize("seconds", [-299, 0, 299])
+def test_inside_freshness_window(seconds):
+    now = datetime.datetime(2026, 11, 22, 3, 0, 0, 500000)
+    decoder = _decoder(now=now + datetime.timedelta(seconds=seconds))
+    assert decoder.decode(_pack()).meter == "ha.heartbeat"
+
+
+def test_timezone_offsets_are_normalised_to_utc():
+    data = _pack(timestamp="2026-11-22T11:00:00.5+08:00")
+    record = _decoder().decode(data)
+    assert record.timestamp == datetime.datetime(2026, 11, 22, 3, 0, 0, 500000)
+
+
+@pytest.mark.parametrize(
+    "fields",
+    [
+        {"volume": True},
+        {"volume": math.nan},
+        {"volume": math.inf},
+        {"counter_volume": "1"},
+        {"counter_name": ""},
+        {"counter_name": "x" * 256},
+        {"resource_id": 5},
+        {"message_id": "m" * 65},
+        {"timestamp": "yesterday"},
+        {"timestamp": 1700000000},
+        {"resource_metadata": ["not", "a", "map"]},
+        {"resource_metadata": {"cluster": "no host"}},
+        {"resource_metadata": {"host": "h", "cluster": 7}},
+        {"resource_metadata": {"host": "h" * 256}},
+        {"counter_unit": 3},
+    ],
+)
+def test_invalid_fields_are_rejected(fields):
+    metadata = fields.pop("resource_metadata", None)
+    assert _reason(_decoder(), _pack(metadata, **fields)) == wire.INVALID
+
+
+def test_node_is_the_host_fallback_and_cluster_defaults():
+    record = _decoder().decode(_pack({"node": "compute-9"}))
+    assert record.host == "compute-9"
+    assert record.cluster == wire.DEFAULT_CLUSTER
+
+
+def test_integer_volume_becomes_float():
+    record = _decoder().decode(_pack(volume=3))
+    assert record.volume == 3.0
+    assert isinstance(record.volume, float)
