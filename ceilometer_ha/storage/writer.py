@@ -1,0 +1,147 @@
+"""The batch writer: a bounded queue drained by one thread off the loop.
+
+The event loop only appends to the queue (``submit``, never blocks). The
+writer thread owns the database connection, takes up to ``batch_size``
+samples (waiting at most ``batch_timeout`` for a batch to fill) and writes
+them in one transaction. When the database is away the batch is kept and
+retried with exponential backoff (0.1 s doubling up to
+``db_retry_max_interval``) while the queue keeps accepting samples up to
+``max_queued``; beyond that samples are dropped, counted and reported by
+the caller. ``stop`` flushes what is queued within a time bound.
+"""
+
+import collections
+import threading
+import time
+import typing
+
+from oslo_log import log
+
+from ceilometer_ha import wire
+from ceilometer_ha.storage import store as store_mod
+
+LOG = log.getLogger(__name__)
+FIRST_RETRY_INTERVAL = 0.1
+
+
+class WriterCounters(typing.Protocol):
+    """What the writer reports to; ``collector.stats.Stats`` is one."""
+
+    def stored(self, count: int, duplicates: int) -> None: ...
+
+    def dropped(self, count: int) -> None: ...
+
+    def write_failed(self) -> None: ...
+
+
+class SqlWriter:
+    """Batches samples into a ``SampleStore`` from its own thread."""
+
+    def __init__(
+        self,
+        store: store_mod.SampleStore,
+        counters: WriterCounters,
+        batch_size: int,
+        batch_timeout: float,
+        max_queued: int,
+        retry_max_interval: float,
+    ) -> None:
+        self._store = store
+        self._counters = counters
+        self._batch_size = batch_size
+        self._batch_timeout = batch_timeout
+        self._max_queued = max_queued
+        self._retry_max = retry_max_interval
+        self._queue: collections.deque[wire.SampleRecord] = collections.deque()
+        self._in_flight = 0
+        self._ready = threading.Condition()
+        self._stopping = threading.Event()
+        self._abandon_at = float("inf")
+        self._thread = threading.Thread(
+            target=self._run, name="sql-writer", daemon=True
+        )
+
+    @property
+    def queued(self) -> int:
+        """Samples accepted but not yet committed."""
+        return len(self._queue) + self._in_flight
+
+    def start(self) -> None:
+        self._thread.start()
+
+    def submit(self, record: wire.SampleRecord) -> bool:
+        """Queue ``record``; False (and counted) when the queue is full."""
+        if self.queued >= self._max_queued:
+            self._counters.dropped(1)
+            return False
+        self._queue.append(record)
+        if len(self._queue) >= self._batch_size:
+            with self._ready:
+                self._ready.notify()
+        return True
+
+    def stop(self, timeout: float) -> int:
+        """Flush for at most ``timeout`` seconds; return samples left."""
+        self._abandon_at = time.monotonic() + timeout
+        self._stopping.set()
+        with self._ready:
+            self._ready.notify()
+        if self._thread.is_alive():
+            self._thread.join(timeout + 1.0)
+        left = self.queued
+        if left:
+            LOG.warning("Stopped with %d samples not written", left)
+        return left
+
+    def _take_batch(self) -> list[wire.SampleRecord]:
+        deadline = time.monotonic() + self._batch_timeout
+        with self._ready:
+            while len(self._queue) < self._batch_size:
+                remaining = deadline - time.monotonic()
+                if remaining <= 0 or self._stopping.is_set():
+                    break
+                self._ready.wait(remaining)
+        count = min(len(self._queue), self._batch_size)
+        self._in_flight = count
+        return [self._queue.popleft() for _ in range(count)]
+
+    def _write(self, batch: list[wire.SampleRecord]) -> bool:
+        """Write with retries; False if stopping ran out of time."""
+        pause = FIRST_RETRY_INTERVAL
+        while True:
+            try:
+                inserted = self._store.write_batch(batch)
+            except Exception as exc:
+                self._counters.write_failed()
+                LOG.warning(
+                    "Database write of %d samples failed (%s: %s); "
+                    "%d queued, retrying in %.1f s",
+                    len(batch),
+                    type(exc).__name__,
+                    str(exc).splitlines()[0] if str(exc) else "",
+                    self.queued,
+                    pause,
+                )
+                if time.monotonic() + pause > self._abandon_at:
+                    return False
+                if self._stopping.wait(pause) and time.monotonic() > (
+                    self._abandon_at
+                ):
+                    return False
+                pause = min(pause * 2, self._retry_max)
+                continue
+            self._counters.stored(inserted, len(batch) - inserted)
+            return True
+
+    def _run(self) -> None:
+        while True:
+            batch = self._take_batch()
+            if batch and not self._write(batch):
+                self._queue.extendleft(reversed(batch))
+                self._in_flight = 0
+                return
+            self._in_flight = 0
+            if self._stopping.is_set() and not self._queue:
+                return
+            if time.monotonic() > self._abandon_at:
+                return

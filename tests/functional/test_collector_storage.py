@@ -1,0 +1,165 @@
+"""The store, migrations and expiry on real SQLite and MariaDB."""
+
+import datetime
+
+import sqlalchemy as sa
+
+from ceilometer_ha import wire
+from ceilometer_ha.storage import engine as engine_mod
+from ceilometer_ha.storage import expiry
+from ceilometer_ha.storage import migration
+from ceilometer_ha.storage import models
+from ceilometer_ha.storage import store as store_mod
+
+T0 = datetime.datetime(2026, 11, 22, 3, 0, 0, 123456)
+
+
+def _at(seconds):
+    return T0 + datetime.timedelta(seconds=seconds)
+
+
+def _record(mid, volume, seconds, resource="compute-1-storage", **kw):
+    fields = dict(
+        message_id=mid,
+        host=kw.pop("host", "compute-1"),
+        cluster="rack-a",
+        meter=kw.pop("meter", "ha.storage.reachable"),
+        resource_id=resource,
+        volume=float(volume),
+        unit="B",
+        timestamp=_at(seconds),
+        recorded_at=kw.pop("recorded_at", _at(seconds)),
+        source="openstack",
+        resource_metadata={"host": "compute-1", "note": "ünï"},
+    )
+    fields.update(kw)
+    return wire.SampleRecord(**fields)
+
+
+def _store(database_url):
+    engine = engine_mod.create_engine(database_url)
+    migration.upgrade(engine)
+    return store_mod.SampleStore(engine)
+
+
+def _latest(engine):
+    with engine.connect() as conn:
+        rows = conn.execute(sa.select(models.latest)).mappings().all()
+    return {r["resource_id"]: dict(r) for r in rows}
+
+
+def test_migration_creates_exactly_the_model_tables(database_url):
+    engine = engine_mod.create_engine(database_url)
+    migration.upgrade(engine)
+    migration.check_current(engine)
+    inspector = sa.inspect(engine)
+    for table in (models.sample, models.latest):
+        columns = {c["name"] for c in inspector.get_columns(table.name)}
+        assert columns == {c.name for c in table.columns}
+        indexes = {i["name"] for i in inspector.get_indexes(table.name)}
+        assert indexes == {i.name for i in table.indexes}
+        primary = inspector.get_pk_constraint(table.name)
+        assert primary["constrained_columns"] == [
+            c.name for c in table.primary_key
+        ]
+
+
+def test_missing_schema_names_dbsync(database_url):
+    engine = engine_mod.create_engine(database_url)
+    try:
+        migration.check_current(engine)
+    except migration.SchemaError as exc:
+        assert "ceilometer-ha dbsync" in str(exc)
+    else:
+        raise AssertionError("an empty database passed the schema check")
+
+
+def test_duplicates_stored_once_and_counted(database_url):
+    store = _store(database_url)
+    batch = [_record("m1", 1, 0), _record("m2", 1, 1), _record("m1", 1, 0)]
+    assert store.write_batch(batch) == 2
+    assert store.write_batch([_record("m2", 1, 1), _record("m3", 0, 2)]) == 1
+    with store.engine.connect() as conn:
+        count = conn.execute(
+            sa.select(sa.func.count()).select_from(models.sample)
+        ).scalar()
+    assert count == 3
+
+
+def test_times_keep_microseconds_and_metadata_unicode(database_url):
+    store = _store(database_url)
+    store.write_batch([_record("m1", 1, 0.000001)])
+    row = _latest(store.engine)["compute-1-storage"]
+    assert row["timestamp"] == _at(0.000001)
+    assert "ünï" in row["resource_metadata"]
+
+
+def test_streak_and_since_across_batches(database_url):
+    store = _store(database_url)
+    store.write_batch([_record("a", 1, 0)])
+    store.write_batch([_record("b", 0, 1)])
+    store.write_batch([_record("c", 0, 2)])
+    row = _latest(store.engine)["compute-1-storage"]
+    assert (row["volume"], row["streak"], row["since"]) == (0.0, 2, _at(1))
+    assert row["message_id"] == "c"
+    assert row["timestamp"] == _at(2)
+
+
+def test_streak_within_one_unsorted_batch(database_url):
+    store = _store(database_url)
+    store.write_batch(
+        [
+            _record("d", 0, 3),
+            _record("a", 1, 0),
+            _record("c", 0, 2),
+            _record("b", 0, 1),
+        ]
+    )
+    row = _latest(store.engine)["compute-1-storage"]
+    assert (row["volume"], row["streak"], row["since"]) == (0.0, 3, _at(1))
+    assert row["message_id"] == "d"
+
+
+def test_older_or_equal_timestamps_leave_latest_alone(database_url):
+    store = _store(database_url)
+    store.write_batch([_record("a", 1, 5), _record("b", 1, 6)])
+    store.write_batch([_record("late", 0, 4), _record("same", 0, 6)])
+    row = _latest(store.engine)["compute-1-storage"]
+    assert (row["volume"], row["streak"], row["since"]) == (1.0, 2, _at(5))
+    assert row["message_id"] == "b"
+
+
+def test_latest_is_per_host_meter_resource(database_url):
+    store = _store(database_url)
+    store.write_batch(
+        [
+            _record("a", 1, 0, resource="r1"),
+            _record("b", 0, 0, resource="r2"),
+            _record("c", 1, 1, resource="r1"),
+            _record("d", 1, 1, resource="r2"),
+        ]
+    )
+    rows = _latest(store.engine)
+    assert (rows["r1"]["streak"], rows["r1"]["since"]) == (2, _at(0))
+    assert (rows["r2"]["streak"], rows["r2"]["since"]) == (1, _at(1))
+
+
+def test_expiry_deletes_exactly_the_expired_rows(database_url):
+    store = _store(database_url)
+    old = [
+        _record(f"old{i}", 1, i, resource=f"gone{i}", recorded_at=_at(-100))
+        for i in range(7)
+    ]
+    fresh = [
+        _record(f"new{i}", 1, i, resource=f"kept{i}", recorded_at=_at(0))
+        for i in range(3)
+    ]
+    store.write_batch(old + fresh)
+    deleted = expiry.expire(store.engine, _at(-50), batch_size=2)
+    assert deleted == {"ha_sample": 7, "ha_latest": 7}
+    with store.engine.connect() as conn:
+        ids = set(
+            conn.execute(sa.select(models.sample.c.message_id)).scalars()
+        )
+    assert ids == {"new0", "new1", "new2"}
+    assert set(_latest(store.engine)) == {"kept0", "kept1", "kept2"}

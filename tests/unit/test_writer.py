@@ -1,0 +1,136 @@
+"""The batch writer against a fake store that can fail on demand."""
+
+import datetime
+import threading
+import time
+
+from ceilometer_ha import wire
+from ceilometer_ha.storage import writer
+
+T0 = datetime.datetime(2026, 11, 22, 3, 0, 0)
+
+
+class FakeStore:
+    """A SampleStore that records batches; ``down`` makes writes fail."""
+
+    def __init__(self):
+        self.batches = []
+        self.down = threading.Event()
+        self.failures = 0
+
+    def write_batch(self, records):
+        if self.down.is_set():
+            self.failures += 1
+            raise ConnectionError("database away")
+        new = [r for r in records if r.message_id != "duplicate"]
+        self.batches.append(list(records))
+        return len(new)
+
+    @property
+    def written(self):
+        return [r.message_id for b in self.batches for r in b]
+
+
+class RecordingCounters:
+    def __init__(self):
+        self.stored_count = 0
+        self.duplicate_count = 0
+        self.dropped_count = 0
+        self.failures = 0
+
+    def stored(self, count, duplicates):
+        self.stored_count += count
+        self.duplicate_count += duplicates
+
+    def dropped(self, count):
+        self.dropped_count += count
+
+    def write_failed(self):
+        self.failures += 1
+
+
+def _record(mid):
+    return wire.SampleRecord(mid, "h", "c", "m", "r", 1.0, "", T0, T0, "", {})
+
+
+def _writer(store, counters, **kw):
+    args = dict(
+        batch_size=10,
+        batch_timeout=0.01,
+        max_queued=1000,
+        retry_max_interval=0.05,
+    )
+    args.update(kw)
+    return writer.SqlWriter(store, counters, **args)
+
+
+def _wait_for(predicate, timeout=10.0):
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        if predicate():
+            return True
+        time.sleep(0.01)
+    return predicate()
+
+
+def test_batches_are_bounded_and_everything_is_written():
+    store, counters = FakeStore(), RecordingCounters()
+    w = _writer(store, counters)
+    for i in range(95):
+        w.submit(_record(f"m{i}"))
+    w.start()
+    assert _wait_for(lambda: len(store.written) == 95)
+    assert max(len(b) for b in store.batches) <= 10
+    assert w.stop(5.0) == 0
+    assert store.written == [f"m{i}" for i in range(95)]
+    assert counters.stored_count == 95
+
+
+def test_duplicates_are_counted():
+    store, counters = FakeStore(), RecordingCounters()
+    w = _writer(store, counters)
+    w.start()
+    w.submit(_record("a"))
+    w.submit(_record("duplicate"))
+    w.stop(5.0)
+    assert (counters.stored_count, counters.duplicate_count) == (1, 1)
+
+
+def test_outage_holds_samples_then_writes_them_in_order():
+    store, counters = FakeStore(), RecordingCounters()
+    store.down.set()
+    w = _writer(store, counters)
+    w.start()
+    for i in range(50):
+        w.submit(_record(f"m{i}"))
+    assert _wait_for(lambda: store.failures >= 3)
+    assert w.queued == 50
+    store.down.clear()
+    assert _wait_for(lambda: len(store.written) == 50)
+    assert store.written == [f"m{i}" for i in range(50)]
+    assert w.stop(5.0) == 0
+    assert counters.failures >= 3
+
+
+def test_overflow_is_dropped_and_counted():
+    store, counters = FakeStore(), RecordingCounters()
+    store.down.set()
+    w = _writer(store, counters, max_queued=20)
+    w.start()
+    accepted = sum(w.submit(_record(f"m{i}")) for i in range(30))
+    assert accepted == 20
+    assert counters.dropped_count == 10
+    store.down.clear()
+    assert w.stop(5.0) == 0
+    assert len(store.written) == 20
+
+
+def test_stop_gives_up_on_a_dead_database_within_its_bound():
+    store, counters = FakeStore(), RecordingCounters()
+    store.down.set()
+    w = _writer(store, counters)
+    w.start()
+    for i in range(5):
+        w.submit(_record(f"m{i}"))
+    assert w.stop(0.2) == 5
+    assert store.written == []
