@@ -1,0 +1,168 @@
+"""Concurrent ICMP echo probing of many addresses in one bounded cycle.
+
+Contract: :meth:`IcmpProber.ping` sends ``count`` echo requests to every
+address, ``interval`` seconds apart, all addresses at once, and waits at
+most ``timeout`` seconds after the last request for the replies. A cycle
+therefore lasts at most ``(count - 1) * interval + timeout`` (plus name
+resolution) whatever the number of addresses and however many of them
+are dead, and it ends early once every reply is in.
+
+Why not ``icmplib.async_multiping``: its ``async_ping`` waits up to
+``timeout`` for each lost packet before sending the next one, so a dead
+address costs ``count * timeout``; and with raw sockets every socket
+sees every reply, so 500 addresses would parse 500 times the traffic.
+Here one socket per address family carries the whole cycle and a single
+receiver matches replies to requests by their sequence number.
+
+Socket choice: unprivileged ICMP datagram sockets first (allowed by the
+``net.ipv4.ping_group_range`` sysctl), raw sockets (root or
+``CAP_NET_RAW``) second. When neither is allowed every address fails
+with a reason naming both. This module never imports ceilometer.
+"""
+
+import asyncio
+import ipaddress
+import socket
+import time
+
+from icmplib import exceptions as icmp_exceptions
+from icmplib import sockets as icmp_sockets
+from icmplib import utils as icmp_utils
+from oslo_log import log
+
+from ceilometer_ha.probes import icmp_session
+from ceilometer_ha.probes import results as probe_results
+
+LOG = log.getLogger(__name__)
+
+PERMISSION_REASON = (
+    "permission: neither unprivileged ICMP sockets (allow this group in "
+    "the sysctl net.ipv4.ping_group_range) nor raw sockets (root or "
+    "CAP_NET_RAW) are allowed"
+)
+
+
+class IcmpProber:
+    """Pings a set of addresses concurrently; safe to share per process.
+
+    ``privileged`` forces a socket kind (``False``: datagram, ``True``:
+    raw); ``None`` tries datagram sockets first, then raw ones, and
+    remembers what worked.
+    """
+
+    def __init__(
+        self,
+        count: int = 4,
+        interval: float = 0.1,
+        timeout: float = 0.5,
+        privileged: bool | None = None,
+    ) -> None:
+        if count < 1:
+            raise ValueError("count must be at least 1")
+        self.count = count
+        self.interval = interval
+        self.timeout = timeout
+        self._privileged = privileged
+
+    @property
+    def bound(self) -> float:
+        return (self.count - 1) * self.interval + self.timeout
+
+    def ping(self, addresses: list[str]) -> probe_results.PingCycle:
+        """Probe ``addresses`` (IPs or names) in one concurrent cycle.
+
+        Blocking; runs its own event loop, so call it from a thread that
+        has none (a ceilometer pollster thread is such a thread).
+        """
+        started = time.monotonic()
+        results = asyncio.run(self.async_ping(list(dict.fromkeys(addresses))))
+        return probe_results.PingCycle(
+            results, time.monotonic() - started, self.bound
+        )
+
+    async def async_ping(
+        self, addresses: list[str]
+    ) -> dict[str, probe_results.PingResult]:
+        """The coroutine behind :meth:`ping`, for callers with a loop."""
+        targets: dict[str, str] = {}
+        results: dict[str, probe_results.PingResult] = {}
+        resolved = await asyncio.gather(
+            *(_resolve(a) for a in addresses), return_exceptions=True
+        )
+        for address, ip in zip(addresses, resolved, strict=True):
+            if isinstance(ip, BaseException):
+                results[address] = self._failed(address, f"unresolvable: {ip}")
+            else:
+                targets[address] = ip
+        by_family: dict[int, dict[str, str]] = {4: {}, 6: {}}
+        for address, ip in targets.items():
+            family = 6 if icmp_utils.is_ipv6_address(ip) else 4
+            by_family[family][address] = ip
+        sessions = []
+        for family, family_targets in by_family.items():
+            for chunk in _chunks(family_targets, self.count):
+                sessions.append(self._run_chunk(family, chunk))
+        for chunk_results in await asyncio.gather(*sessions):
+            results.update(chunk_results)
+        return {a: results[a] for a in addresses}
+
+    async def _run_chunk(
+        self, family: int, targets: dict[str, str]
+    ) -> dict[str, probe_results.PingResult]:
+        sock = self._open_socket(family)
+        if sock is None:
+            return {a: self._failed(a, PERMISSION_REASON) for a in targets}
+        session = icmp_session.EchoSession(
+            sock, targets, self.count, self.interval, self.timeout
+        )
+        try:
+            await session.run()
+        finally:
+            sock.close()
+        return session.results()
+
+    def _open_socket(self, family: int) -> icmp_sockets.ICMPSocket | None:
+        socket_class = (
+            icmp_sockets.ICMPv6Socket
+            if family == 6
+            else icmp_sockets.ICMPv4Socket
+        )
+        kinds = [self._privileged] if self._privileged is not None else [False]
+        if self._privileged is None:
+            kinds.append(True)
+        for privileged in kinds:
+            try:
+                sock = socket_class(privileged=privileged)
+            except icmp_exceptions.SocketPermissionError:
+                continue
+            if self._privileged is None and privileged:
+                LOG.debug("ICMP datagram sockets refused, using raw sockets")
+            self._privileged = privileged
+            return sock
+        LOG.error("Cannot ping: %s", PERMISSION_REASON)
+        return None
+
+    def _failed(self, address: str, reason: str) -> probe_results.PingResult:
+        return probe_results.PingResult(
+            address, self.count, 0, 0, reason=reason
+        )
+
+
+async def _resolve(address: str) -> str:
+    try:
+        return str(ipaddress.ip_address(address))
+    except ValueError:
+        pass
+    try:
+        return (await icmp_utils.async_resolve(address))[0]
+    except (icmp_exceptions.NameLookupError, socket.gaierror) as exc:
+        raise LookupError(str(exc) or address) from exc
+
+
+def _chunks(targets: dict[str, str], count: int) -> list[dict[str, str]]:
+    """Split so that every request of a chunk has its own sequence."""
+    per_chunk = max(1, icmp_session.MAX_SEQUENCES // count)
+    items = list(targets.items())
+    return [
+        dict(items[i : i + per_chunk]) for i in range(0, len(items), per_chunk)
+    ]

@@ -1,0 +1,85 @@
+"""Cluster names: static, or from a host aggregate without ever waiting."""
+
+import time
+
+from ceilometer_ha import cluster
+from ceilometer_ha import discovery
+from tests.unit import fakes
+
+AGGREGATE_CONF = fakes.BASE_CONF + "cluster_source = aggregate\n"
+
+
+def _source(lookup):
+    return cluster.AggregateClusterName(
+        "compute-1", "cluster-a", lookup, refresh_interval=60
+    )
+
+
+def test_static_name(tmp_path):
+    conf = fakes.ceilometer_conf(tmp_path)
+    source = cluster.source_for(conf)
+    assert source.current() == "cluster-a"
+    assert cluster.source_for(conf) is source
+
+
+def test_static_option_until_the_aggregate_answers():
+    aggregates = fakes.FakeAggregates({"compute-1": "rack-7"})
+    source = _source(aggregates)
+    assert source.current() == "cluster-a"
+    source.refresh_once()
+    assert source.current() == "rack-7"
+
+
+def test_outage_keeps_the_last_known_name():
+    aggregates = fakes.FakeAggregates({"compute-1": "rack-7"})
+    source = _source(aggregates)
+    source.refresh_once()
+    aggregates.error = ConnectionError("keystone is away")
+    source.refresh_once()
+    assert source.current() == "rack-7"
+
+
+def test_outage_before_any_answer_uses_the_static_option():
+    aggregates = fakes.FakeAggregates()
+    aggregates.error = ConnectionError("nova is away")
+    source = _source(aggregates)
+    source.refresh_once()
+    assert source.current() == "cluster-a"
+
+
+def test_host_in_no_aggregate_keeps_the_previous_name():
+    aggregates = fakes.FakeAggregates({"compute-1": "rack-7"})
+    source = _source(aggregates)
+    source.refresh_once()
+    aggregates.clusters = {}
+    source.refresh_once()
+    assert source.current() == "rack-7"
+
+
+def test_aggregate_source_refreshes_in_the_background(tmp_path):
+    conf = fakes.ceilometer_conf(tmp_path, AGGREGATE_CONF)
+    aggregates = fakes.FakeAggregates({"compute-1": "rack-7"})
+    source = cluster.build_source(conf, lookup=aggregates)
+    try:
+        assert isinstance(source, cluster.AggregateClusterName)
+        assert source.refresh_interval == 300
+        # The first look-up runs in the thread; current() never waits.
+        deadline = time.monotonic() + 10
+        while source.current() != "rack-7" and time.monotonic() < deadline:
+            time.sleep(0.01)
+        assert source.current() == "rack-7"
+        assert aggregates.calls == 1
+    finally:
+        source.stop()
+
+
+def test_address_discoveries(tmp_path):
+    conf = fakes.ceilometer_conf(
+        tmp_path, fakes.BASE_CONF + "tenant_address = 192.0.2.129\n"
+    )
+    storage = discovery.StorageAddressDiscovery(conf)
+    assert storage.discover(None) == ["192.0.2.10", "192.0.2.20"]
+    assert discovery.ManagementAddressDiscovery(conf).discover(None) == []
+    tenant = discovery.TenantAddressDiscovery(conf)
+    assert tenant.discover(None) == ["192.0.2.129"]
+    assert storage.group_id != tenant.group_id

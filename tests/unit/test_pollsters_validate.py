@@ -1,0 +1,79 @@
+"""Option validation: bad values stop the agent, naming the option."""
+
+import logging
+
+from ceilometer.polling import plugin_base
+import pytest
+
+from ceilometer_ha.pollsters import address
+from ceilometer_ha.pollsters import validate
+from tests.unit import fakes
+
+
+def _conf(tmp_path, compute_lines, default_section="[DEFAULT]"):
+    text = (
+        f"{default_section}\nhost = compute-1\n[compute]\n"
+        + "\n".join(compute_lines)
+        + "\n"
+    )
+    return fakes.ceilometer_conf(tmp_path, text)
+
+
+def test_good_configuration_has_no_problem(tmp_path):
+    conf = fakes.ceilometer_conf(tmp_path)
+    assert validate.validate_compute_conf(conf) == []
+
+
+@pytest.mark.parametrize(
+    "line, option",
+    [
+        ("ping_loss_ratio = 1.5", "ping_loss_ratio"),
+        ("ping_loss_ratio = -0.1", "ping_loss_ratio"),
+        ("ping_count = 0", "ping_count"),
+        ("storage_server_address = 192.0.2.300", "storage_server_address"),
+        ("management_address = not an address!", "management_address"),
+        ("cluster_source = ldap", "cluster_source"),
+    ],
+)
+def test_bad_value_is_named(tmp_path, line, option):
+    conf = _conf(tmp_path, ["storage_server_address = 192.0.2.10", line])
+    problems = validate.validate_compute_conf(conf)
+    assert len(problems) == 1
+    assert problems[0].startswith(f"[compute] {option}:")
+
+
+def test_no_address_at_all_is_a_problem(tmp_path):
+    conf = _conf(tmp_path, ["ping_count = 4"])
+    [problem] = validate.validate_compute_conf(conf)
+    assert "storage_server_address" in problem
+
+
+def test_misspelt_default_section_is_named(tmp_path):
+    conf = _conf(
+        tmp_path,
+        ["storage_server_address = 192.0.2.10"],
+        default_section="[DEAFULT]",
+    )
+    [problem] = validate.validate_compute_conf(conf)
+    assert problem.startswith("[DEAFULT]:")
+    assert "[DEFAULT]" in problem
+
+
+def test_bad_configuration_stops_loading_with_one_critical(tmp_path, caplog):
+    conf = _conf(
+        tmp_path,
+        ["storage_server_address = 192.0.2.10", "ping_loss_ratio = 2"],
+    )
+    caplog.set_level(logging.CRITICAL)
+    for cls in (address.StorageLossPollster, address.StorageRttPollster):
+        with pytest.raises(plugin_base.ExtensionLoadError) as err:
+            cls(conf)
+        assert "ping_loss_ratio" in str(err.value.msg)
+    critical = [r for r in caplog.records if r.levelno == logging.CRITICAL]
+    assert len(critical) == 1
+    assert "ping_loss_ratio" in critical[0].getMessage()
+
+
+def test_only_the_polling_master_is_stopped():
+    # The parent of the test runner is not ceilometer-polling.
+    assert validate.stop_polling_master() is False
