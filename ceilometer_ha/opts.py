@@ -233,6 +233,27 @@ COLLECTOR_OPTS: list[cfg.Opt] = [
         help="Rows deleted per statement by the TTL expiry, so that "
         "no delete holds its locks for long.",
     ),
+    cfg.IntOpt(
+        "udp_receive_buffer",
+        default=8388608,
+        min=65536,
+        help="Bytes asked of the kernel for the UDP receive buffer "
+        "(SO_RCVBUF), so that bursts from many hosts are not "
+        "dropped before they are read. The kernel caps it at "
+        "net.core.rmem_max.",
+    ),
+    cfg.StrOpt(
+        "port_file",
+        help="File to which the bound UDP port is written once the "
+        "collector listens; useful with udp_port = 0.",
+    ),
+    cfg.FloatOpt(
+        "shutdown_timeout",
+        default=10.0,
+        min=0.0,
+        help="Seconds allowed, after SIGTERM or SIGINT, to write the "
+        "samples still queued before exiting.",
+    ),
 ]
 
 DATABASE_OPTS: list[cfg.Opt] = [

@@ -1,0 +1,68 @@
+"""``ceilometer-collector-ha``: receive signed UDP samples, store them.
+
+Reads the controller ``ceilometer_ha.conf`` of the deployment notes as
+written: options it does not use there (``polling_namespaces``,
+``verbose``) are ignored, not errors. Exit codes: 0 after a clean stop,
+2 for a configuration or schema problem (the message says what to fix),
+1 for anything else.
+"""
+
+import sys
+
+from oslo_config import cfg
+from oslo_log import log
+import sqlalchemy as sa
+
+from ceilometer_ha import opts
+from ceilometer_ha.collector import dispatcher
+from ceilometer_ha.collector import service
+from ceilometer_ha.collector import workers
+from ceilometer_ha.storage import migration
+
+LOG = log.getLogger(__name__)
+PROG = "ceilometer-collector-ha"
+
+
+def prepare_conf(argv: list[str]) -> cfg.ConfigOpts:
+    """A fresh ConfigOpts with the collector and oslo.log options, parsed."""
+    conf = cfg.ConfigOpts()
+    log.register_options(conf)
+    opts.register_collector_opts(conf)
+    conf(
+        argv,
+        project="ceilometer",
+        prog=PROG,
+        default_config_files=[],
+        validate_default_values=True,
+    )
+    return conf
+
+
+def main(argv: list[str] | None = None) -> int:
+    argv = sys.argv[1:] if argv is None else argv
+    try:
+        conf = prepare_conf(argv)
+        log.setup(conf, PROG)
+    except cfg.Error as exc:
+        sys.stderr.write(f"{PROG}: configuration error: {exc}\n")
+        return 2
+    try:
+        service.check_config(conf)
+        return workers.run(conf)
+    except (
+        cfg.Error,
+        service.ConfigError,
+        migration.SchemaError,
+        dispatcher.DispatcherError,
+    ) as exc:
+        LOG.error("Cannot start: %s", exc)
+        sys.stderr.write(f"{PROG}: {exc}\n")
+        return 2
+    except (OSError, sa.exc.SQLAlchemyError) as exc:
+        LOG.error("Cannot start: %s", exc)
+        sys.stderr.write(f"{PROG}: {exc}\n")
+        return 1
+
+
+if __name__ == "__main__":
+    sys.exit(main())

@@ -1,0 +1,121 @@
+"""Meter dispatchers, loaded by name from ``[DEFAULT] meter_dispatchers``.
+
+A dispatcher is built as ``Dispatcher(conf, stats)`` and offers
+``start()``, ``dispatch(record)`` (called on the event loop: must not
+block), ``queued`` and ``stop(timeout) -> samples left``. The
+``database`` dispatcher is the one the deployment notes configure.
+"""
+
+import threading
+import typing
+
+from oslo_config import cfg
+from oslo_log import log
+from stevedore import named
+
+from ceilometer_ha import wire
+from ceilometer_ha.collector import stats as stats_mod
+from ceilometer_ha.storage import engine as engine_mod
+from ceilometer_ha.storage import expiry
+from ceilometer_ha.storage import migration
+from ceilometer_ha.storage import store as store_mod
+from ceilometer_ha.storage import writer as writer_mod
+
+LOG = log.getLogger(__name__)
+NAMESPACE = "ceilometer_ha.dispatcher.meter"
+
+
+class DispatcherError(Exception):
+    """A configured dispatcher cannot be loaded or started."""
+
+
+class DatabaseDispatcher:
+    """Writes samples to ``[database] connection`` and expires them.
+
+    Refuses to start unless the schema is at the head revision (see
+    ``storage.migration``): the operator runs ``ceilometer-ha dbsync``.
+    """
+
+    def __init__(self, conf: cfg.ConfigOpts, stats: stats_mod.Stats) -> None:
+        self._conf = conf
+        self.engine = engine_mod.create_engine(conf.database.connection)
+        migration.check_current(self.engine)
+        collector = conf.collector
+        self._writer = writer_mod.SqlWriter(
+            store_mod.SampleStore(self.engine),
+            stats,
+            batch_size=collector.batch_size,
+            batch_timeout=collector.batch_timeout,
+            max_queued=collector.max_queued_samples,
+            retry_max_interval=collector.db_retry_max_interval,
+        )
+        self.dispatch = self._writer.submit
+        self._stop_expiry = threading.Event()
+        self._expiry_thread = threading.Thread(
+            target=self._expire_periodically, name="ttl-expiry", daemon=True
+        )
+
+    @property
+    def queued(self) -> int:
+        return self._writer.queued
+
+    def start(self) -> None:
+        self._writer.start()
+        if self._conf.database.metering_time_to_live > 0:
+            self._expiry_thread.start()
+
+    def stop(self, timeout: float) -> int:
+        self._stop_expiry.set()
+        left = self._writer.stop(timeout)
+        self.engine.dispose()
+        return left
+
+    def expire_now(self) -> dict[str, int]:
+        """One expiry run with the configured TTL and batch size."""
+        return expiry.expire_older_than(
+            self.engine,
+            self._conf.database.metering_time_to_live,
+            self._conf.collector.expiry_batch_size,
+            wire.utcnow(),
+        )
+
+    def _expire_periodically(self) -> None:
+        interval = self._conf.collector.expiry_interval
+        while not self._stop_expiry.wait(interval):
+            try:
+                self.expire_now()
+            except Exception as exc:
+                LOG.warning(
+                    "TTL expiry failed, retried in %d s: %s", interval, exc
+                )
+
+
+def load_dispatchers(
+    conf: cfg.ConfigOpts, stats: stats_mod.Stats
+) -> list[typing.Any]:
+    """Build the dispatchers named in ``meter_dispatchers``, in order."""
+    names = list(conf.meter_dispatchers)
+    if not names:
+        raise DispatcherError("[DEFAULT] meter_dispatchers is empty")
+    failures: list[str] = []
+
+    def _on_failure(
+        _manager: typing.Any, entry: typing.Any, exc: BaseException
+    ) -> None:
+        failures.append(f"{entry.name}: {exc}")
+
+    manager: named.NamedExtensionManager[typing.Any]
+    manager = named.NamedExtensionManager(
+        NAMESPACE,
+        names=names,
+        invoke_on_load=True,
+        invoke_args=(conf, stats),
+        name_order=True,
+        on_load_failure_callback=_on_failure,
+        on_missing_entrypoints_callback=lambda missing: failures.append(
+            f"unknown dispatcher(s) {', '.join(sorted(missing))}"
+        ),
+    )
+    if failures:
+        raise DispatcherError("; ".join(failures))
+    return [ext.obj for ext in manager]

@@ -1,0 +1,75 @@
+"""The asyncio UDP protocol: one datagram in, one record out, or a count.
+
+``datagram_received`` never raises: a datagram is decoded, verified and
+validated by ``wire.DatagramDecoder``; a rejected one is counted by
+reason and logged at a limited rate; an accepted one is handed to every
+dispatcher, which only queue it. No blocking work happens on the loop.
+"""
+
+import asyncio
+import collections.abc
+import typing
+
+from oslo_log import log
+
+from ceilometer_ha import wire
+from ceilometer_ha.collector import stats as stats_mod
+
+LOG = log.getLogger(__name__)
+INTERNAL_ERROR = "internal_error"
+
+Sink = collections.abc.Callable[[wire.SampleRecord], typing.Any]
+
+
+class SampleProtocol(asyncio.DatagramProtocol):
+    """Receives ceilometer UDP samples for the collector."""
+
+    def __init__(
+        self,
+        decoder: wire.DatagramDecoder,
+        sinks: collections.abc.Sequence[Sink],
+        stats: stats_mod.Stats,
+        reject_log: stats_mod.RateLimitedLog | None = None,
+    ) -> None:
+        self._decode = decoder.decode
+        self._sinks = tuple(sinks)
+        self._stats = stats
+        self._reject_log = reject_log or stats_mod.RateLimitedLog()
+
+    def datagram_received(self, data: bytes, addr: typing.Any) -> None:
+        self._stats.received += 1
+        rejected: wire.DatagramError | None = None
+        try:
+            record = self._decode(data)
+        except wire.DatagramError as exc:
+            rejected = exc
+        except Exception:
+            self._stats.reject(INTERNAL_ERROR)
+            LOG.exception("Unexpected error decoding a datagram")
+            return
+        if rejected is not None:
+            # Logged outside the except block: no traceback for junk.
+            self._stats.reject(rejected.reason)
+            self._reject_log.warning(
+                rejected.reason,
+                "Rejected a datagram from %s: %s",
+                _peer(addr),
+                rejected,
+            )
+            return
+        for sink in self._sinks:
+            try:
+                sink(record)
+            except Exception:
+                LOG.exception("Dispatcher failed on sample %s", record[0])
+
+    def error_received(self, exc: Exception) -> None:
+        # ICMP errors and the like; the socket stays usable.
+        LOG.debug("UDP socket error: %s", exc)
+
+
+def _peer(addr: typing.Any) -> str:
+    try:
+        return f"{addr[0]}:{addr[1]}"
+    except (TypeError, IndexError):
+        return str(addr)

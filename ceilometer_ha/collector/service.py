@@ -1,0 +1,194 @@
+"""The collector's lifecycle: bind, receive, report, stop cleanly.
+
+``CollectorService`` is one receiving process: it loads the dispatchers,
+binds the UDP socket (SO_REUSEPORT, so that workers and several
+collectors share the port; ``::`` also receives IPv4), serves until
+``request_stop`` or SIGTERM/SIGINT, then stops receiving, lets the
+dispatchers flush for at most ``[collector] shutdown_timeout`` and
+returns 0. ``run`` forks ``[collector] workers`` such processes.
+"""
+
+import asyncio
+import collections.abc
+import contextlib
+import functools
+import operator
+import os
+import signal
+import socket
+import threading
+import typing
+
+from oslo_config import cfg
+from oslo_log import log
+
+from ceilometer_ha import opts
+from ceilometer_ha import signing
+from ceilometer_ha import wire
+from ceilometer_ha.collector import dispatcher as dispatcher_mod
+from ceilometer_ha.collector import protocol
+from ceilometer_ha.collector import stats as stats_mod
+
+LOG = log.getLogger(__name__)
+
+
+class ConfigError(Exception):
+    """The configuration cannot run a collector; the message says why."""
+
+
+def check_config(conf: cfg.ConfigOpts) -> None:
+    """Refuse settings that would run an unsafe or useless collector."""
+    if not conf.collector.udp_address:
+        raise ConfigError(
+            "[collector] udp_address is empty: the collector would "
+            "receive nothing"
+        )
+    secret = conf.publisher.telemetry_secret
+    if secret in ("", opts.PLACEHOLDER_SECRET):
+        if not conf.collector.allow_unsigned:
+            raise ConfigError(
+                "[publisher] telemetry_secret is empty or ceilometer's "
+                "placeholder, so anyone could forge samples: set the "
+                "secret the agents use, or [collector] allow_unsigned = "
+                "true to accept that risk"
+            )
+        LOG.warning("Accepting samples without a real shared secret")
+    ttl = conf.database.metering_time_to_live
+    if 0 < ttl <= conf.collector.freshness_window:
+        raise ConfigError(
+            f"[collector] freshness_window ({conf.collector.freshness_window}"
+            f" s) must be shorter than [database] metering_time_to_live "
+            f"({ttl} s), or expired samples could be replayed"
+        )
+
+
+def bind_socket(address: str, port: int, receive_buffer: int) -> socket.socket:
+    """A bound, non-blocking UDP socket that shares its port."""
+    family, kind, proto, _name, sockaddr = socket.getaddrinfo(
+        address, port, 0, socket.SOCK_DGRAM, 0, socket.AI_PASSIVE
+    )[0]
+    sock = socket.socket(family, kind, proto)
+    try:
+        sock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEPORT, 1)
+        sock.setsockopt(socket.SOL_SOCKET, socket.SO_RCVBUF, receive_buffer)
+        if family == socket.AF_INET6:
+            sock.setsockopt(socket.IPPROTO_IPV6, socket.IPV6_V6ONLY, 0)
+        sock.bind(sockaddr)
+        sock.setblocking(False)
+    except OSError:
+        sock.close()
+        raise
+    return sock
+
+
+class CollectorService:
+    """One receiving process; ``serve`` runs on the caller's event loop."""
+
+    def __init__(
+        self,
+        conf: cfg.ConfigOpts,
+        port: int | None = None,
+        write_port_file: bool = True,
+        on_ready: collections.abc.Callable[[], typing.Any] | None = None,
+    ) -> None:
+        self.conf = conf
+        self.stats = stats_mod.Stats()
+        self.port: int | None = None
+        self.ready = threading.Event()
+        self._port = conf.collector.udp_port if port is None else port
+        self._write_port_file = write_port_file
+        self._on_ready = on_ready
+        self._loop: asyncio.AbstractEventLoop | None = None
+        self._stopping: asyncio.Event | None = None
+
+    def request_stop(self) -> None:
+        """Ask ``serve`` to stop; safe from any thread or signal handler."""
+        if self._loop is not None and self._stopping is not None:
+            self._loop.call_soon_threadsafe(self._stopping.set)
+
+    async def serve(self) -> int:
+        """Receive until stopped; return samples left unwritten."""
+        self._loop = asyncio.get_running_loop()
+        self._stopping = asyncio.Event()
+        conf = self.conf.collector
+        dispatchers = dispatcher_mod.load_dispatchers(self.conf, self.stats)
+        for dispatcher in dispatchers:
+            dispatcher.start()
+            self.stats.queued_sources.append(
+                functools.partial(operator.attrgetter("queued"), dispatcher)
+            )
+        decoder = wire.DatagramDecoder(
+            signing.Signer(self.conf.publisher.telemetry_secret),
+            conf.max_datagram_size,
+            conf.freshness_window,
+        )
+        sock = bind_socket(
+            conf.udp_address, self._port, conf.udp_receive_buffer
+        )
+        transport, _ = await self._loop.create_datagram_endpoint(
+            lambda: protocol.SampleProtocol(
+                decoder, [d.dispatch for d in dispatchers], self.stats
+            ),
+            sock=sock,
+        )
+        self.port = sock.getsockname()[1]
+        LOG.info("Listening on UDP %s port %d", conf.udp_address, self.port)
+        if conf.port_file and self._write_port_file:
+            write_port_file(conf.port_file, self.port)
+        metrics = None
+        if conf.metrics_port:
+            metrics = stats_mod.start_metrics_server(
+                self.stats, conf.metrics_address, conf.metrics_port
+            )
+        reporter = asyncio.ensure_future(self._report(conf.stats_interval))
+        self.ready.set()
+        if self._on_ready is not None:
+            self._on_ready()
+        try:
+            await self._stopping.wait()
+        finally:
+            LOG.info("Stopping: no longer receiving, flushing the queue")
+            transport.close()
+            reporter.cancel()
+            left = 0
+            for dispatcher in dispatchers:
+                left += await self._loop.run_in_executor(
+                    None, dispatcher.stop, conf.shutdown_timeout
+                )
+            self.stats.log_line()
+            if metrics is not None:
+                metrics.shutdown()
+        return left
+
+    async def _report(self, interval: int) -> None:
+        if interval <= 0:
+            return
+        while True:
+            await asyncio.sleep(interval)
+            self.stats.log_line()
+
+    def run(self) -> int:
+        """Serve with SIGTERM/SIGINT handlers; the process exit code."""
+
+        async def _main() -> int:
+            loop = asyncio.get_running_loop()
+            for signum in (signal.SIGTERM, signal.SIGINT):
+                loop.add_signal_handler(signum, self.request_stop)
+            await self.serve()
+            return 0
+
+        return asyncio.run(_main())
+
+
+def write_port_file(path: str, port: int) -> None:
+    """Write ``port`` atomically, so a reader never sees half a number."""
+    tmp = f"{path}.{os.getpid()}.tmp"
+    with open(tmp, "w", encoding="ascii") as handle:
+        handle.write(f"{port}\n")
+    os.replace(tmp, path)
+
+
+def free_port(address: str) -> int:
+    """A port the workers can all bind when ``udp_port`` is 0."""
+    with contextlib.closing(bind_socket(address, 0, 65536)) as sock:
+        return typing.cast(int, sock.getsockname()[1])

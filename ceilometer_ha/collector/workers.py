@@ -1,0 +1,83 @@
+"""Several receiving processes on one port (``[collector] workers``).
+
+Each worker is a forked ``CollectorService`` with its own socket
+(SO_REUSEPORT: the kernel spreads datagrams across them), its own
+writer and database connection. The parent only forwards SIGTERM/SIGINT
+and waits; if a worker dies unexpectedly the others are stopped and the
+exit code is non-zero, so systemd or Pacemaker restarts the whole set.
+"""
+
+import multiprocessing
+import signal
+import sys
+import types
+import typing
+
+from oslo_config import cfg
+from oslo_log import log
+
+from ceilometer_ha.collector import service
+
+LOG = log.getLogger(__name__)
+POLL_INTERVAL = 0.5
+
+
+def _worker(conf: cfg.ConfigOpts, port: int, ready: typing.Any) -> None:
+    signal.signal(signal.SIGTERM, signal.SIG_DFL)
+    signal.signal(signal.SIGINT, signal.SIG_DFL)
+    svc = service.CollectorService(
+        conf, port=port, write_port_file=False, on_ready=ready.set
+    )
+    sys.exit(svc.run())
+
+
+def _wait_until_listening(procs: list, events: list) -> bool:
+    """True once every worker listens; False if one died first."""
+    while not all(event.is_set() for event in events):
+        if any(proc.exitcode is not None for proc in procs):
+            return False
+        events[0].wait(POLL_INTERVAL / 10)
+    return True
+
+
+def run(conf: cfg.ConfigOpts) -> int:
+    """Run the configured number of workers; the process exit code."""
+    count = conf.collector.workers
+    if count == 1:
+        return service.CollectorService(conf).run()
+    port = conf.collector.udp_port or service.free_port(
+        conf.collector.udp_address
+    )
+    context = multiprocessing.get_context("fork")
+    events = [context.Event() for _ in range(count)]
+    procs = [
+        context.Process(
+            target=_worker, args=(conf, port, event), name=f"worker-{i}"
+        )
+        for i, event in enumerate(events)
+    ]
+    stopping = False
+
+    def _stop(_signum: int, _frame: types.FrameType | None) -> None:
+        nonlocal stopping
+        stopping = True
+        for proc in procs:
+            if proc.is_alive() and proc.pid:
+                proc.terminate()
+
+    signal.signal(signal.SIGTERM, _stop)
+    signal.signal(signal.SIGINT, _stop)
+    for proc in procs:
+        proc.start()
+    if _wait_until_listening(procs, events):
+        LOG.info("%d workers listening on UDP port %d", count, port)
+    if conf.collector.port_file and all(e.is_set() for e in events):
+        service.write_port_file(conf.collector.port_file, port)
+    while any(proc.is_alive() for proc in procs):
+        for proc in procs:
+            proc.join(POLL_INTERVAL / len(procs))
+            if not stopping and proc.exitcode not in (None, 0):
+                LOG.error("Worker %s exited with %s", proc.name, proc.exitcode)
+                _stop(signal.SIGTERM, None)
+    codes = [proc.exitcode for proc in procs]
+    return 0 if all(code == 0 for code in codes) else 1

@@ -1,0 +1,95 @@
+"""The real ceilometer-collector-ha process, started from the seed file."""
+
+import sqlalchemy as sa
+
+from ceilometer_ha import opts
+from ceilometer_ha.storage import engine as engine_mod
+from ceilometer_ha.storage import models
+from tests.functional import collector as helper
+
+
+def _latest(database_url):
+    engine = engine_mod.create_engine(database_url)
+    try:
+        with engine.connect() as conn:
+            rows = conn.execute(sa.select(models.latest)).mappings().all()
+    finally:
+        engine.dispose()
+    return {(r["host"], r["resource_id"]): dict(r) for r in rows}
+
+
+def test_ceilometer_udp_publisher_samples_stored_once(database_url, tmp_path):
+    with helper.CollectorProcess(database_url, tmp_path) as collector:
+        publisher = helper.ceilometer_publisher("127.0.0.1", collector.port)
+        samples = [
+            helper.make_sample(host=f"compute-{i % 5}", resource_id=f"r{i}")
+            for i in range(60)
+        ]
+        publisher.publish_samples(samples)
+        publisher.publish_samples(samples[:10])  # the same message_ids
+        collector.wait_for_rows(60)
+        assert collector.stop() == 0
+    assert collector.count_rows() == 60
+    latest = _latest(database_url)
+    assert len(latest) == 60
+    assert {row["cluster"] for row in latest.values()} == {"rack-a"}
+    assert all(row["streak"] == 1 for row in latest.values())
+    log = collector.log_text()
+    assert "received=70 stored=60 duplicates=10" in log
+
+
+def test_streak_counts_repeated_volumes(database_url, tmp_path):
+    with helper.CollectorProcess(database_url, tmp_path) as collector:
+        publisher = helper.ceilometer_publisher("127.0.0.1", collector.port)
+        for volume in (1, 0, 0, 0):
+            publisher.publish_samples([helper.make_sample(volume=volume)])
+        collector.wait_for_rows(4)
+        assert collector.stop() == 0
+    row = _latest(database_url)[("compute-1", "compute-1-storage")]
+    assert (row["volume"], row["streak"]) == (0.0, 3)
+
+
+def test_refuses_the_placeholder_secret(tmp_path):
+    template = helper.SEED_CONFIG.read_text().replace(
+        helper.SEED_SECRET, opts.PLACEHOLDER_SECRET
+    )
+    database_url = f"sqlite:///{tmp_path / 'db.sqlite'}"
+    collector = helper.CollectorProcess(
+        database_url, tmp_path, template=template
+    )
+    collector.run_dbsync = True
+    try:
+        collector.start(timeout=30)
+    except RuntimeError as exc:
+        assert "telemetry_secret" in str(exc)
+    else:
+        collector.stop()
+        raise AssertionError("started with the placeholder secret")
+    assert collector.proc.returncode == 2
+
+
+def test_refuses_a_missing_schema_naming_dbsync(database_url, tmp_path):
+    collector = helper.CollectorProcess(
+        database_url, tmp_path, run_dbsync=False
+    )
+    try:
+        collector.start(timeout=30)
+    except RuntimeError as exc:
+        assert "run ceilometer-ha dbsync" in str(exc)
+    else:
+        collector.stop()
+        raise AssertionError("started without a schema")
+    assert collector.proc.returncode == 2
+
+
+def test_workers_share_the_port(tmp_path):
+    database_url = f"sqlite:///{tmp_path / 'db.sqlite'}"
+    options = {"collector": {"workers": 2}}
+    with helper.CollectorProcess(database_url, tmp_path, options) as collector:
+        publisher = helper.ceilometer_publisher("127.0.0.1", collector.port)
+        samples = [helper.make_sample(resource_id=f"r{i}") for i in range(200)]
+        publisher.publish_samples(samples)
+        collector.wait_for_rows(200)
+        assert collector.stop() == 0
+    assert collector.count_rows() == 200
+    assert collector.log_text().count("Listening on UDP") == 2
