@@ -1,0 +1,141 @@
+"""The real ``ceilometer-polling`` with the shipped compute configuration.
+
+Addresses are loopback (127.0.0.x and ::1), the collector is a UDP
+socket of the test on 127.0.0.1 port 0, ``transport_url`` names a closed
+port (RabbitMQ provably absent), the interval is 1 s. Every datagram
+must carry a signature that ceilometer's own ``verify_signature``
+accepts and metadata with this run's host and cluster.
+"""
+
+import importlib.util
+import re
+import time
+
+from ceilometer.publisher import utils as publisher_utils
+import pytest
+
+from tests.functional import agent
+
+INTERVAL = 1
+STARTUP_TIMEOUT = 60.0
+EXIT_TIMEOUT = 60.0
+ADDRESS_METERS = {
+    f"ha.{network}.{kind}"
+    for network in ("storage", "management", "tenant")
+    for kind in ("reachable", "loss", "rtt")
+}
+HOST_METERS = {"ha.heartbeat", "ha.hypervisor.up"}
+HAVE_LIBVIRT = importlib.util.find_spec("libvirt") is not None
+
+
+def _expected_meters() -> set[str]:
+    if HAVE_LIBVIRT:
+        return ADDRESS_METERS | HOST_METERS
+    # Without the binding ha.hypervisor.up does not load, by design.
+    return ADDRESS_METERS | {"ha.heartbeat"}
+
+
+def _collect(collector, expected):
+    """First sample within the start-up time, then all in 3 intervals."""
+    collector.receive_until(bool, STARTUP_TIMEOUT)
+    assert collector.samples, "no sample arrived from the agent"
+    return collector.receive_until(
+        lambda got: expected <= {s["counter_name"] for s in got},
+        3 * INTERVAL + 1,
+    )
+
+
+def test_every_meter_arrives_signed_with_host_and_cluster(tmp_path):
+    with agent.UdpCollector() as collector:
+        settings = agent.AgentSettings(
+            collectors=[collector.address],
+            storage=["127.0.0.1", "::1"],
+            management=["127.0.0.2"],
+            tenant=["127.0.0.3"],
+            host="ha-func-host",
+            cluster="ha-func-cluster",
+            interval=INTERVAL,
+        )
+        with agent.PollingAgent(tmp_path, settings) as polling:
+            samples = _collect(collector, _expected_meters())
+            log = polling.log_text()
+
+    names = {s["counter_name"] for s in samples}
+    assert _expected_meters() <= names, (names, log[-3000:])
+    for s in samples:
+        assert publisher_utils.verify_signature(s, settings.secret), s
+        assert not publisher_utils.verify_signature(s, "another secret")
+        metadata = s["resource_metadata"]
+        assert metadata["host"] == "ha-func-host"
+        assert metadata["cluster"] == "ha-func-cluster"
+        # reserved_metadata_keys = cluster in the shipped config
+        assert metadata["user_metadata"] == {"cluster": "ha-func-cluster"}
+        assert s["user_id"] is None and s["project_id"] is None
+        assert s["counter_type"] == "gauge"
+    by_name = {}
+    for s in samples:
+        by_name.setdefault(s["counter_name"], []).append(s)
+    reached = {
+        s["resource_metadata"]["address"]: s["counter_volume"]
+        for s in by_name["ha.storage.reachable"]
+    }
+    assert reached == {"127.0.0.1": 1, "::1": 1}
+    [mgmt] = by_name["ha.management.loss"][:1]
+    assert mgmt["resource_id"] == "ha-func-host-127.0.0.2"
+    assert mgmt["resource_metadata"]["network"] == "management"
+    assert mgmt["counter_volume"] == 0.0
+    heartbeat = by_name["ha.heartbeat"][0]
+    assert heartbeat["resource_id"] == "ha-func-host"
+    assert heartbeat["counter_volume"] == 1
+    if HAVE_LIBVIRT:
+        up = by_name["ha.hypervisor.up"][0]
+        assert up["counter_volume"] == 1, up["resource_metadata"]
+        assert up["resource_metadata"]["uri"] == "test:///default"
+    assert "ceilometer_ha" not in _error_lines(log), log[-3000:]
+
+
+def _error_lines(log: str) -> str:
+    return "\n".join(
+        line
+        for line in log.splitlines()
+        if " ERROR " in line or " CRITICAL " in line or "Traceback" in line
+    )
+
+
+def _misspelt_default(config_path):
+    text = re.sub(
+        r"^\[DEFAULT\]$", "[DEAFULT]", config_path.read_text(), flags=re.M
+    )
+    config_path.write_text(text)
+
+
+def _bad_ratio(config_path):
+    text = config_path.read_text().replace(
+        "ping_loss_ratio = 0.5", "ping_loss_ratio = 1.5"
+    )
+    config_path.write_text(text)
+
+
+@pytest.mark.parametrize(
+    "spoil, named",
+    [(_bad_ratio, "ping_loss_ratio"), (_misspelt_default, "[DEAFULT]")],
+)
+def test_bad_configuration_stops_the_agent(tmp_path, spoil, named):
+    with agent.UdpCollector() as collector:
+        settings = agent.AgentSettings(collectors=[collector.address])
+        polling = agent.PollingAgent(tmp_path, settings)
+        spoil(polling.config_path)
+        with polling:
+            code = polling.wait(EXIT_TIMEOUT)
+            # Let a respawned worker (there must be none) log again.
+            time.sleep(0.5)
+            log = polling.log_text()
+        assert code is not None, "the agent kept running: " + log[-3000:]
+        critical = [
+            line
+            for line in log.splitlines()
+            if "CRITICAL" in line and "ceilometer-ha cannot run" in line
+        ]
+        assert len(critical) == 1, log[-3000:]
+        assert named in critical[0]
+        assert collector.samples == []
