@@ -109,29 +109,36 @@ class SqlWriter:
         """Write with retries; False if stopping ran out of time."""
         pause = FIRST_RETRY_INTERVAL
         while True:
-            try:
-                inserted = self._store.write_batch(batch)
-            except Exception as exc:
-                self._counters.write_failed()
-                LOG.warning(
-                    "Database write of %d samples failed (%s: %s); "
-                    "%d queued, retrying in %.1f s",
-                    len(batch),
-                    type(exc).__name__,
-                    str(exc).splitlines()[0] if str(exc) else "",
-                    self.queued,
-                    pause,
-                )
-                if time.monotonic() + pause > self._abandon_at:
+            error = self._try_write(batch)
+            if error is None:
+                return True
+            self._counters.write_failed()
+            LOG.warning(
+                "Database write of %d samples failed (%s); %d queued, "
+                "retrying in %.1f s",
+                len(batch),
+                error,
+                self.queued,
+                pause,
+            )
+            if self._stopping.is_set():
+                remaining = self._abandon_at - time.monotonic()
+                if remaining <= pause:
                     return False
-                if self._stopping.wait(pause) and time.monotonic() > (
-                    self._abandon_at
-                ):
-                    return False
-                pause = min(pause * 2, self._retry_max)
-                continue
-            self._counters.stored(inserted, len(batch) - inserted)
-            return True
+                time.sleep(pause)
+            else:
+                self._stopping.wait(pause)
+            pause = min(pause * 2, self._retry_max)
+
+    def _try_write(self, batch: list[wire.SampleRecord]) -> str | None:
+        """One attempt; None on success, else a one-line reason."""
+        try:
+            inserted = self._store.write_batch(batch)
+        except Exception as exc:
+            lines = str(exc).splitlines()
+            return f"{type(exc).__name__}: {lines[0] if lines else ''}"
+        self._counters.stored(inserted, len(batch) - inserted)
+        return None
 
     def _run(self) -> None:
         while True:
