@@ -71,10 +71,11 @@ def test_bad_datagrams_are_counted_by_reason_and_not_stored(
 
 
 def test_replay_after_window_is_rejected(database_url, tmp_path):
-    stamp = datetime.datetime.now(datetime.timezone.utc)
-    datagram = _signed(helper.make_sample(timestamp=stamp))
     options = {"collector": {"freshness_window": 1}}
     with helper.InProcessCollector(database_url, tmp_path, options) as coll:
+        # Stamped once the collector listens: start-up runs dbsync.
+        stamp = datetime.datetime.now(datetime.timezone.utc)
+        datagram = _signed(helper.make_sample(timestamp=stamp))
         helper.send_to("127.0.0.1", coll.port, datagram)
         coll.wait_for_rows(1)
         # The replay arrives once the sample is older than the window.
