@@ -15,7 +15,10 @@ already updated values, so ``streak`` and ``since`` are assigned before
 within a batch apply in timestamp order because the batch is sorted.
 """
 
+import datetime
 import json
+import operator
+import re
 import typing
 
 import sqlalchemy as sa
@@ -24,11 +27,12 @@ from sqlalchemy.dialects import sqlite
 
 from ceilometer_ha import wire
 from ceilometer_ha.storage import models
+from ceilometer_ha.storage import mysql_rows
 
 # A literal, not a bound parameter: PyMySQL's executemany only rewrites
 # INSERT into one multi-row statement when the ON DUPLICATE KEY UPDATE
 # clause holds no parameters.
-_ONE = sa.literal_column("1")
+_ONE: typing.Any = sa.literal_column("1")
 _LATEST_KEY = ("host", "meter", "resource_id")
 _LATEST_COPIED = (
     "cluster",
@@ -38,16 +42,6 @@ _LATEST_COPIED = (
     "recorded_at",
     "resource_metadata",
 )
-
-
-def _row(record: wire.SampleRecord) -> dict[str, typing.Any]:
-    row = record._asdict()
-    row["resource_metadata"] = json.dumps(
-        record.resource_metadata, ensure_ascii=False, default=str
-    )
-    row["since"] = record.timestamp
-    row["streak"] = 1
-    return row
 
 
 def _sqlite_statements() -> tuple[typing.Any, typing.Any]:
@@ -98,32 +92,112 @@ def _mysql_statements() -> tuple[typing.Any, typing.Any]:
     return ins, up.on_duplicate_key_update(assignments)
 
 
+_PYFORMAT = re.compile(r"%\((\w+)\)s")
+
+
+def _driver_sql(
+    stmt: typing.Any, dialect: typing.Any
+) -> tuple[str, list[str]]:
+    """The statement as the driver's positional SQL, and its parameters."""
+    compiled = stmt.compile(dialect=dialect)
+    sql = str(compiled)
+    if compiled.positional:
+        return sql, list(compiled.positiontup or [])
+    return _PYFORMAT.sub("%s", sql), _PYFORMAT.findall(sql)
+
+
+def _sqlite_time(when: datetime.datetime) -> typing.Any:
+    # SQLAlchemy's SQLite DateTime storage format, so reads parse it.
+    return when.isoformat(" ", "microseconds")
+
+
+def _same(when: datetime.datetime) -> typing.Any:
+    return when
+
+
 class SampleStore:
-    """Writes batches of records into the schema of ``models``."""
+    """Writes batches of records into the schema of ``models``.
+
+    Statements are built with SQLAlchemy once, then run as the driver's
+    own SQL with positional rows (``exec_driver_sql``): per-row parameter
+    processing in SQLAlchemy cost more than the database work.
+    """
 
     def __init__(self, engine: sa.engine.Engine) -> None:
         self.engine = engine
-        if engine.dialect.name == "sqlite":
-            self._insert, self._upsert = _sqlite_statements()
-        elif engine.dialect.name == "mysql":
-            self._insert, self._upsert = _mysql_statements()
+        dialect = engine.dialect
+        if dialect.name == "sqlite":
+            insert, upsert = _sqlite_statements()
+            self._time = _sqlite_time
+        elif dialect.name == "mysql":
+            insert, upsert = _mysql_statements()
+            self._time = _same
         else:
-            raise ValueError(f"unsupported database {engine.dialect.name}")
+            raise ValueError(f"unsupported database {dialect.name}")
+        self._insert_sql, names = _driver_sql(insert, dialect)
+        self._insert_values = operator.itemgetter(*names)
+        self._insert_values_names = names
+        self._upsert_sql, names = _driver_sql(upsert, dialect)
+        self._upsert_values = operator.itemgetter(*names)
+        self._mysql_insert: mysql_rows.MultiRowStatement | None = None
+        self._mysql_upsert: mysql_rows.MultiRowStatement | None = None
+        if dialect.name == "mysql" and dialect.driver == "pymysql":
+            self._mysql_insert = mysql_rows.MultiRowStatement(
+                self._insert_sql, self._insert_values_names
+            )
+            self._mysql_upsert = mysql_rows.MultiRowStatement(
+                self._upsert_sql, names
+            )
+
+    def _rows(
+        self, records: typing.Sequence[wire.SampleRecord]
+    ) -> list[dict[str, typing.Any]]:
+        rows = []
+        to_time, dumps = self._time, json.dumps
+        for record in sorted(records, key=operator.itemgetter(7)):
+            row = record._asdict()
+            row["resource_metadata"] = dumps(
+                record.resource_metadata, ensure_ascii=False, default=str
+            )
+            row["timestamp"] = row["since"] = to_time(record.timestamp)
+            row["recorded_at"] = to_time(record.recorded_at)
+            row["streak"] = 1
+            rows.append(row)
+        return rows
 
     def write_batch(self, records: typing.Sequence[wire.SampleRecord]) -> int:
         """Store ``records`` in one transaction; return how many were new.
 
         The difference to ``len(records)`` is the number of duplicate
-        message_ids. Database errors propagate; nothing is half written.
+        message_ids. Records of one key apply in timestamp order. Database
+        errors propagate; nothing is half written.
         """
         if not records:
             return 0
-        rows = [_row(r) for r in sorted(records, key=_timestamp)]
+        rows = self._rows(records)
         with self.engine.begin() as conn:
-            inserted = conn.execute(self._insert, rows).rowcount
-            conn.execute(self._upsert, rows)
+            if self._mysql_insert is None:
+                inserted = conn.exec_driver_sql(
+                    self._insert_sql, [self._insert_values(r) for r in rows]
+                ).rowcount
+                conn.exec_driver_sql(
+                    self._upsert_sql, [self._upsert_values(r) for r in rows]
+                )
+                return inserted
+            return self._write_mysql(conn, rows)
+
+    def _write_mysql(
+        self, conn: sa.engine.Connection, rows: list[dict[str, typing.Any]]
+    ) -> int:
+        assert self._mysql_insert and self._mysql_upsert
+        dbapi_conn = conn.connection.dbapi_connection
+        assert dbapi_conn is not None
+        escape = mysql_rows.string_escaper(dbapi_conn)
+        lits = [mysql_rows.literals(r, escape) for r in rows]
+        cursor = dbapi_conn.cursor()
+        try:
+            inserted = self._mysql_insert.execute(cursor, lits)
+            self._mysql_upsert.execute(cursor, lits)
+        finally:
+            cursor.close()
         return inserted
-
-
-def _timestamp(record: wire.SampleRecord) -> typing.Any:
-    return record.timestamp

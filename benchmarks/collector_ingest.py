@@ -1,0 +1,218 @@
+"""Collector ingest: signed samples per second, zero loss, SQLite and MariaDB.
+
+Two figures per database, each beside its baseline from the same run:
+
+``pipeline``
+    in-process, no sockets: ``DatagramDecoder.decode`` (msgpack unpack,
+    HMAC verify, validation) of datagrams made by ceilometer's own
+    ``meter_message_from_counter`` + ``msgpack.dumps``, then
+    ``SampleStore.write_batch`` in batches of 2,000 (one transaction per
+    batch), against the same decode with one transaction per sample
+    (the per-row writer).
+``udp``
+    end to end: the real ``ceilometer-collector-ha`` process, datagrams
+    sent over loopback UDP by a paced sender in this process; the rate
+    rises step by step and the highest step whose every datagram ends up
+    as a row is reported. Sender, collector and database share the
+    machine's cores.
+
+Prints one JSON document. MariaDB comes from CEILOMETER_HA_TEST_MYSQL_URL
+(default mysql+pymysql://root@127.0.0.1:3306); it is skipped, and said
+so, when unreachable.
+"""
+
+import argparse
+import datetime
+import json
+import os
+import pathlib
+import socket
+import sys
+import tempfile
+import time
+
+ROOT = pathlib.Path(__file__).resolve().parents[1]
+sys.path.insert(0, str(ROOT))
+
+from ceilometer.publisher import utils  # noqa: E402
+import msgpack  # noqa: E402
+import sqlalchemy as sa  # noqa: E402
+
+from ceilometer_ha import signing  # noqa: E402
+from ceilometer_ha import wire  # noqa: E402
+from ceilometer_ha.storage import engine as engine_mod  # noqa: E402
+from ceilometer_ha.storage import migration  # noqa: E402
+from ceilometer_ha.storage import store as store_mod  # noqa: E402
+from tests import conftest  # noqa: E402
+from tests.functional import collector as helper  # noqa: E402
+
+BATCH = 2000
+HOSTS = 500
+
+
+def datagrams(count, start=0):
+    """Signed datagrams as ceilometer's UDPPublisher sends them."""
+    now = datetime.datetime.now(datetime.timezone.utc)
+    out = []
+    for i in range(start, start + count):
+        host = f"compute-{i % HOSTS}"
+        smp = helper.make_sample(
+            host=host,
+            name=("ha.storage.reachable", "ha.storage.loss")[i % 2],
+            volume=int(i % 3 == 0),
+            resource_id=f"{host}-198.51.100.{i % 7}",
+            timestamp=now,
+        )
+        msg = utils.meter_message_from_counter(smp, helper.SEED_SECRET)
+        out.append(msgpack.dumps(msg, use_bin_type=True))
+    return out
+
+
+def fresh_database(kind, workdir):
+    if kind == "sqlite":
+        path = pathlib.Path(tempfile.mkdtemp(dir=workdir)) / "bench.sqlite"
+        return f"sqlite:///{path}", lambda: None
+    server = (
+        conftest.mysql_server_url() or "mysql+pymysql://root@127.0.0.1:3306"
+    )
+    url = conftest.create_mysql_database(server)
+    return url, lambda: conftest.drop_mysql_database(server, url)
+
+
+def pipeline(url, data, per_row_count):
+    engine = engine_mod.create_engine(url)
+    migration.upgrade(engine)
+    store = store_mod.SampleStore(engine)
+    decoder = wire.DatagramDecoder(
+        signing.Signer(helper.SEED_SECRET), 16384, 300
+    )
+    started = time.perf_counter()
+    for i in range(0, len(data), BATCH):
+        store.write_batch([decoder.decode(d) for d in data[i : i + BATCH]])
+    batched = len(data) / (time.perf_counter() - started)
+    with engine.begin() as conn:
+        conn.execute(sa.text("DELETE FROM ha_sample"))
+        conn.execute(sa.text("DELETE FROM ha_latest"))
+    started = time.perf_counter()
+    for d in data[:per_row_count]:
+        store.write_batch([decoder.decode(d)])
+    per_row = per_row_count / (time.perf_counter() - started)
+    engine.dispose()
+    return {
+        "batched_per_s": round(batched),
+        "per_row_commit_per_s": round(per_row),
+        "ratio": round(batched / per_row, 1),
+        "samples": len(data),
+        "per_row_samples": per_row_count,
+    }
+
+
+def send_paced(port, data, rate):
+    """Send ``data`` at ``rate`` per second in 5 ms slices."""
+    slice_s = 0.005
+    per_slice = max(1, int(rate * slice_s))
+    with socket.socket(socket.AF_INET, socket.SOCK_DGRAM) as sock:
+        started = time.perf_counter()
+        for n, i in enumerate(range(0, len(data), per_slice)):
+            for d in data[i : i + per_slice]:
+                sock.sendto(d, ("127.0.0.1", port))
+            ahead = started + (n + 1) * slice_s - time.perf_counter()
+            if ahead > 0:
+                time.sleep(ahead)
+        return len(data) / (time.perf_counter() - started)
+
+
+def settle(collector, expected, timeout=30.0):
+    deadline = time.monotonic() + timeout
+    last, stable_since = -1, time.monotonic()
+    while time.monotonic() < deadline:
+        count = collector.count_rows()
+        if count >= expected:
+            return count
+        if count != last:
+            last, stable_since = count, time.monotonic()
+        elif time.monotonic() - stable_since > 3.0:
+            return count
+        time.sleep(0.1)
+    return collector.count_rows()
+
+
+def udp(url, workdir, rates, seconds, workers):
+    collector = helper.CollectorProcess(
+        url,
+        pathlib.Path(tempfile.mkdtemp(dir=workdir)),
+        {"collector": {"workers": workers, "stats_interval": 0}},
+    )
+    collector.start()
+    steps, best, offset = [], 0, 0
+    try:
+        for rate in rates:
+            data = datagrams(int(rate * seconds), offset)
+            offset += len(data)
+            before = collector.count_rows()
+            achieved = send_paced(collector.port, data, rate)
+            stored = settle(collector, before + len(data)) - before
+            lost = len(data) - stored
+            steps.append(
+                {
+                    "target_per_s": rate,
+                    "sent_per_s": round(achieved),
+                    "sent": len(data),
+                    "stored": stored,
+                    "lost": lost,
+                }
+            )
+            if lost:
+                break
+            best = round(achieved)
+    finally:
+        collector.stop()
+    return {"zero_loss_per_s": best, "workers": workers, "steps": steps}
+
+
+def main():
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--samples", type=int, default=40000)
+    parser.add_argument("--seconds", type=float, default=2.0)
+    parser.add_argument("--workers", type=int, default=1)
+    parser.add_argument(
+        "--rates",
+        default="5000,10000,15000,20000,25000,30000,40000,60000",
+    )
+    args = parser.parse_args()
+    rates = [int(r) for r in args.rates.split(",")]
+    data = datagrams(args.samples)
+    report = {
+        "benchmark": "collector_ingest",
+        "cpus": os.cpu_count(),
+        "targets": {
+            "sqlite_per_s": 60000,
+            "mariadb_per_s": 30000,
+            "ratio": 20,
+        },
+    }
+    with tempfile.TemporaryDirectory() as workdir:
+        for kind, per_row in (("sqlite", 2000), ("mariadb", 1000)):
+            try:
+                url, drop = fresh_database(kind, workdir)
+            except sa.exc.OperationalError as exc:
+                report[kind] = {"skipped": str(exc).splitlines()[0]}
+                continue
+            try:
+                result = {"pipeline": pipeline(url, data, per_row)}
+            finally:
+                drop()
+            url, drop = fresh_database(kind, workdir)
+            try:
+                result["udp"] = udp(
+                    url, workdir, rates, args.seconds, args.workers
+                )
+            finally:
+                drop()
+            report[kind] = result
+    json.dump(report, sys.stdout, indent=2)
+    sys.stdout.write("\n")
+
+
+if __name__ == "__main__":
+    main()
