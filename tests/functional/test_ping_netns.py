@@ -1,0 +1,132 @@
+"""The ICMP prober inside a network namespace, one live and one dead peer.
+
+The namespace has ``lo`` up and a veth pair whose two ends both live in
+it: ``ha0`` holds 198.51.100.1/24 and answers (a local address);
+198.51.100.99 is routed out of ``ha0`` to a permanent neighbour entry
+with a MAC nobody has, so ``ha1`` drops the frames and the dead address
+never answers. Nothing ever leaves the namespace. The namespace, the
+routes and the neighbour entry are checked before the prober runs.
+
+Concurrency is asserted on the prober's own timing relative to its
+configured timeout: a prober that waited for each lost request in turn
+would need at least ``count * timeout`` for the dead address; this one
+must finish the mixed cycle well inside that.
+"""
+
+import json
+import os
+import shutil
+import subprocess
+import sys
+
+import pytest
+
+pytestmark = pytest.mark.netns
+
+LIVE = "198.51.100.1"
+DEAD = "198.51.100.99"
+NOBODY = "02:00:00:00:00:99"
+COUNT = 5
+INTERVAL = 0.05
+TIMEOUT = 1.0
+COMMAND_TIMEOUT = 30
+
+PROBE = """
+import json, sys
+from ceilometer_ha.probes import icmp
+prober = icmp.IcmpProber(count={count}, interval={interval}, timeout={timeout})
+out = []
+for addresses in {cycles!r}:
+    cycle = prober.ping(addresses)
+    out.append({{
+        "duration": cycle.duration,
+        "bound": cycle.bound,
+        "results": {{
+            a: {{
+                "sent": r.packets_sent,
+                "received": r.packets_received,
+                "loss": r.loss_ratio,
+                "reachable": r.reachable(0.5),
+                "reason": r.reason,
+            }}
+            for a, r in cycle.results.items()
+        }},
+    }})
+json.dump(out, sys.stdout)
+"""
+
+
+def _run(*argv: str) -> str:
+    done = subprocess.run(
+        argv, capture_output=True, text=True, timeout=COMMAND_TIMEOUT
+    )
+    assert done.returncode == 0, f"{argv}: {done.stderr}"
+    return done.stdout
+
+
+@pytest.fixture
+def namespace():
+    if os.geteuid() != 0:
+        pytest.skip("network namespace tests need root")
+    if shutil.which("ip") is None:
+        pytest.skip("network namespace tests need the ip command")
+    name = f"chaping{os.getpid()}"
+    _run("ip", "netns", "add", name)
+    try:
+        _run("ip", "-n", name, "link", "set", "lo", "up")
+        ip = ("ip", "-n", name)
+        _run(*ip, "link", "add", "ha0", "type", "veth", "peer", "ha1")
+        _run(*ip, "addr", "add", f"{LIVE}/24", "dev", "ha0")
+        _run(*ip, "link", "set", "ha0", "up")
+        _run(*ip, "link", "set", "ha1", "up")
+        _run(*ip, "neigh", "add", DEAD, "lladdr", NOBODY, "dev", "ha0")
+        yield name
+    finally:
+        subprocess.run(
+            ["ip", "netns", "del", name],
+            capture_output=True,
+            timeout=COMMAND_TIMEOUT,
+        )
+
+
+def _require_routes(namespace: str) -> None:
+    assert name_exists(namespace)
+    live = _run("ip", "-n", namespace, "route", "get", LIVE)
+    dead = _run("ip", "-n", namespace, "route", "get", DEAD)
+    assert live.startswith(f"local {LIVE} dev lo"), live
+    assert "dev ha0" in dead, dead
+    neighbour = _run("ip", "-n", namespace, "neigh", "show", DEAD)
+    assert NOBODY in neighbour and "PERMANENT" in neighbour, neighbour
+
+
+def name_exists(namespace: str) -> bool:
+    return namespace in _run("ip", "netns", "list").split()
+
+
+def _probe_in(namespace: str, cycles: list[list[str]]) -> list[dict]:
+    code = PROBE.format(
+        count=COUNT, interval=INTERVAL, timeout=TIMEOUT, cycles=cycles
+    )
+    output = _run("ip", "netns", "exec", namespace, sys.executable, "-c", code)
+    return json.loads(output)
+
+
+def test_dead_address_does_not_slow_the_cycle(namespace):
+    _require_routes(namespace)
+    live_only, mixed = _probe_in(namespace, [[LIVE], [LIVE, DEAD]])
+
+    assert live_only["results"][LIVE]["received"] == COUNT
+    live, dead = mixed["results"][LIVE], mixed["results"][DEAD]
+    assert live["reachable"] and live["received"] == COUNT
+    assert live["loss"] == 0.0
+    assert not dead["reachable"]
+    assert (dead["sent"], dead["received"]) == (COUNT, 0)
+    assert dead["loss"] == 1.0
+    assert dead["reason"] == "no reply"
+
+    # The prober's contract: one cycle waits one timeout after the last
+    # request, for every address at once.
+    assert mixed["bound"] == pytest.approx((COUNT - 1) * INTERVAL + TIMEOUT)
+    assert mixed["duration"] >= TIMEOUT  # it did wait for the dead one
+    assert mixed["duration"] < COUNT * TIMEOUT  # but not once per request
+    assert live_only["duration"] < TIMEOUT  # all replies in: no waiting
