@@ -93,7 +93,8 @@ def _overlay(options: dict[str, dict[str, object]]) -> str:
     return "\n".join(lines) + "\n"
 
 
-def _wait(predicate, timeout: float, what: str, poll: float = 0.02):
+def wait_until(predicate, timeout: float, what: str, poll: float = 0.02):
+    """Poll ``predicate`` until truthy (returned) or TimeoutError."""
     deadline = time.monotonic() + timeout
     while time.monotonic() < deadline:
         result = predicate()
@@ -103,21 +104,28 @@ def _wait(predicate, timeout: float, what: str, poll: float = 0.02):
     raise TimeoutError(f"timed out after {timeout} s waiting for {what}")
 
 
+def count_rows(database_url: str, table: sa.Table = models.sample) -> int:
+    """Rows of ``table`` (``ha_sample`` by default) in the database."""
+    engine = engine_mod.create_engine(database_url)
+    try:
+        with engine.connect() as conn:
+            query = sa.select(sa.func.count()).select_from(table)
+            return int(conn.execute(query).scalar() or 0)
+    finally:
+        engine.dispose()
+
+
 class _Common:
     database_url: str
 
     def count_rows(self, table: sa.Table = models.sample) -> int:
-        engine = engine_mod.create_engine(self.database_url)
-        try:
-            with engine.connect() as conn:
-                query = sa.select(sa.func.count()).select_from(table)
-                return int(conn.execute(query).scalar() or 0)
-        finally:
-            engine.dispose()
+        return count_rows(self.database_url, table)
 
     def wait_for_rows(self, count: int, timeout: float = 30.0) -> int:
         """Wait until ``ha_sample`` holds at least ``count`` rows."""
-        _wait(lambda: self.count_rows() >= count, timeout, f"{count} rows")
+        wait_until(
+            lambda: self.count_rows() >= count, timeout, f"{count} rows"
+        )
         return self.count_rows()
 
 
@@ -190,7 +198,7 @@ class CollectorProcess(_Common):
             text = self.port_file.exists() and self.port_file.read_text()
             return text.strip() if text and text.endswith("\n") else None
 
-        self.port = int(_wait(_listening, timeout, "the collector port"))
+        self.port = int(wait_until(_listening, timeout, "the collector port"))
         return self
 
     def stop(self, timeout: float = 30.0) -> int:

@@ -21,7 +21,7 @@ def _signed(sample, secret=helper.SEED_SECRET):
 
 
 def _wait_received(collector, count):
-    helper._wait(
+    helper.wait_until(
         lambda: collector.stats.received >= count, 30, f"{count} datagrams"
     )
 
@@ -79,7 +79,7 @@ def test_replay_after_window_is_rejected(database_url, tmp_path):
         helper.send_to("127.0.0.1", coll.port, datagram)
         coll.wait_for_rows(1)
         # The replay arrives once the sample is older than the window.
-        helper._wait(
+        helper.wait_until(
             lambda: (
                 datetime.datetime.now(datetime.timezone.utc)
                 > stamp + datetime.timedelta(seconds=1.2)
@@ -117,7 +117,7 @@ def test_ttl_expiry_runs_periodically(tmp_path):
         publisher = helper.ceilometer_publisher("127.0.0.1", coll.port)
         publisher.publish_samples([helper.make_sample()])
         coll.wait_for_rows(1)
-        helper._wait(lambda: coll.count_rows() == 0, 20, "expiry")
+        helper.wait_until(lambda: coll.count_rows() == 0, 20, "expiry")
         assert coll.count_rows(models.latest) == 0
         coll.stop()
 

@@ -111,7 +111,7 @@ def _count(url):
 
 
 def _wait_rows(url, count, timeout):
-    helper._wait(lambda: _count(url) >= count, timeout, f"{count} rows")
+    helper.wait_until(lambda: _count(url) >= count, timeout, f"{count} rows")
 
 
 def _batch(start, count):
@@ -141,13 +141,13 @@ def test_database_outage_loses_nothing(mysql_database, tmp_path):
         proxy.sever()
         for start in range(100, 400, 50):
             publisher.publish_samples(_batch(start, 50))
-        helper._wait(
+        helper.wait_until(
             lambda: "Database write of" in collector.log_text(),
             30,
             "a failed write",
         )
         publisher.publish_samples(_batch(400, 100))
-        helper._wait(
+        helper.wait_until(
             lambda: collector.log_text().count("Database write of") >= 3,
             30,
             "three failed writes",

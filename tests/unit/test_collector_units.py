@@ -1,0 +1,104 @@
+"""The shipped collector service definitions and configuration.
+
+``systemd-analyze verify`` checks a unit's syntax and that every
+``ExecStart*=`` binary exists, so the test verifies a temporary copy
+whose ``/usr/bin/`` is rewritten to the running venv's bin directory.
+"""
+
+import pathlib
+import shutil
+import subprocess
+import sys
+
+import pytest
+
+from ceilometer_ha.cmd import collector as collector_cmd
+
+REPO = pathlib.Path(__file__).resolve().parents[2]
+UNIT = REPO / "etc" / "systemd" / "ceilometer-collector-ha.service"
+UPSTART = REPO / "etc" / "init" / "ceilometer-collector-ha.conf"
+CONTROLLER_CONF = (
+    REPO / "etc" / "ceilometer" / "controller" / "ceilometer_ha.conf"
+)
+OCF_AGENT = REPO / "etc" / "pacemaker" / "ceilometer-collector-ha"
+
+
+def test_systemd_unit_verifies(tmp_path):
+    if shutil.which("systemd-analyze") is None:
+        pytest.skip("systemd-analyze is not installed")
+    bin_dir = pathlib.Path(sys.executable).parent
+    unit = tmp_path / UNIT.name
+    unit.write_text(UNIT.read_text().replace("/usr/bin/", f"{bin_dir}/"))
+    done = subprocess.run(
+        ["systemd-analyze", "verify", str(unit)],
+        capture_output=True,
+        text=True,
+        timeout=60,
+        check=False,
+    )
+    assert done.returncode == 0, done.stdout + done.stderr
+    assert "Type=simple" in unit.read_text()
+
+
+def test_systemd_unit_fails_verification_with_a_missing_binary(tmp_path):
+    if shutil.which("systemd-analyze") is None:
+        pytest.skip("systemd-analyze is not installed")
+    unit = tmp_path / UNIT.name
+    unit.write_text(UNIT.read_text().replace("/usr/bin/", "/nonexistent/"))
+    done = subprocess.run(
+        ["systemd-analyze", "verify", str(unit)],
+        capture_output=True,
+        text=True,
+        timeout=60,
+        check=False,
+    )
+    assert done.returncode != 0
+
+
+def test_upstart_job_is_not_started_at_boot():
+    lines = [
+        line.strip()
+        for line in UPSTART.read_text().splitlines()
+        if not line.strip().startswith("#")
+    ]
+    assert not any(line.startswith("start on") for line in lines)
+    assert any("ceilometer-collector-ha" in line for line in lines)
+
+
+def test_shipped_controller_config_parses():
+    conf = collector_cmd.prepare_conf(["--config-file", str(CONTROLLER_CONF)])
+    assert conf.collector.udp_port == 4953
+    assert conf.database.metering_time_to_live == 1800
+    assert conf.meter_dispatchers == ["database"]
+    assert conf.database.connection.startswith("mysql://")
+    assert conf.collector.freshness_window < 1800
+
+
+def test_ocf_agent_meta_data_and_validate(tmp_path):
+    meta = subprocess.run(
+        ["bash", str(OCF_AGENT), "meta-data"],
+        capture_output=True,
+        text=True,
+        timeout=30,
+        check=True,
+    )
+    assert '<resource-agent name="ceilometer-collector-ha"' in meta.stdout
+    for action in ("start", "stop", "monitor", "validate-all", "meta-data"):
+        assert f'<action name="{action}"' in meta.stdout
+    env = {
+        "PATH": "/usr/sbin:/usr/bin:/sbin:/bin",
+        "OCF_ROOT": str(tmp_path),
+        "OCF_RESKEY_config": str(tmp_path / "missing.conf"),
+        "OCF_RESKEY_binary": sys.executable,
+        "OCF_RESKEY_user": "root",
+    }
+    done = subprocess.run(
+        ["bash", str(OCF_AGENT), "validate-all"],
+        env=env,
+        capture_output=True,
+        text=True,
+        timeout=30,
+        check=False,
+    )
+    assert done.returncode == 6  # OCF_ERR_CONFIGURED
+    assert "missing.conf" in done.stderr
