@@ -125,7 +125,7 @@ def test_managed_process_runs_in_its_namespace_and_dies_with_its_group(
     clean, tmp_path
 ):
     host = clean.computes[1]
-    proc = testbed.ManagedProcess(
+    proc = netns.ManagedProcess(
         host.ns, ["sh", "-c", "sleep 300 & sleep 300"], str(tmp_path / "log")
     )
     proc.start()
@@ -149,7 +149,7 @@ def test_cleanup_leaves_nothing_behind(tmp_path):
         pytest.skip(reason)
     topo = testbed.Topology(netns.new_prefix(), computes=1)
     topo.build()
-    proc = testbed.ManagedProcess(
+    proc = netns.ManagedProcess(
         topo.controller.ns, ["sleep", "300"], str(tmp_path / "log")
     )
     proc.start()
