@@ -177,8 +177,7 @@ class PollingAgent:
         self.process: subprocess.Popen | None = None
 
     def start(self) -> "PollingAgent":
-        output = open(self.directory / "agent.out", "wb")  # noqa: SIM115
-        with output:
+        with open(self.directory / "agent.out", "wb") as output:
             self.process = subprocess.Popen(
                 self.argv,
                 stdout=output,
@@ -200,16 +199,11 @@ class PollingAgent:
         """SIGTERM, then SIGKILL, the agent's whole process group."""
         if self.process is None:
             return
-        for sig in (signal.SIGTERM, signal.SIGKILL):
-            try:
-                os.killpg(self.process.pid, sig)
-            except ProcessLookupError:
-                break
-            if self.wait(STOP_TIMEOUT) is not None and sig == signal.SIGKILL:
-                break
-            if not _group_alive(self.process.pid):
-                break
-        self.process.wait(STOP_TIMEOUT)
+        pgid = self.process.pid
+        _signal_group(pgid, signal.SIGTERM)
+        if self.wait(STOP_TIMEOUT) is None or _group_alive(pgid):
+            _signal_group(pgid, signal.SIGKILL)
+            self.process.wait(STOP_TIMEOUT)
 
     def log_text(self) -> str:
         parts = []
@@ -223,6 +217,13 @@ class PollingAgent:
 
     def __exit__(self, *exc_info) -> None:
         self.stop()
+
+
+def _signal_group(pgid: int, sig: int) -> None:
+    try:
+        os.killpg(pgid, sig)
+    except ProcessLookupError:
+        pass
 
 
 def _group_alive(pgid: int) -> bool:

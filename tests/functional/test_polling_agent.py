@@ -45,7 +45,8 @@ def _collect(collector, expected):
     )
 
 
-def test_every_meter_arrives_signed_with_host_and_cluster(tmp_path):
+@pytest.mark.parametrize("threads", ["1", "0"])  # 0: all pollsters at once
+def test_every_meter_arrives_signed_with_host_and_cluster(tmp_path, threads):
     with agent.UdpCollector() as collector:
         settings = agent.AgentSettings(
             collectors=[collector.address],
@@ -55,6 +56,7 @@ def test_every_meter_arrives_signed_with_host_and_cluster(tmp_path):
             host="ha-func-host",
             cluster="ha-func-cluster",
             interval=INTERVAL,
+            options={"polling": {"threads_to_process_pollsters": threads}},
         )
         with agent.PollingAgent(tmp_path, settings) as polling:
             samples = _collect(collector, _expected_meters())
