@@ -305,8 +305,126 @@ PUBLISHER_OPTS: list[cfg.Opt] = [
     ),
 ]
 
-# Filled by the health verdict rules.
-HEALTH_OPTS: list[cfg.Opt] = []
+# Read by ceilometer_ha.health; documented in doc/health.rst.
+HEALTH_OPTS: list[cfg.Opt] = [
+    cfg.FloatOpt(
+        "polling_interval",
+        default=1.0,
+        min=0.1,
+        max=3600.0,
+        help="Seconds between two polling cycles of the agents; it "
+        "must match the interval of the pipeline_ha.yaml source "
+        "(1 s as shipped). Every count of cycles below is turned "
+        "into seconds with it.",
+    ),
+    cfg.IntOpt(
+        "stale_cycles",
+        default=5,
+        min=2,
+        max=3600,
+        help="A host whose last heartbeat was recorded by the collector "
+        "more than this many polling intervals ago is stale.",
+    ),
+    cfg.IntOpt(
+        "fail_cycles",
+        default=3,
+        min=1,
+        max=1000,
+        help="Consecutive failing storage cycles after which a host is "
+        "failed; a host failing for fewer cycles is degraded.",
+    ),
+    cfg.IntOpt(
+        "recover_cycles",
+        default=3,
+        min=1,
+        max=1000,
+        help="Consecutive good storage cycles after which a failed "
+        "host is no longer failed.",
+    ),
+    cfg.IntOpt(
+        "min_storage_reachable",
+        default=1,
+        min=1,
+        max=100,
+        help="Storage addresses a host must reach; a host reaching "
+        "fewer has lost its storage. A host with fewer addresses "
+        "than this must reach all of them.",
+    ),
+    cfg.FloatOpt(
+        "failing_loss",
+        default=1.0,
+        min=0.0,
+        max=1.0,
+        help="Packet loss ratio from which a storage address counts "
+        "as cut in a cycle. A cycle is failing only when fewer "
+        "than min_storage_reachable addresses stay below it; with "
+        "1.0 only a total loss counts, so random packet loss "
+        "degrades a host but does not fail it.",
+    ),
+    cfg.FloatOpt(
+        "outage_share",
+        default=0.5,
+        min=0.0,
+        max=1.0,
+        help="Share of the judged hosts of a cluster which, when they "
+        "lose storage within outage_window_cycles of each other, "
+        "puts the cluster in storage outage: none of them is then "
+        "failed for storage.",
+    ),
+    cfg.IntOpt(
+        "outage_min_hosts",
+        default=2,
+        min=1,
+        max=100000,
+        help="Hosts that must lose storage together before a storage "
+        "outage is declared. A cluster smaller than this never "
+        "has one: a host alone in its cluster fails normally.",
+    ),
+    cfg.IntOpt(
+        "outage_window_cycles",
+        default=30,
+        min=1,
+        max=100000,
+        help="Polling intervals within which storage losses of several "
+        "hosts count as one event.",
+    ),
+    cfg.FloatOpt(
+        "stale_cliff_share",
+        default=0.5,
+        min=0.0,
+        max=1.0,
+        help="Share of all hosts which, when their heartbeats stop "
+        "within stale_cliff_window_cycles of each other, means "
+        "that the observer cannot judge (it is more likely cut "
+        "off than they all died).",
+    ),
+    cfg.IntOpt(
+        "stale_cliff_min_hosts",
+        default=3,
+        min=2,
+        max=100000,
+        help="Hosts that must go stale together before the stale cliff "
+        "guard applies. When every host is stale the observer "
+        "cannot judge whatever their number.",
+    ),
+    cfg.IntOpt(
+        "stale_cliff_window_cycles",
+        default=5,
+        min=1,
+        max=100000,
+        help="Polling intervals within which heartbeats stopping on "
+        "several hosts count as one event.",
+    ),
+    cfg.IntOpt(
+        "history_cycles",
+        default=20,
+        min=1,
+        max=100000,
+        help="Polling intervals of stored samples read for a host whose "
+        "hysteresis state cannot be told from its latest samples "
+        "(recovering from, or again failing after, a failure).",
+    ),
+]
 
 
 def register_compute_opts(conf: cfg.ConfigOpts) -> None:

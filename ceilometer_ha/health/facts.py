@@ -1,0 +1,82 @@
+"""Facts about one host from its ``ha_latest`` rows.
+
+Turns the rows the reader fetched into the typed records the pure rules
+take: storage addresses (loss and reachability paired by resource id),
+hypervisors (with the ``reason`` from their metadata) and the last
+heartbeat recorded by the collector. Rows older than the stale limit are
+ignored for storage and hypervisor, since they no longer describe the
+host (an address removed from the configuration, say).
+"""
+
+import collections.abc
+import datetime
+import json
+
+from ceilometer_ha.health import host_rules
+from ceilometer_ha.health import reader
+from ceilometer_ha.health import settings as health_settings
+from ceilometer_ha.health import storage_rules
+
+
+def _hypervisor_reason(text: str) -> str | None:
+    try:
+        reason = json.loads(text or "{}").get("reason")
+    except (ValueError, AttributeError):
+        return None
+    return str(reason) if reason else None
+
+
+def build_facts(
+    summary: reader.HostSummary,
+    rows: collections.abc.Iterable[reader.LatestRow],
+    now: datetime.datetime,
+    settings: health_settings.HealthSettings,
+) -> host_rules.HostFacts:
+    """Facts of one host from its ``ha_latest`` rows (stale rows ignored)."""
+    fresh_from = now - datetime.timedelta(seconds=settings.stale_after)
+    heartbeat = last_seen = None
+    loss, reach, hypervisors = {}, {}, []
+    prefix = summary.host + "-"
+    for row in rows:
+        last_seen = max(filter(None, (last_seen, row.recorded_at)))
+        if row.meter == reader.HEARTBEAT:
+            heartbeat = max(filter(None, (heartbeat, row.recorded_at)))
+        if row.recorded_at < fresh_from:
+            continue
+        if row.meter == reader.STORAGE_LOSS:
+            loss[row.resource_id] = row
+        elif row.meter == reader.STORAGE_REACHABLE:
+            reach[row.resource_id] = row
+        elif row.meter == reader.HYPERVISOR_UP:
+            hypervisors.append(
+                host_rules.HypervisorState(
+                    row.resource_id,
+                    row.volume >= 0.5,
+                    row.streak,
+                    row.since,
+                    _hypervisor_reason(row.resource_metadata),
+                )
+            )
+    addresses = []
+    for resource_id, row in sorted(loss.items()):
+        r = reach.get(resource_id)
+        addresses.append(
+            storage_rules.AddressState(
+                resource_id=resource_id,
+                address=resource_id.removeprefix(prefix),
+                loss=float(row.volume),
+                loss_streak=row.streak,
+                loss_since=row.since,
+                reachable=None if r is None else r.volume >= 0.5,
+                reachable_streak=0 if r is None else r.streak,
+                reachable_since=None if r is None else r.since,
+            )
+        )
+    return host_rules.HostFacts(
+        host=summary.host,
+        cluster=summary.cluster,
+        last_heartbeat=heartbeat,
+        last_seen=last_seen,
+        addresses=tuple(addresses),
+        hypervisors=tuple(hypervisors),
+    )

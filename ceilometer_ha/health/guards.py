@@ -1,0 +1,109 @@
+"""Guards against mass false alarms, as pure functions.
+
+*Storage outage* (per cluster): when at least ``outage_share`` of the
+judged (not stale) hosts of a cluster, and at least ``outage_min_hosts``
+of them, lost storage within ``outage_window_cycles`` of each other, the
+storage itself is the likelier culprit: no host of that cluster is
+failed for storage; such hosts are ``degraded`` with reason
+``storage_outage`` and ``protected_by`` set. A cluster of one host never
+has an outage: its host fails normally.
+
+*Observer guards* (report level): when no host is known, when every
+host is stale, or when at least ``stale_cliff_share`` of all hosts (and
+at least ``stale_cliff_min_hosts``) stopped sending heartbeats within
+``stale_cliff_window_cycles`` of each other, the observer is more likely
+cut off than the hosts dead: the report says it cannot judge.
+"""
+
+import collections.abc
+import datetime
+import math
+
+from ceilometer_ha.health import model
+from ceilometer_ha.health import settings as health_settings
+
+STORAGE_FAILURES = (model.STORAGE_LOST, model.STORAGE_RECOVERING)
+
+
+def largest_burst(
+    events: collections.abc.Iterable[tuple[datetime.datetime, str]],
+    window: float,
+) -> list[str]:
+    """Largest set of events whose times all lie within ``window`` seconds."""
+    ordered = sorted(events)
+    best: list[str] = []
+    start = 0
+    for end in range(len(ordered)):
+        while (ordered[end][0] - ordered[start][0]).total_seconds() > window:
+            start += 1
+        if end - start + 1 > len(best):
+            best = [name for _, name in ordered[start : end + 1]]
+    return best
+
+
+def enough(count: int, total: int, share: float, minimum: int) -> bool:
+    """True when ``count`` reaches both ``minimum`` and ``share`` of total."""
+    return count >= minimum and count >= math.ceil(share * total - 1e-9)
+
+
+def storage_outage_hosts(
+    judged_hosts: int,
+    losses: collections.abc.Mapping[str, datetime.datetime],
+    settings: health_settings.HealthSettings,
+) -> list[str]:
+    """Hosts of one cluster covered by a storage outage (empty if none).
+
+    ``losses`` maps each host of the cluster that currently lost storage
+    to when it did. Once the burst qualifies, every losing host of the
+    cluster is covered, including those that lost storage earlier.
+    """
+    burst = largest_burst(
+        ((since, host) for host, since in losses.items()),
+        settings.outage_window,
+    )
+    if enough(
+        len(burst),
+        judged_hosts,
+        settings.outage_share,
+        settings.outage_min_hosts,
+    ):
+        return sorted(losses)
+    return []
+
+
+def protect(verdict: model.HostVerdict) -> None:
+    """Turn a host covered by a storage outage into ``degraded``."""
+    if verdict.verdict == model.FAILED and verdict.reason in STORAGE_FAILURES:
+        verdict.verdict = model.DEGRADED
+        verdict.protected_by = model.STORAGE_OUTAGE
+        verdict.detail = "cluster storage outage; " + verdict.detail
+    if verdict.verdict != model.STALE:
+        verdict.reason = model.STORAGE_OUTAGE
+        verdict.reasons = [model.STORAGE_OUTAGE] + verdict.reasons
+
+
+def observer_blind(
+    verdicts: collections.abc.Sequence[model.HostVerdict],
+    settings: health_settings.HealthSettings,
+) -> tuple[str | None, str]:
+    """(reason, detail) when the observer cannot judge, else (None, "")."""
+    if not verdicts:
+        return model.NO_HOSTS, "no host has ever reported"
+    stale = [v for v in verdicts if v.verdict == model.STALE]
+    if len(stale) == len(verdicts):
+        return model.ALL_STALE, f"all {len(stale)} hosts are stale"
+    burst = largest_burst(
+        ((v.since or datetime.datetime.min, v.host) for v in stale),
+        settings.stale_cliff_window,
+    )
+    if enough(
+        len(burst),
+        len(verdicts),
+        settings.stale_cliff_share,
+        settings.stale_cliff_min_hosts,
+    ):
+        return model.STALE_CLIFF, (
+            f"{len(burst)} of {len(verdicts)} hosts went stale within "
+            f"{settings.stale_cliff_window:g} s"
+        )
+    return None, ""

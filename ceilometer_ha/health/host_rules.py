@@ -1,0 +1,191 @@
+"""The verdict on one host from its facts, as a pure function.
+
+Order of seriousness: ``stale`` (no heartbeat recorded for
+``stale_cycles`` intervals) hides everything else, since nothing else is
+current; then storage (``failed`` after ``fail_cycles`` failing cycles,
+kept until ``recover_cycles`` good ones; ``degraded`` while failing for
+fewer cycles or while no address is reachable but packets still get
+through); then the hypervisor (``degraded`` only: a host whose storage
+and heartbeat are fine is not evacuated for it).
+"""
+
+import dataclasses
+import datetime
+
+from ceilometer_ha.health import model
+from ceilometer_ha.health import settings as health_settings
+from ceilometer_ha.health import storage_rules
+
+
+@dataclasses.dataclass(frozen=True)
+class HypervisorState:
+    resource_id: str
+    up: bool
+    streak: int
+    since: datetime.datetime | None
+    reason: str | None = None
+
+
+@dataclasses.dataclass(frozen=True)
+class HostFacts:
+    """Everything known about one host; storage rows are current ones."""
+
+    host: str
+    cluster: str
+    last_heartbeat: datetime.datetime | None
+    last_seen: datetime.datetime | None
+    addresses: tuple[storage_rules.AddressState, ...] = ()
+    hypervisors: tuple[HypervisorState, ...] = ()
+    history: storage_rules.Hysteresis | None = None
+
+
+@dataclasses.dataclass(frozen=True)
+class Judgement:
+    """A host's verdict and when it lost storage (for the outage guard)."""
+
+    verdict: model.HostVerdict
+    storage_lost_since: datetime.datetime | None
+
+
+def _evidence(facts: HostFacts) -> list[model.Evidence]:
+    evidence = [
+        model.Evidence(
+            check="storage",
+            resource_id=a.resource_id,
+            address=a.address,
+            value=a.loss,
+            reachable=a.reachable,
+            streak=a.loss_streak,
+            since=a.loss_since,
+        )
+        for a in facts.addresses
+    ]
+    evidence += [
+        model.Evidence(
+            check="hypervisor",
+            resource_id=h.resource_id,
+            value=1.0 if h.up else 0.0,
+            streak=h.streak,
+            since=h.since,
+            note=h.reason,
+        )
+        for h in facts.hypervisors
+    ]
+    return evidence
+
+
+def _is_stale(
+    facts: HostFacts,
+    now: datetime.datetime,
+    settings: health_settings.HealthSettings,
+) -> bool:
+    seen = facts.last_heartbeat
+    if seen is None:
+        return True
+    return (now - seen).total_seconds() > settings.stale_after
+
+
+def _storage_findings(
+    facts: HostFacts, settings: health_settings.HealthSettings
+) -> tuple[
+    list[tuple[str, str, str, datetime.datetime | None]],
+    storage_rules.StorageState,
+]:
+    """(verdict, reason, detail, since) findings about storage."""
+    state = storage_rules.storage_state(facts.addresses, settings)
+    n, m = settings.fail_cycles, settings.recover_cycles
+    k, total = state.needed, state.addresses
+    findings = []
+    failing_run, good_run = state.failing_run, state.good_run
+    failed = state.failing and failing_run >= n
+    failed_since = state.failing_since
+    if not failed and facts.history is not None:
+        failed = facts.history.failed
+        failing_run = max(failing_run, facts.history.failing_run)
+        good_run = facts.history.good_run
+        failed_since = facts.history.failed_since or failed_since
+    cut = f"fewer than {k} of {total} storage addresses got any reply"
+    if failed and state.failing:
+        findings.append(
+            (
+                model.FAILED,
+                model.STORAGE_LOST,
+                f"{cut} for {failing_run} cycles",
+                failed_since,
+            )
+        )
+    elif failed:
+        findings.append(
+            (
+                model.FAILED,
+                model.STORAGE_RECOVERING,
+                f"storage failed; good for {good_run}/{m} cycles",
+                failed_since,
+            )
+        )
+    elif state.failing:
+        findings.append(
+            (
+                model.DEGRADED,
+                model.STORAGE_FAILING,
+                f"{cut}: failing for {failing_run}/{n} cycles",
+                state.failing_since,
+            )
+        )
+    if state.lost and not state.failing:
+        findings.append(
+            (
+                model.DEGRADED,
+                model.STORAGE_UNREACHABLE,
+                f"fewer than {k} of {total} storage addresses "
+                "reachable, but replies still arrive",
+                state.lost_since,
+            )
+        )
+    return findings, state
+
+
+def judge_host(
+    facts: HostFacts,
+    now: datetime.datetime,
+    settings: health_settings.HealthSettings,
+) -> Judgement:
+    """The verdict on one host at ``now`` (reader clock, naive UTC)."""
+    verdict = model.HostVerdict(
+        host=facts.host,
+        cluster=facts.cluster,
+        verdict=model.OK,
+        last_heartbeat=facts.last_heartbeat,
+        evidence=_evidence(facts),
+    )
+    if _is_stale(facts, now, settings):
+        verdict.verdict = model.STALE
+        verdict.reason = model.HEARTBEAT_MISSING
+        verdict.reasons = [model.HEARTBEAT_MISSING]
+        verdict.since = facts.last_heartbeat or facts.last_seen
+        verdict.detail = (
+            f"no heartbeat recorded for more than {settings.stale_after:g} s"
+        )
+        return Judgement(verdict, None)
+    findings, state = _storage_findings(facts, settings)
+    down = [h for h in facts.hypervisors if not h.up]
+    if down:
+        why = "; ".join(h.reason for h in down if h.reason)
+        findings.append(
+            (
+                model.DEGRADED,
+                model.HYPERVISOR_DOWN,
+                f"hypervisor down ({why or 'no reason given'})",
+                min((h.since for h in down if h.since), default=None),
+            )
+        )
+    if findings:
+        rank = {model.FAILED: 0, model.DEGRADED: 1}
+        findings.sort(key=lambda f: rank[f[0]])
+        verdict.verdict, verdict.reason, _, verdict.since = findings[0]
+        verdict.reasons = [f[1] for f in findings]
+        verdict.detail = "; ".join(f[2] for f in findings)
+    if not (state.failing or state.lost):
+        return Judgement(verdict, None)
+    lost_since = state.failing_since if state.failing else state.lost_since
+    return Judgement(verdict, lost_since or now)

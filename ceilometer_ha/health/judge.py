@@ -1,0 +1,202 @@
+"""The public entry point: every verdict, with its guards, as a Report.
+
+``judge(engine, settings)`` reads the database once (see reader) and
+returns a :class:`~ceilometer_ha.health.model.Report`; ``report.to_dict()``
+is the documented JSON shape. Hosts that are plainly healthy are judged
+from the per-host aggregate alone; the others (and those in
+``explain``) get their evidence read and are judged by host_rules.
+"""
+
+import collections
+import collections.abc
+import dataclasses
+import datetime
+
+from oslo_log import log
+import sqlalchemy as sa
+
+from ceilometer_ha.health import facts as facts_builder
+from ceilometer_ha.health import guards
+from ceilometer_ha.health import host_rules
+from ceilometer_ha.health import model
+from ceilometer_ha.health import reader
+from ceilometer_ha.health import settings as health_settings
+from ceilometer_ha.health import storage_rules
+
+LOG = log.getLogger(__name__)
+
+
+def utcnow() -> datetime.datetime:
+    """Naive UTC, the way times are stored."""
+    return datetime.datetime.now(datetime.timezone.utc).replace(tzinfo=None)
+
+
+def needs_detail(
+    summary: reader.HostSummary, settings: health_settings.HealthSettings
+) -> bool:
+    """False only for a host the aggregate alone shows to be ``ok``."""
+    if not summary.heartbeat_fresh or summary.hypervisor_down:
+        return True
+    if summary.addresses == 0:
+        return False
+    k = storage_rules.needed_addresses(
+        summary.addresses, settings.min_storage_reachable
+    )
+    if summary.addresses - summary.cut < k:
+        return True
+    return summary.reachable < k or summary.reachable_long < k
+
+
+def _replay(
+    series: dict[str, list[tuple[datetime.datetime, float]]],
+    settings: health_settings.HealthSettings,
+) -> storage_rules.Hysteresis:
+    depth = settings.history_cycles
+    trimmed = {rid: values[-depth:] for rid, values in series.items()}
+    cycles = storage_rules.failing_cycles(trimmed, settings)
+    return storage_rules.hysteresis(
+        cycles, settings.fail_cycles, settings.recover_cycles
+    )
+
+
+def _detailed_facts(conn, summaries, now, settings):
+    rows_by_host = collections.defaultdict(list)
+    for row in reader.read_latest_rows(conn, [s.host for s in summaries]):
+        rows_by_host[row.host].append(row)
+    facts = {
+        s.host: facts_builder.build_facts(
+            s, rows_by_host[s.host], now, settings
+        )
+        for s in summaries
+    }
+    undecided = [
+        host
+        for host, f in facts.items()
+        if storage_rules.needs_history(
+            storage_rules.storage_state(f.addresses, settings), settings
+        )
+    ]
+    if undecided:
+        not_before = now - datetime.timedelta(
+            seconds=settings.history_window + settings.stale_after
+        )
+        history = reader.read_loss_history(conn, undecided, not_before)
+        for host, series in history.items():
+            facts[host] = dataclasses.replace(
+                facts[host], history=_replay(series, settings)
+            )
+    LOG.debug(
+        "%d hosts read in detail, %d replayed", len(facts), len(undecided)
+    )
+    return facts
+
+
+def judge(
+    engine: sa.Engine,
+    settings: health_settings.HealthSettings,
+    now: datetime.datetime | None = None,
+    explain: collections.abc.Collection[str] = (),
+) -> model.Report:
+    """Judge every host known to ``ha_latest`` at ``now`` (default: now).
+
+    ``now`` is naive UTC by the reader's clock; ``explain`` names hosts
+    whose evidence is wanted even when they are ``ok``.
+    """
+    now = now or utcnow()
+    with engine.connect() as conn:
+        summaries = reader.read_summaries(conn, settings, now)
+        detailed = [
+            s
+            for s in summaries
+            if s.host in explain or needs_detail(s, settings)
+        ]
+        facts = _detailed_facts(conn, detailed, now, settings)
+    verdicts, losses = [], {}
+    for s in summaries:
+        if s.host in facts:
+            judgement = host_rules.judge_host(facts[s.host], now, settings)
+            verdicts.append(judgement.verdict)
+            if judgement.storage_lost_since:
+                losses[s.host] = judgement.storage_lost_since
+        else:
+            verdicts.append(model.HostVerdict(s.host, s.cluster, model.OK))
+    return _assemble(verdicts, losses, now, settings)
+
+
+def _cluster_summary(
+    name: str,
+    members: list[model.HostVerdict],
+    losses: dict[str, datetime.datetime],
+    settings: health_settings.HealthSettings,
+) -> model.ClusterSummary:
+    """Apply the storage outage guard to one cluster and count verdicts."""
+    judged = [v for v in members if v.verdict != model.STALE]
+    mine = {v.host: losses[v.host] for v in judged if v.host in losses}
+    covered = guards.storage_outage_hosts(len(judged), mine, settings)
+    if covered:
+        for verdict in judged:
+            if verdict.host in mine or (
+                verdict.reason in guards.STORAGE_FAILURES
+            ):
+                guards.protect(verdict)
+    counts = dict.fromkeys(model.VERDICTS, 0)
+    for verdict in members:
+        counts[verdict.verdict] += 1
+    return model.ClusterSummary(
+        cluster=name,
+        hosts=len(members),
+        verdicts=counts,
+        storage_outage=bool(covered),
+        outage_hosts=covered,
+        guards=[model.STORAGE_OUTAGE] if covered else [],
+    )
+
+
+def _assemble(
+    verdicts: list[model.HostVerdict],
+    losses: dict[str, datetime.datetime],
+    now: datetime.datetime,
+    settings: health_settings.HealthSettings,
+) -> model.Report:
+    verdicts.sort(key=lambda v: (v.cluster, v.host))
+    by_cluster: dict[str, list[model.HostVerdict]] = {}
+    for verdict in verdicts:
+        by_cluster.setdefault(verdict.cluster, []).append(verdict)
+    clusters = [
+        _cluster_summary(name, members, losses, settings)
+        for name, members in by_cluster.items()
+    ]
+    reason, detail = guards.observer_blind(verdicts, settings)
+    return model.Report(
+        generated_at=now,
+        can_judge=reason is None,
+        hosts=verdicts,
+        clusters=clusters,
+        reason=reason,
+        detail=detail,
+        settings=settings.as_dict(),
+    )
+
+
+def filter_report(
+    report: model.Report, cluster: str | None = None, host: str | None = None
+) -> model.Report:
+    """The same report restricted to one cluster and/or host.
+
+    Guards were decided on every host; ``can_judge`` stays as it was.
+    """
+    hosts = [
+        v
+        for v in report.hosts
+        if (cluster is None or v.cluster == cluster)
+        and (host is None or v.host == host)
+    ]
+    names = {v.cluster for v in hosts} if host else {cluster}
+    clusters = [
+        c
+        for c in report.clusters
+        if cluster is None and host is None or c.cluster in names
+    ]
+    return model.Report(
+        **{**report.__dict__, "hosts": hosts, "clusters": clusters}
+    )

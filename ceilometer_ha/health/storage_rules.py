@@ -1,0 +1,200 @@
+"""Storage rules: cut cycles, run lengths and hysteresis, as pure functions.
+
+A cycle is *failing* when fewer than ``k`` storage addresses stay below
+``failing_loss`` (by default: every address lost every packet), where
+``k`` is ``min_storage_reachable`` capped at the host's number of
+addresses ``T``. Storage is *lost* (a milder state) when fewer than
+``k`` addresses are reachable as the agent judged them.
+
+From ``ha_latest`` alone the current failing run is the ``(T-k+1)``-th
+largest streak among cut addresses (the minimum when ``k`` is 1) and the
+current good run is at least the ``k``-th largest streak among reachable
+addresses; both are exact when every cycle's samples arrived, and a
+missing sample only makes them shorter (slower to fail, never faster).
+Whether a host that is good again *was* failed is not in ``ha_latest``:
+:func:`hysteresis` replays the stored loss samples of such hosts.
+"""
+
+import collections.abc
+import dataclasses
+import datetime
+
+from ceilometer_ha.health import settings as health_settings
+
+
+@dataclasses.dataclass(frozen=True)
+class AddressState:
+    """Latest loss and reachability of one storage address of a host."""
+
+    resource_id: str
+    address: str
+    loss: float
+    loss_streak: int
+    loss_since: datetime.datetime | None
+    reachable: bool | None = None
+    reachable_streak: int = 0
+    reachable_since: datetime.datetime | None = None
+
+
+@dataclasses.dataclass(frozen=True)
+class StorageState:
+    """What the latest samples say about a host's storage."""
+
+    addresses: int
+    needed: int
+    failing: bool
+    failing_run: int
+    failing_since: datetime.datetime | None
+    lost: bool
+    lost_since: datetime.datetime | None
+    good_run: int
+
+
+@dataclasses.dataclass(frozen=True)
+class Hysteresis:
+    """Outcome of replaying failing/good cycles through the hysteresis."""
+
+    failed: bool
+    failing_run: int
+    good_run: int
+    failed_since: datetime.datetime | None
+
+
+def needed_addresses(addresses: int, min_reachable: int) -> int:
+    """Addresses a host must reach: the option, capped at what it has."""
+    return min(min_reachable, addresses)
+
+
+def kth_largest(
+    items: collections.abc.Sequence[tuple[int, datetime.datetime | None]],
+    k: int,
+) -> tuple[int, datetime.datetime | None]:
+    """The ``k``-th largest (streak, since) pair; ``(0, None)`` if too few."""
+    if k < 1 or len(items) < k:
+        return 0, None
+    return sorted(items, key=lambda item: item[0], reverse=True)[k - 1]
+
+
+def is_failing_cycle(
+    losses: collections.abc.Iterable[float], k: int, failing_loss: float
+) -> bool:
+    """True when fewer than ``k`` of the addresses stay below failing_loss."""
+    return sum(1 for loss in losses if loss < failing_loss) < k
+
+
+def storage_state(
+    addresses: collections.abc.Sequence[AddressState],
+    settings: health_settings.HealthSettings,
+) -> StorageState:
+    """Derive runs and states from the latest samples of every address."""
+    total = len(addresses)
+    k = needed_addresses(total, settings.min_storage_reachable)
+    cut = [
+        (a.loss_streak, a.loss_since)
+        for a in addresses
+        if a.loss >= settings.failing_loss
+    ]
+    failing = total > 0 and is_failing_cycle(
+        (a.loss for a in addresses), k, settings.failing_loss
+    )
+    failing_run, failing_since = (
+        kth_largest(cut, total - k + 1) if failing else (0, None)
+    )
+    reachable = [
+        (a.reachable_streak, a.reachable_since)
+        for a in addresses
+        if a.reachable
+    ]
+    unreachable = [
+        (a.reachable_streak, a.reachable_since)
+        for a in addresses
+        if a.reachable is False
+    ]
+    lost = total > 0 and len(reachable) < k
+    lost_since = kth_largest(unreachable, total - k + 1)[1] if lost else None
+    if lost and lost_since is None:
+        lost_since = failing_since
+    good_run = 0 if failing else kth_largest(reachable, k)[0]
+    return StorageState(
+        addresses=total,
+        needed=k,
+        failing=failing,
+        failing_run=failing_run,
+        failing_since=failing_since,
+        lost=lost,
+        lost_since=lost_since,
+        good_run=good_run,
+    )
+
+
+def needs_history(
+    state: StorageState, settings: health_settings.HealthSettings
+) -> bool:
+    """True when the latest samples cannot tell whether the host is failed.
+
+    A failing run already ``fail_cycles`` long is failed whatever came
+    before; a good run already ``recover_cycles`` long is not. Anything
+    shorter depends on the runs before it.
+    """
+    if state.addresses == 0:
+        return False
+    if state.failing:
+        return state.failing_run < settings.fail_cycles
+    return state.good_run < settings.recover_cycles
+
+
+def failing_cycles(
+    series: collections.abc.Mapping[
+        str, collections.abc.Sequence[tuple[datetime.datetime, float]]
+    ],
+    settings: health_settings.HealthSettings,
+) -> list[tuple[datetime.datetime, bool]]:
+    """Per-cycle failing flags, oldest first, from per-address loss series.
+
+    The i-th newest sample of every address belongs to the i-th newest
+    cycle (exact when no sample was lost); only as many cycles as the
+    shortest series holds are returned.
+    """
+    if not series:
+        return []
+    k = needed_addresses(len(series), settings.min_storage_reachable)
+    depth = min(len(values) for values in series.values())
+    cycles = []
+    for back in range(depth, 0, -1):
+        column = [values[-back] for values in series.values()]
+        losses = [loss for _, loss in column]
+        when = max(ts for ts, _ in column)
+        cycles.append(
+            (when, is_failing_cycle(losses, k, settings.failing_loss))
+        )
+    return cycles
+
+
+def hysteresis(
+    cycles: collections.abc.Iterable[tuple[datetime.datetime, bool]],
+    fail_cycles: int,
+    recover_cycles: int,
+) -> Hysteresis:
+    """Replay cycles (oldest first) from a not-failed start.
+
+    Failed after ``fail_cycles`` failing cycles in a row; not failed
+    again only after ``recover_cycles`` good cycles in a row.
+    """
+    failed = False
+    failing_run = good_run = 0
+    run_start: datetime.datetime | None = None
+    failed_since: datetime.datetime | None = None
+    for when, failing in cycles:
+        if failing:
+            if failing_run == 0:
+                run_start = when
+            failing_run += 1
+            good_run = 0
+            if failing_run >= fail_cycles and not failed:
+                failed, failed_since = True, run_start
+        else:
+            good_run += 1
+            failing_run = 0
+            if good_run >= recover_cycles:
+                failed, failed_since = False, None
+    return Hysteresis(failed, failing_run, good_run, failed_since)

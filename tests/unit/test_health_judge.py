@@ -1,0 +1,265 @@
+"""Verdicts read from a real SQLite ``ha_latest`` with a fake clock."""
+
+import datetime
+import json
+
+import pytest
+
+from ceilometer_ha.health import judge
+from ceilometer_ha.health import model
+from ceilometer_ha.health import settings as health_settings
+from tests.unit import health_fixtures
+
+A, B = "198.51.100.2", "198.51.100.3"
+DEFAULTS = health_settings.HealthSettings()
+
+
+@pytest.fixture
+def clock():
+    return health_fixtures.FakeClock()
+
+
+@pytest.fixture
+def table(tmp_path, clock):
+    return health_fixtures.SampleTable(
+        f"sqlite:///{tmp_path / 'ha.sqlite'}", clock
+    )
+
+
+def verdict_of(table, clock, host, settings=DEFAULTS):
+    report = judge.judge(table.engine, settings, now=clock.now())
+    return next(v for v in report.hosts if v.host == host), report
+
+
+def healthy(n=20):
+    return [0.0] * n
+
+
+@pytest.mark.parametrize(
+    "cut_cycles, verdict, reason",
+    [
+        (0, model.OK, None),
+        (1, model.DEGRADED, model.STORAGE_FAILING),
+        (2, model.DEGRADED, model.STORAGE_FAILING),
+        (3, model.FAILED, model.STORAGE_LOST),
+        (7, model.FAILED, model.STORAGE_LOST),
+    ],
+)
+def test_hysteresis_to_failed(table, clock, cut_cycles, verdict, reason):
+    cut = [1.0] * cut_cycles
+    table.host("cmp-1", {A: healthy() + cut, B: healthy() + cut})
+    table.host("cmp-2", {A: healthy(), B: healthy()})
+    found, report = verdict_of(table, clock, "cmp-1")
+    assert (found.verdict, found.reason) == (verdict, reason)
+    assert report.can_judge
+    if cut_cycles:
+        assert f"{cut_cycles}" in found.detail
+        first_cut = clock.now() - datetime.timedelta(seconds=cut_cycles - 1)
+        assert found.since == first_cut
+        assert {e.address for e in found.evidence} == {A, B}
+        assert all(e.value == 1.0 for e in found.evidence)
+
+
+@pytest.mark.parametrize(
+    "good_cycles, verdict, reason",
+    [
+        (1, model.FAILED, model.STORAGE_RECOVERING),
+        (2, model.FAILED, model.STORAGE_RECOVERING),
+        (3, model.OK, None),
+    ],
+)
+def test_hysteresis_back_to_ok(table, clock, good_cycles, verdict, reason):
+    history = healthy(5) + [1.0] * 4 + [0.25] * good_cycles
+    table.host("cmp-1", {A: history, B: [1.0] * len(history)})
+    table.host("cmp-2", {A: healthy()})
+    found, _ = verdict_of(table, clock, "cmp-1")
+    assert (found.verdict, found.reason) == (verdict, reason)
+
+
+def test_failed_host_failing_again_stays_failed(table, clock):
+    history = healthy(5) + [1.0] * 4 + [0.0] + [1.0]
+    table.host("cmp-1", {A: history})
+    table.host("cmp-2", {A: healthy()})
+    found, _ = verdict_of(table, clock, "cmp-1")
+    assert (found.verdict, found.reason) == (model.FAILED, model.STORAGE_LOST)
+
+
+def test_short_cut_after_long_health_is_degraded_only(table, clock):
+    table.host("cmp-1", {A: healthy(5) + [1.0, 0.0, 1.0, 0.0, 1.0, 1.0]})
+    table.host("cmp-2", {A: healthy()})
+    found, _ = verdict_of(table, clock, "cmp-1")
+    assert (found.verdict, found.reason) == (
+        model.DEGRADED,
+        model.STORAGE_FAILING,
+    )
+    assert "2/3" in found.detail
+
+
+def test_lossy_but_not_cut_is_degraded_not_failed(table, clock):
+    table.host("cmp-1", {A: healthy() + [0.75] * 10, B: [0.75] * 30})
+    table.host("cmp-2", {A: healthy()})
+    found, _ = verdict_of(table, clock, "cmp-1")
+    assert (found.verdict, found.reason) == (
+        model.DEGRADED,
+        model.STORAGE_UNREACHABLE,
+    )
+
+
+def test_one_of_two_addresses_cut_is_ok_by_default(table, clock):
+    table.host("cmp-1", {A: [1.0] * 10, B: healthy()})
+    table.host("cmp-2", {A: healthy()})
+    found, _ = verdict_of(table, clock, "cmp-1")
+    assert found.verdict == model.OK
+    strict = health_settings.HealthSettings(min_storage_reachable=2)
+    found, _ = verdict_of(table, clock, "cmp-1", strict)
+    assert (found.verdict, found.reason) == (model.FAILED, model.STORAGE_LOST)
+
+
+def test_stale_host(table, clock):
+    table.host("cmp-1", {A: healthy()}, heartbeat_age=5.5)
+    table.host("cmp-2", {A: healthy()})
+    table.host("cmp-3", {A: healthy()})
+    found, report = verdict_of(table, clock, "cmp-1")
+    assert (found.verdict, found.reason) == (
+        model.STALE,
+        model.HEARTBEAT_MISSING,
+    )
+    assert report.can_judge
+    table.clear()
+    table.host("cmp-1", {A: healthy()}, heartbeat_age=4.5)
+    table.host("cmp-2", {A: healthy()})
+    assert verdict_of(table, clock, "cmp-1")[0].verdict == model.OK
+
+
+def test_storage_outage_is_not_host_failures(table, clock):
+    for index in range(4):
+        table.host(f"cmp-{index}", {A: healthy() + [1.0] * 5})
+    table.host("cmp-9", {A: healthy()})
+    report = judge.judge(table.engine, DEFAULTS, now=clock.now())
+    assert report.counts()[model.FAILED] == 0
+    (cluster,) = report.clusters
+    assert cluster.storage_outage
+    assert cluster.outage_hosts == [f"cmp-{i}" for i in range(4)]
+    cut = [v for v in report.hosts if v.host != "cmp-9"]
+    assert {(v.verdict, v.reason, v.protected_by) for v in cut} == {
+        (model.DEGRADED, model.STORAGE_OUTAGE, model.STORAGE_OUTAGE)
+    }
+
+
+def test_single_host_storage_loss_in_big_cluster_fails(table, clock):
+    table.host("cmp-0", {A: healthy() + [1.0] * 5})
+    for index in range(1, 4):
+        table.host(f"cmp-{index}", {A: healthy()})
+    report = judge.judge(table.engine, DEFAULTS, now=clock.now())
+    assert report.counts()[model.FAILED] == 1
+    assert not report.clusters[0].storage_outage
+
+
+def test_cluster_of_one_host_fails_normally(table, clock):
+    table.host("lonely", {A: healthy() + [1.0] * 5}, cluster="solo")
+    table.host("cmp-1", {A: healthy()}, cluster="rack-1")
+    table.host("cmp-2", {A: healthy()}, cluster="rack-1")
+    report = judge.judge(table.engine, DEFAULTS, now=clock.now())
+    solo = next(c for c in report.clusters if c.cluster == "solo")
+    assert not solo.storage_outage
+    assert solo.verdicts[model.FAILED] == 1
+
+
+def test_outages_are_per_cluster(table, clock):
+    for index in range(3):
+        table.host(f"a-{index}", {A: [1.0] * 5}, cluster="rack-a")
+        table.host(f"b-{index}", {A: healthy()}, cluster="rack-b")
+    report = judge.judge(table.engine, DEFAULTS, now=clock.now())
+    outages = {c.cluster: c.storage_outage for c in report.clusters}
+    assert outages == {"rack-a": True, "rack-b": False}
+
+
+def test_all_stale_cannot_judge(table, clock):
+    table.host("cmp-1", {A: healthy()}, heartbeat_age=60)
+    table.host("cmp-2", {A: healthy()}, heartbeat_age=300)
+    report = judge.judge(table.engine, DEFAULTS, now=clock.now())
+    assert not report.can_judge
+    assert report.reason == model.ALL_STALE
+
+
+def test_stale_cliff_cannot_judge(table, clock):
+    for index in range(3):
+        table.host(f"gone-{index}", {A: healthy()}, heartbeat_age=8 + index)
+    for index in range(2):
+        table.host(f"up-{index}", {A: healthy()})
+    report = judge.judge(table.engine, DEFAULTS, now=clock.now())
+    assert (report.can_judge, report.reason) == (False, model.STALE_CLIFF)
+
+
+def test_stale_hosts_spread_in_time_are_no_cliff(table, clock):
+    for index in range(3):
+        table.host(
+            f"gone-{index}", {A: healthy()}, heartbeat_age=10**index * 8
+        )
+    for index in range(2):
+        table.host(f"up-{index}", {A: healthy()})
+    report = judge.judge(table.engine, DEFAULTS, now=clock.now())
+    assert report.can_judge
+    assert report.counts()[model.STALE] == 3
+
+
+def test_no_hosts_cannot_judge(table, clock):
+    report = judge.judge(table.engine, DEFAULTS, now=clock.now())
+    assert (report.can_judge, report.reason) == (False, model.NO_HOSTS)
+
+
+def test_hypervisor_down_only_degrades(table, clock):
+    table.host(
+        "cmp-1",
+        {A: healthy()},
+        hypervisor=[1.0] * 5 + [0.0] * 9,
+        hypervisor_reason="libvirt: connection refused",
+    )
+    table.host("cmp-2", {A: healthy()})
+    found, _ = verdict_of(table, clock, "cmp-1")
+    assert (found.verdict, found.reason) == (
+        model.DEGRADED,
+        model.HYPERVISOR_DOWN,
+    )
+    assert "connection refused" in found.detail
+
+
+def test_no_hypervisor_rows_is_ok(table, clock):
+    table.host("cmp-1", {A: healthy()}, hypervisor=None)
+    table.host("cmp-2", {A: healthy()}, hypervisor=[1.0])
+    report = judge.judge(table.engine, DEFAULTS, now=clock.now())
+    assert [v.verdict for v in report.hosts] == [model.OK, model.OK]
+
+
+def test_json_shape(table, clock):
+    table.host("cmp-1", {A: [1.0] * 4})
+    table.host("cmp-2", {A: healthy()})
+    report = judge.judge(table.engine, DEFAULTS, now=clock.now())
+    data = report.to_dict()
+    assert set(data) == {
+        "schema_version",
+        "generated_at",
+        "can_judge",
+        "reason",
+        "detail",
+        "counts",
+        "clusters",
+        "hosts",
+        "settings",
+    }
+    host = data["hosts"][0]
+    assert host["verdict"] == "failed" and host["host"] == "cmp-1"
+    assert host["evidence"][0]["address"] == A
+    assert host["since"].endswith("Z")
+    assert data["settings"]["fail_cycles"] == 3
+    assert json.loads(json.dumps(data)) == data
+
+
+def test_filter_keeps_guards(table, clock):
+    table.host("cmp-1", {A: [1.0] * 4}, cluster="x")
+    table.host("cmp-2", {A: healthy()}, cluster="y")
+    report = judge.judge(table.engine, DEFAULTS, now=clock.now())
+    only = judge.filter_report(report, cluster="y")
+    assert [v.host for v in only.hosts] == ["cmp-2"]
+    assert [c.cluster for c in only.clusters] == ["y"]
+    assert judge.filter_report(report, host="cmp-1").clusters[0].cluster == "x"

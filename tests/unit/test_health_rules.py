@@ -1,0 +1,171 @@
+"""The pure verdict rules: runs, hysteresis, guards, random loss."""
+
+import datetime
+import random
+
+from ceilometer_ha.health import guards
+from ceilometer_ha.health import host_rules
+from ceilometer_ha.health import model
+from ceilometer_ha.health import settings as health_settings
+from ceilometer_ha.health import storage_rules
+
+T0 = datetime.datetime(2026, 3, 1, 8, 0, 0)
+DEFAULTS = health_settings.HealthSettings()
+
+
+def at(seconds):
+    return T0 + datetime.timedelta(seconds=seconds)
+
+
+def address(name, loss, streak, reachable=None):
+    return storage_rules.AddressState(
+        resource_id=f"h-{name}",
+        address=name,
+        loss=loss,
+        loss_streak=streak,
+        loss_since=at(-streak),
+        reachable=loss <= 0.5 if reachable is None else reachable,
+        reachable_streak=streak,
+        reachable_since=at(-streak),
+    )
+
+
+def test_kth_largest():
+    items = [(3, at(3)), (9, at(9)), (5, at(5))]
+    assert storage_rules.kth_largest(items, 1) == (9, at(9))
+    assert storage_rules.kth_largest(items, 3) == (3, at(3))
+    assert storage_rules.kth_largest(items, 4) == (0, None)
+
+
+def test_failing_run_is_the_shortest_cut_streak_for_k1():
+    state = storage_rules.storage_state(
+        [address("a", 1.0, 7), address("b", 1.0, 2)], DEFAULTS
+    )
+    assert (state.failing, state.failing_run) == (True, 2)
+    assert state.failing_since == at(-2)
+
+
+def test_k2_failing_run_is_the_longest_cut_streak_when_one_is_enough():
+    settings = health_settings.HealthSettings(min_storage_reachable=2)
+    state = storage_rules.storage_state(
+        [address("a", 1.0, 7), address("b", 1.0, 2), address("c", 0, 9)],
+        settings,
+    )
+    assert (state.failing, state.failing_run) == (True, 2)
+    state = storage_rules.storage_state(
+        [address("a", 1.0, 7), address("b", 0.0, 2), address("c", 0, 9)],
+        settings,
+    )
+    assert (state.failing, state.good_run) == (False, 2)
+
+
+def test_more_needed_than_addresses_means_all():
+    settings = health_settings.HealthSettings(min_storage_reachable=3)
+    state = storage_rules.storage_state([address("a", 0.0, 4)], settings)
+    assert (state.needed, state.failing, state.good_run) == (1, False, 4)
+
+
+def test_partial_loss_is_lost_not_failing():
+    state = storage_rules.storage_state([address("a", 0.75, 4)], DEFAULTS)
+    assert (state.failing, state.lost) == (False, True)
+
+
+def test_hysteresis_both_ways():
+    def run(flags):
+        cycles = [(at(i), f) for i, f in enumerate(flags)]
+        return storage_rules.hysteresis(cycles, 3, 3)
+
+    assert not run([1, 1]).failed
+    assert run([1, 1, 1]).failed
+    assert run([1, 1, 1]).failed_since == at(0)
+    assert run([1, 1, 1, 0, 0]).failed
+    assert run([1, 1, 1, 0, 0, 1, 0, 0]).failed
+    assert not run([1, 1, 1, 0, 0, 0]).failed
+    assert not run([1, 1, 0, 1, 1, 0, 1, 1]).failed
+
+
+def test_failing_cycles_align_from_newest():
+    series = {
+        "a": [(at(0), 0.0), (at(1), 1.0), (at(2), 1.0)],
+        "b": [(at(1), 0.0), (at(2), 1.0)],
+    }
+    cycles = storage_rules.failing_cycles(series, DEFAULTS)
+    assert cycles == [(at(1), False), (at(2), True)]
+
+
+def test_largest_burst_and_enough():
+    events = [(at(0), "a"), (at(1), "b"), (at(100), "c"), (at(2), "d")]
+    assert guards.largest_burst(events, 5) == ["a", "b", "d"]
+    assert guards.enough(2, 4, 0.5, 2)
+    assert not guards.enough(1, 2, 0.5, 2)
+    assert not guards.enough(2, 5, 0.5, 2)
+
+
+def test_outage_needs_a_burst():
+    losses = {"a": at(0), "b": at(1000), "c": at(2000)}
+    assert guards.storage_outage_hosts(4, losses, DEFAULTS) == []
+    losses = {"a": at(0), "b": at(10), "c": at(2000)}
+    assert guards.storage_outage_hosts(4, losses, DEFAULTS) == ["a", "b", "c"]
+    assert guards.storage_outage_hosts(1, {"a": at(0)}, DEFAULTS) == []
+
+
+def test_hypervisor_down_degrades_but_missing_hypervisor_does_not():
+    base = dict(
+        host="h",
+        cluster="c",
+        last_heartbeat=T0,
+        last_seen=T0,
+        addresses=(address("a", 0.0, 50),),
+    )
+    down = host_rules.HypervisorState("h", False, 4, at(-4), "timeout")
+    judged = host_rules.judge_host(
+        host_rules.HostFacts(**base, hypervisors=(down,)), T0, DEFAULTS
+    )
+    assert (judged.verdict.verdict, judged.verdict.reason) == (
+        model.DEGRADED,
+        model.HYPERVISOR_DOWN,
+    )
+    judged = host_rules.judge_host(host_rules.HostFacts(**base), T0, DEFAULTS)
+    assert judged.verdict.verdict == model.OK
+
+
+def _simulate(settings, loss_ratio, addresses, cycles, seed, ping_count=4):
+    """Count cycles judged failed for hosts with random packet loss only."""
+    rng = random.Random(seed)
+    k = storage_rules.needed_addresses(
+        addresses, settings.min_storage_reachable
+    )
+    failed = 0
+    flags = []
+    for index in range(cycles):
+        losses = [
+            sum(rng.random() < loss_ratio for _ in range(ping_count))
+            / ping_count
+            for _ in range(addresses)
+        ]
+        flags.append(
+            (
+                at(index),
+                storage_rules.is_failing_cycle(
+                    losses, k, settings.failing_loss
+                ),
+            )
+        )
+        window = flags[-(settings.fail_cycles + settings.recover_cycles) :]
+        if storage_rules.hysteresis(
+            window, settings.fail_cycles, settings.recover_cycles
+        ).failed:
+            failed += 1
+    return failed
+
+
+def test_no_false_failure_at_30_percent_loss():
+    # 10,000 host-cycles with one storage address (the worst case).
+    assert _simulate(DEFAULTS, 0.3, 1, 10_000, seed=7) == 0
+
+
+def test_reachability_alone_would_fail_hosts_at_30_percent_loss():
+    # failing_loss at the agent's ping_loss_ratio counts any unreachable
+    # cycle as failing: the rule the defaults avoid.
+    naive = health_settings.HealthSettings(failing_loss=0.75)
+    assert _simulate(naive, 0.3, 1, 10_000, seed=7) > 0
