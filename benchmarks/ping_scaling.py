@@ -82,7 +82,7 @@ def main() -> int:
         "ratio_500_vs_1": round(by_size[500] / by_size[1], 3),
         "meets_target": ratio <= 1.1,
         "contract_bound_s": prober.bound,
-        "socket": "raw" if prober._privileged else "datagram",
+        "socket": prober.socket_kind,
         "settings": {
             "count": prober.count,
             "interval_s": prober.interval,

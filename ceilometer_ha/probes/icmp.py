@@ -21,6 +21,7 @@ with a reason naming both. This module never imports ceilometer.
 """
 
 import asyncio
+import concurrent.futures
 import ipaddress
 import socket
 import time
@@ -47,7 +48,8 @@ class IcmpProber:
 
     ``privileged`` forces a socket kind (``False``: datagram, ``True``:
     raw); ``None`` tries datagram sockets first, then raw ones, and
-    remembers what worked.
+    starts with the kind that worked last time. Names are resolved with
+    the system resolver, bounded by ``timeout``.
     """
 
     def __init__(
@@ -62,7 +64,9 @@ class IcmpProber:
         self.count = count
         self.interval = interval
         self.timeout = timeout
-        self._privileged = privileged
+        self._forced = privileged
+        # Unprivileged datagram sockets first; switches when refused.
+        self._preferred = bool(privileged)
 
     @property
     def bound(self) -> float:
@@ -87,7 +91,8 @@ class IcmpProber:
         targets: dict[str, str] = {}
         results: dict[str, probe_results.PingResult] = {}
         resolved = await asyncio.gather(
-            *(_resolve(a) for a in addresses), return_exceptions=True
+            *(_resolve(a, self.timeout) for a in addresses),
+            return_exceptions=True,
         )
         for address, ip in zip(addresses, resolved, strict=True):
             if isinstance(ip, BaseException):
@@ -121,23 +126,32 @@ class IcmpProber:
             sock.close()
         return session.results()
 
+    @property
+    def socket_kind(self) -> str:
+        """``datagram`` or ``raw``: the kind that worked last."""
+        return "raw" if self._preferred else "datagram"
+
     def _open_socket(self, family: int) -> icmp_sockets.ICMPSocket | None:
         socket_class = (
             icmp_sockets.ICMPv6Socket
             if family == 6
             else icmp_sockets.ICMPv4Socket
         )
-        kinds = [self._privileged] if self._privileged is not None else [False]
-        if self._privileged is None:
-            kinds.append(True)
+        if self._forced is not None:
+            kinds = [self._forced]
+        else:
+            kinds = [self._preferred, not self._preferred]
         for privileged in kinds:
             try:
                 sock = socket_class(privileged=privileged)
             except icmp_exceptions.SocketPermissionError:
                 continue
-            if self._privileged is None and privileged:
-                LOG.debug("ICMP datagram sockets refused, using raw sockets")
-            self._privileged = privileged
+            if privileged != self._preferred:
+                LOG.info(
+                    "Pinging with %s ICMP sockets",
+                    "raw" if privileged else "datagram",
+                )
+                self._preferred = privileged
             return sock
         LOG.error("Cannot ping: %s", PERMISSION_REASON)
         return None
@@ -148,15 +162,31 @@ class IcmpProber:
         )
 
 
-async def _resolve(address: str) -> str:
+# Name look-ups run here, not in the loop's default executor: a hung
+# resolver must neither outlast the cycle nor block asyncio.run's exit.
+_resolver = concurrent.futures.ThreadPoolExecutor(
+    max_workers=4, thread_name_prefix="ha-icmp-resolve"
+)
+
+
+async def _resolve(address: str, timeout: float) -> str:
     try:
         return str(ipaddress.ip_address(address))
     except ValueError:
         pass
+    loop = asyncio.get_running_loop()
+    lookup = loop.run_in_executor(
+        _resolver, socket.getaddrinfo, address, None, 0, socket.SOCK_DGRAM
+    )
     try:
-        return (await icmp_utils.async_resolve(address))[0]
-    except (icmp_exceptions.NameLookupError, socket.gaierror) as exc:
-        raise LookupError(str(exc) or address) from exc
+        infos = await asyncio.wait_for(lookup, timeout)
+    except asyncio.TimeoutError:
+        raise LookupError(f"no answer within {timeout} s") from None
+    except OSError as exc:
+        raise LookupError(f"{address}: {exc}") from exc
+    # IPv4 first, as icmplib does.
+    infos.sort(key=lambda info: info[0] != socket.AF_INET)
+    return str(infos[0][4][0])
 
 
 def _chunks(targets: dict[str, str], count: int) -> list[dict[str, str]]:

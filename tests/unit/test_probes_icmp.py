@@ -4,6 +4,8 @@ Real echo exchanges are in the functional tests (loopback and network
 namespaces); these need no network.
 """
 
+import asyncio
+
 from icmplib import exceptions as icmp_exceptions
 import pytest
 
@@ -58,3 +60,26 @@ def test_no_socket_allowed_names_the_sysctl(monkeypatch):
         assert result.loss_ratio == 1.0
         assert "net.ipv4.ping_group_range" in result.reason
         assert "CAP_NET_RAW" in result.reason
+
+
+def test_ip_literals_need_no_resolver():
+    assert asyncio.run(icmp._resolve("::0001", 0.5)) == "::1"
+    assert asyncio.run(icmp._resolve("2001:DB8::1", 0.5)) == "2001:db8::1"
+
+
+def test_refused_datagram_sockets_fall_back_to_raw(monkeypatch):
+    opened = []
+
+    class DatagramRefused:
+        def __init__(self, address=None, privileged=True):
+            opened.append(privileged)
+            if not privileged:
+                raise icmp_exceptions.SocketPermissionError(privileged)
+
+    monkeypatch.setattr(icmp.icmp_sockets, "ICMPv4Socket", DatagramRefused)
+    prober = icmp.IcmpProber()
+    assert prober.socket_kind == "datagram"
+    assert isinstance(prober._open_socket(4), DatagramRefused)
+    assert prober.socket_kind == "raw"
+    prober._open_socket(4)
+    assert opened == [False, True, True]  # raw first once it worked
