@@ -104,7 +104,11 @@ def _storage_findings(
         failing_run = max(failing_run, facts.history.failing_run)
         good_run = facts.history.good_run
         failed_since = facts.history.failed_since or failed_since
-    cut = f"fewer than {k} of {total} storage addresses got any reply"
+    cut = (
+        f"no reply from any of {total} storage addresses"
+        if k == 1
+        else f"fewer than {k} of {total} storage addresses got any reply"
+    )
     if failed and state.failing:
         findings.append(
             (

@@ -140,9 +140,14 @@ def fetch_all(
     if compiled.positiontup is not None:
         params = tuple(named[n] for n in compiled.positiontup)
     cursor = conn.connection.dbapi_connection.cursor()  # type: ignore
+    dbapi_error = conn.dialect.loaded_dbapi.Error
     try:
         cursor.execute(str(compiled), params)
         rows = cursor.fetchall()
+    except dbapi_error as exc:
+        raise sa.exc.DBAPIError.instance(
+            str(compiled), params, exc, dbapi_error, dialect=conn.dialect
+        ) from exc
     finally:
         cursor.close()
     from_db = _datetime(conn).result_processor(conn.dialect, None)

@@ -1,0 +1,133 @@
+"""``ceilometer-ha status``: the health verdict of every host and cluster.
+
+Exit codes, for scripts (documented in doc/health.rst):
+
+* 0: the observer can judge and no host is ``failed`` or ``stale``;
+* 1: the observer can judge and at least one shown host is ``failed``
+  or ``stale``;
+* 2: usage error (argparse);
+* 3: the observer cannot judge (no hosts, all stale, stale cliff);
+* 4: error: configuration or database unreadable.
+
+With ``--watch`` the code is that of the last report shown.
+"""
+
+import argparse
+import json
+import sys
+import time
+
+from oslo_config import cfg
+import sqlalchemy as sa
+
+from ceilometer_ha import opts
+from ceilometer_ha.health import judge
+from ceilometer_ha.health import model
+from ceilometer_ha.health import render
+from ceilometer_ha.health import settings as health_settings
+from ceilometer_ha.storage import engine as engine_mod
+
+EXIT_OK = 0
+EXIT_FAILED = 1
+EXIT_CANNOT_JUDGE = 3
+EXIT_ERROR = 4
+
+
+def add_arguments(parser: argparse.ArgumentParser) -> None:
+    parser.add_argument(
+        "--config-file",
+        action="append",
+        default=[],
+        help="ceilometer_ha.conf with [database] connection and [health] "
+        "options; may be given more than once, later files win.",
+    )
+    parser.add_argument(
+        "--database-url",
+        help="SQLAlchemy URL of the database; overrides [database] "
+        "connection.",
+    )
+    parser.add_argument("--cluster", help="Show only this cluster.")
+    parser.add_argument("--host", help="Show only this host, with evidence.")
+    parser.add_argument(
+        "--format",
+        choices=("table", "json"),
+        default="table",
+        help="table for people (default), json for programs.",
+    )
+    parser.add_argument(
+        "--watch",
+        type=float,
+        metavar="SECONDS",
+        help="Redraw every SECONDS until interrupted (Ctrl-C).",
+    )
+    parser.add_argument(
+        "--count",
+        type=int,
+        metavar="N",
+        help="With --watch, stop after N reports.",
+    )
+
+
+def exit_code(report: model.Report) -> int:
+    """The exit code of a (possibly filtered) report; see module doc."""
+    if not report.can_judge:
+        return EXIT_CANNOT_JUDGE
+    bad = {model.FAILED, model.STALE}
+    if any(v.verdict in bad for v in report.hosts):
+        return EXIT_FAILED
+    return EXIT_OK
+
+
+def _load(
+    args: argparse.Namespace,
+) -> tuple[str, health_settings.HealthSettings]:
+    conf = cfg.ConfigOpts()
+    opts.register_database_opts(conf)
+    opts.register_health_opts(conf)
+    argv: list[str] = []
+    for path in args.config_file:
+        argv += ["--config-file", path]
+    conf(argv, project="ceilometer", default_config_files=[])
+    url = args.database_url or conf.database.connection
+    return url, health_settings.from_conf(conf)
+
+
+def _show(engine, settings, args, colour: bool) -> int:
+    explain = [args.host] if args.host else []
+    report = judge.judge(engine, settings, explain=explain)
+    report = judge.filter_report(report, args.cluster, args.host)
+    if args.format == "json":
+        indent = None if args.watch else 2
+        sys.stdout.write(json.dumps(report.to_dict(), indent=indent) + "\n")
+    else:
+        if args.watch and colour:
+            sys.stdout.write("\x1b[H\x1b[2J")
+        sys.stdout.write(render.render_table(report, colour))
+    sys.stdout.flush()
+    return exit_code(report)
+
+
+def run(args: argparse.Namespace) -> int:
+    try:
+        url, settings = _load(args)
+        engine = engine_mod.create_engine(url)
+    except (cfg.Error, ValueError, sa.exc.ArgumentError) as exc:
+        sys.stderr.write(f"ceilometer-ha status: configuration: {exc}\n")
+        return EXIT_ERROR
+    colour = sys.stdout.isatty()
+    shown, code = 0, EXIT_ERROR
+    try:
+        while True:
+            code = _show(engine, settings, args, colour)
+            shown += 1
+            if not args.watch or (args.count and shown >= args.count):
+                return code
+            time.sleep(args.watch)
+    except KeyboardInterrupt:
+        return code
+    except sa.exc.SQLAlchemyError as exc:
+        reason = getattr(exc, "orig", None) or exc
+        sys.stderr.write(f"ceilometer-ha status: database: {reason}\n")
+        return EXIT_ERROR
+    finally:
+        engine.dispose()

@@ -1,0 +1,128 @@
+"""``ceilometer-ha status`` against a small SQLite database."""
+
+import datetime
+import json
+
+import pytest
+
+from ceilometer_ha.cmd import manage
+from ceilometer_ha.cmd import status
+from tests.unit import health_fixtures
+
+A = "198.51.100.2"
+
+
+@pytest.fixture
+def table(tmp_path):
+    now = datetime.datetime.now(datetime.timezone.utc).replace(tzinfo=None)
+    clock = health_fixtures.FakeClock(now)
+    return health_fixtures.SampleTable(
+        f"sqlite:///{tmp_path / 'ha.sqlite'}", clock
+    )
+
+
+def run_status(table, capsys, *extra):
+    url = str(table.engine.url)
+    code = manage.main(["status", "--database-url", url, *extra])
+    return code, capsys.readouterr()
+
+
+def test_all_ok_table_exit_0(table, capsys):
+    table.host("cmp-1", {A: [0.0] * 10})
+    table.host("cmp-2", {A: [0.0] * 10}, cluster="rack-2")
+    code, out = run_status(table, capsys)
+    assert code == status.EXIT_OK
+    assert "2 hosts: 2 ok, 0 degraded, 0 failed, 0 stale" in out.out
+    assert "Cluster rack-2: 1 hosts" in out.out
+    assert "\x1b[" not in out.out  # not a terminal: no colour
+
+
+def test_failed_host_table_and_json_exit_1(table, capsys):
+    table.host("cmp-1", {A: [0.0] * 10 + [1.0] * 3})
+    table.host("cmp-2", {A: [0.0] * 10})
+    table.host("cmp-3", {A: [0.0] * 10})
+    code, out = run_status(table, capsys)
+    assert code == status.EXIT_FAILED
+    line = next(x for x in out.out.splitlines() if "cmp-1" in x)
+    assert "failed" in line and "storage_lost" in line
+    assert f"storage {A}: loss 100%, unreachable, 3 cycles" in out.out
+    code, out = run_status(table, capsys, "--format", "json")
+    data = json.loads(out.out)
+    assert code == status.EXIT_FAILED
+    assert data["counts"] == {"ok": 2, "degraded": 0, "failed": 1, "stale": 0}
+    assert data["hosts"][0]["evidence"][0]["value"] == 1.0
+
+
+def test_filters_change_the_exit_code(table, capsys):
+    table.host("cmp-1", {A: [1.0] * 5}, cluster="bad")
+    table.host("cmp-2", {A: [0.0] * 10}, cluster="good")
+    table.host("cmp-3", {A: [0.0] * 10}, cluster="good")
+    code, out = run_status(
+        table, capsys, "--cluster", "good", "--format", "json"
+    )
+    assert code == status.EXIT_OK
+    assert [h["host"] for h in json.loads(out.out)["hosts"]] == [
+        "cmp-2",
+        "cmp-3",
+    ]
+    code, out = run_status(
+        table, capsys, "--host", "cmp-2", "--format", "json"
+    )
+    (host,) = json.loads(out.out)["hosts"]
+    assert code == status.EXIT_OK
+    assert host["verdict"] == "ok"
+    assert host["evidence"][0]["address"] == A  # --host explains
+
+
+def test_cannot_judge_exit_3(table, capsys):
+    table.host("cmp-1", {A: [0.0] * 10}, heartbeat_age=120)
+    code, out = run_status(table, capsys)
+    assert code == status.EXIT_CANNOT_JUDGE
+    assert "CANNOT JUDGE (all_stale)" in out.out
+    code, out = run_status(table, capsys, "--format", "json")
+    data = json.loads(out.out)
+    assert (data["can_judge"], data["reason"]) == (False, "all_stale")
+
+
+def test_empty_database_cannot_judge(table, capsys):
+    code, out = run_status(table, capsys, "--format", "json")
+    assert code == status.EXIT_CANNOT_JUDGE
+    assert json.loads(out.out)["reason"] == "no_hosts"
+
+
+def test_missing_schema_is_an_error(tmp_path, capsys):
+    url = f"sqlite:///{tmp_path / 'empty.sqlite'}"
+    code = manage.main(["status", "--database-url", url])
+    assert code == status.EXIT_ERROR
+    assert "database:" in capsys.readouterr().err
+
+
+def test_config_file_supplies_database_and_health(table, tmp_path, capsys):
+    table.host("cmp-1", {A: [0.0] * 10 + [1.0] * 2})
+    table.host("cmp-2", {A: [0.0] * 10})
+    conf = tmp_path / "ceilometer_ha.conf"
+    conf.write_text(
+        f"[database]\nconnection = {table.engine.url}\n"
+        "[health]\nfail_cycles = 2\n"
+    )
+    code = manage.main(["status", "--config-file", str(conf)])
+    assert code == status.EXIT_FAILED
+    assert "failed" in capsys.readouterr().out
+
+
+def test_bad_health_value_is_an_error(tmp_path, capsys):
+    conf = tmp_path / "ceilometer_ha.conf"
+    conf.write_text("[health]\nfail_cycles = 0\n")
+    code = manage.main(["status", "--config-file", str(conf)])
+    assert code == status.EXIT_ERROR
+    assert "fail_cycles" in capsys.readouterr().err
+
+
+def test_watch_redraws_a_bounded_number_of_times(table, capsys):
+    table.host("cmp-1", {A: [0.0] * 10})
+    code, out = run_status(
+        table, capsys, "--watch", "0.01", "--count", "3", "--format", "json"
+    )
+    documents = [json.loads(line) for line in out.out.splitlines()]
+    assert code == status.EXIT_OK
+    assert len(documents) == 3
