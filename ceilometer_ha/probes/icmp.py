@@ -3,9 +3,10 @@
 Contract: :meth:`IcmpProber.ping` sends ``count`` echo requests to every
 address, ``interval`` seconds apart, all addresses at once, and waits at
 most ``timeout`` seconds after the last request for the replies. A cycle
-therefore lasts at most ``(count - 1) * interval + timeout`` (plus name
-resolution) whatever the number of addresses and however many of them
-are dead, and it ends early once every reply is in.
+therefore lasts at most ``(count - 1) * interval + timeout`` (plus at
+most ``timeout`` to resolve host names) whatever the number of
+addresses and however many of them are dead, and it ends early once
+every reply is in.
 
 Why not ``icmplib.async_multiping``: its ``async_ping`` waits up to
 ``timeout`` for each lost packet before sending the next one, so a dead

@@ -27,6 +27,7 @@ from ceilometer_ha.probes import results as probe_results
 MAX_SEQUENCES = 65536
 RECEIVE_BUFFER_BYTES = 4 * 1024 * 1024
 SENDS_BEFORE_YIELD = 64
+ERROR_PAUSE = 0.01
 # ICMP types that report a request as undeliverable.
 _ERROR_TYPES = {4: {3: "unreachable", 11: "time exceeded"}}
 _ERROR_TYPES[6] = {1: "unreachable", 3: "time exceeded"}
@@ -133,8 +134,13 @@ class EchoSession:
         while True:
             try:
                 packet, source = await loop.sock_recvfrom(raw, 2048)
-            except OSError:
-                return
+            except OSError as exc:
+                if raw.fileno() < 0 or exc.errno == errno.EBADF:
+                    return
+                # A reported ICMP error or a transient failure: keep
+                # reading (the session's deadline bounds this loop).
+                await asyncio.sleep(ERROR_PAUSE)
+                continue
             self._handle(packet, source[0], time.monotonic())
             if self._all_sent and not self._pending:
                 self._done.set()
