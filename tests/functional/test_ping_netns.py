@@ -26,6 +26,7 @@ pytestmark = pytest.mark.netns
 LIVE = "198.51.100.1"
 DEAD = "198.51.100.99"
 NOBODY = "02:00:00:00:00:99"
+UNROUTED = "203.0.113.5"  # no route at all in the namespace
 COUNT = 5
 INTERVAL = 0.05
 TIMEOUT = 1.0
@@ -98,6 +99,13 @@ def _require_routes(namespace: str) -> None:
     dead = _run("ip", "-n", namespace, "route", "get", DEAD)
     assert live.startswith(f"local {LIVE} dev lo"), live
     assert "dev ha0" in dead, dead
+    no_route = subprocess.run(
+        ["ip", "-n", namespace, "route", "get", UNROUTED],
+        capture_output=True,
+        text=True,
+        timeout=COMMAND_TIMEOUT,
+    )
+    assert no_route.returncode != 0, no_route.stdout
     neighbour = _run("ip", "-n", namespace, "neigh", "show", DEAD)
     assert NOBODY in neighbour and "PERMANENT" in neighbour, neighbour
 
@@ -127,7 +135,7 @@ def _probe_in(namespace: str, kind: str, cycles: list[list[str]]) -> dict:
 @pytest.mark.parametrize("kind", ["raw", "datagram"])
 def test_dead_address_does_not_slow_the_cycle(namespace, kind):
     _require_routes(namespace)
-    report = _probe_in(namespace, kind, [[LIVE], [LIVE, DEAD]])
+    report = _probe_in(namespace, kind, [[LIVE], [LIVE, DEAD, UNROUTED]])
     assert report["socket"] == kind
     live_only, mixed = report["cycles"]
 
@@ -139,6 +147,9 @@ def test_dead_address_does_not_slow_the_cycle(namespace, kind):
     assert (dead["sent"], dead["received"]) == (COUNT, 0)
     assert dead["loss"] == 1.0
     assert dead["reason"] == "no reply"
+    unrouted = mixed["results"][UNROUTED]
+    assert (unrouted["sent"], unrouted["loss"]) == (0, 1.0)
+    assert unrouted["reason"].startswith("unreachable:"), unrouted
 
     # The prober's contract: one cycle waits one timeout after the last
     # request, for every address at once.
