@@ -48,7 +48,7 @@ def test_shipped_conf_is_valid_and_complete(tmp_path):
 def test_one_pipeline_file_serves_polling_and_publishing(tmp_path):
     conf = _shipped_conf(tmp_path)
     [source] = polling_manager.PollingManager(conf).sources
-    assert source.get_interval() == 10
+    assert source.get_interval() == 1
     assert all(source.support_meter(m) for m in METERS)
     assert not source.support_meter("cpu")
 
