@@ -42,6 +42,7 @@ def test_shipped_conf_is_valid_and_complete(tmp_path):
     assert conf.compute.storage_server_address == ["192.0.2.10", "192.0.2.20"]
     assert conf.compute.ping_count == 4
     assert conf.compute.ping_loss_ratio == 0.5
+    assert conf.polling.threads_to_process_pollsters == 0
     assert "DEAFULT" not in conf.list_all_sections()
 
 
