@@ -8,25 +8,39 @@
         |  mg0 ----- br-mg (switch) ----- mg0  controller 203.0.113.2
 
 :class:`Topology` builds and removes the namespaces and injects the
-faults; :class:`ManagedProcess` runs a real service inside one of them,
-in a process group of its own. The functional tests and
+faults; :class:`TestBed` runs the real services on it (the collector
+on the controller, ``ceilometer-polling`` on every compute host, the
+verdicts read from the root namespace). The functional tests and
 ``benchmarks/detection.py`` share this module (importable from the
 repository root as ``tests.functional.testbed``).
 """
 
 import atexit
 import dataclasses
-import os
-import signal
-import subprocess
+import datetime
+import pathlib
+import secrets
 import time
+import typing
 
+import sqlalchemy as sa
+
+from ceilometer_ha.health import settings as health_settings
+from ceilometer_ha.storage import models
+from tests.functional import agent as agent_helper
 from tests.functional import netns
+from tests.functional import testbed_services as services
 
 STORAGE_DEVICE = "st0"
 MANAGEMENT_DEVICE = "mg0"
 STORAGE_ADDRESSES = ("198.51.100.2", "198.51.100.3")
 CONTROLLER_ADDRESS = "203.0.113.2"
+COLLECTOR_PORT = 4953
+CLUSTER = "testbed"
+# The shipped agent settings (etc/ceilometer/compute/ceilometer_ha.conf).
+PING_COUNT = 4
+PING_INTERVAL = 0.1
+PING_TIMEOUT = 0.5
 
 
 @dataclasses.dataclass
@@ -162,77 +176,187 @@ class Topology:
 
     def reset_faults(self) -> None:
         for host in [*self.computes, *self.storages]:
-            netns.NftFaults(host.ns).clear()
-            if not host.ns.link_is_up(STORAGE_DEVICE):
-                host.ns.set_link(STORAGE_DEVICE, True)
+            self._heal(host)
+
+    def heal(self, name: str) -> None:
+        """Remove the faults of one compute host only."""
+        self._heal(self.compute(name))
+
+    @staticmethod
+    def _heal(host: Host) -> None:
+        netns.NftFaults(host.ns).clear()
+        if not host.ns.link_is_up(STORAGE_DEVICE):
+            host.ns.set_link(STORAGE_DEVICE, True)
 
 
-class ManagedProcess:
-    """A service run inside a namespace in a process group of its own.
+class TestBed:
+    """The topology with the real services running on it.
 
-    Output goes to ``log_path``. ``stop`` and ``kill`` signal the whole
-    group (ceilometer services fork workers) and wait, bounded.
+    ``start`` builds everything or nothing; ``stop`` is idempotent and
+    runs also at exit, so that no namespace, process or database is left
+    behind whatever happens to the caller.
     """
 
+    __test__ = False  # not a pytest test class
+
     def __init__(
-        self, ns: netns.Namespace, argv: list[str], log_path: str
+        self,
+        workdir: pathlib.Path,
+        computes: int = 3,
+        interval: int = 1,
+        settings: health_settings.HealthSettings | None = None,
     ) -> None:
-        self.ns = ns
-        self.argv = argv
-        self.log_path = log_path
-        self.proc: subprocess.Popen | None = None
+        self.workdir = pathlib.Path(workdir)
+        self.interval = interval
+        self.settings = settings or health_settings.HealthSettings(
+            polling_interval=float(interval)
+        )
+        self.topology = Topology(netns.new_prefix(), computes)
+        self.database = services.Database()
+        self.secret = secrets.token_hex(16)
+        self.collector: services.NamespacedCollector | None = None
+        self.agents: dict[str, agent_helper.PollingAgent] = {}
+        self.engine: sa.Engine | None = None
 
-    def start(self) -> None:
-        if self.running():
-            return
-        with open(self.log_path, "ab") as log:
-            self.proc = subprocess.Popen(
-                self.ns.exec_argv(self.argv),
-                stdin=subprocess.DEVNULL,
-                stdout=log,
-                stderr=subprocess.STDOUT,
-                start_new_session=True,
-            )
+    @property
+    def hosts(self) -> list[str]:
+        return [h.name for h in self.topology.computes]
 
-    def running(self) -> bool:
-        return self.proc is not None and self.proc.poll() is None
-
-    def kill(self) -> None:
-        """SIGKILL the whole group at once, as a crash would."""
-        self._signal_group(signal.SIGKILL, 10.0)
-
-    def stop(self, grace: float = 5.0) -> None:
-        self._signal_group(signal.SIGTERM, grace)
-        self._signal_group(signal.SIGKILL, 10.0)
-
-    def _signal_group(self, sig: int, wait: float) -> None:
-        if self.proc is None:
-            return
+    def start(self, timeout: float = 60.0) -> "TestBed":
+        atexit.register(self.stop)
         try:
-            os.killpg(self.proc.pid, sig)
-        except ProcessLookupError:
-            pass
-        try:
-            self.proc.wait(timeout=wait)
-        except subprocess.TimeoutExpired:
-            return
-        deadline = time.monotonic() + wait
-        while _group_alive(self.proc.pid) and time.monotonic() < deadline:
-            time.sleep(0.05)
+            netns.remove_leftovers()
+            self.topology.build()
+            self.database.create()
+            self.engine = services.verdict_engine(self.database)
+            self._start_collector()
+            for host in self.topology.computes:
+                self._start_agent(host)
+            self.wait_all_ok(timeout)
+        except BaseException:
+            self.stop()
+            raise
+        return self
 
-    def log_tail(self, size: int = 4000) -> str:
-        try:
-            with open(self.log_path, "rb") as log:
-                log.seek(0, os.SEEK_END)
-                log.seek(max(log.tell() - size, 0))
-                return log.read().decode(errors="replace")
-        except OSError:
-            return ""
+    def _start_collector(self) -> None:
+        self.collector = services.NamespacedCollector(
+            self.topology.controller.ns,
+            self.database.socket_url,
+            self.workdir / "controller",
+            options={
+                "collector": {
+                    "udp_address": CONTROLLER_ADDRESS,
+                    "udp_port": COLLECTOR_PORT,
+                },
+                "publisher": {"telemetry_secret": self.secret},
+            },
+        )
+        self.collector.start()
+
+    def _start_agent(self, host: Host) -> None:
+        settings = agent_helper.AgentSettings(
+            collectors=[(CONTROLLER_ADDRESS, COLLECTOR_PORT)],
+            storage=list(STORAGE_ADDRESSES),
+            host=host.name,
+            cluster=CLUSTER,
+            interval=self.interval,
+            secret=self.secret,
+            ping_count=PING_COUNT,
+            ping_interval=PING_INTERVAL,
+            ping_timeout=PING_TIMEOUT,
+        )
+        agent = services.polling_agent(
+            host.ns, self.workdir / host.name, settings
+        )
+        self.agents[host.name] = agent.start()
+
+    def stop(self) -> None:
+        atexit.unregister(self.stop)
+        for agent in self.agents.values():
+            agent.stop()
+        if self.collector is not None and self.collector.running():
+            self.collector.stop()
+        if self.engine is not None:
+            self.engine.dispose()
+        self.topology.destroy()
+        self.database.drop()
+
+    def __enter__(self) -> "TestBed":
+        return self.start()
+
+    def __exit__(self, *exc_info) -> None:
+        self.stop()
+
+    # Process faults.
+
+    def kill_agent(self, name: str) -> None:
+        services.kill_agent(self.agents[name])
+
+    def start_agent(self, name: str) -> None:
+        self.agents[name].start()
+
+    def restart_collector(self) -> None:
+        assert self.collector is not None
+        self.collector.restart()
+
+    # Observations.
+
+    def report(self) -> dict:
+        """Every verdict now, shaped as ``ceilometer-ha status`` JSON."""
+        assert self.engine is not None
+        return services.read_report(self.engine, self.settings)
+
+    def wait_for(
+        self,
+        predicate: typing.Callable[[dict], bool],
+        timeout: float,
+        what: str,
+        step: float = 0.25,
+    ) -> dict:
+        """Poll the verdicts until ``predicate(report)``; bounded."""
+        deadline = time.monotonic() + timeout
+        report: dict = {}
+        while time.monotonic() < deadline:
+            report = self.report()
+            if predicate(report):
+                return report
+            time.sleep(step)
+        raise netns.NetnsError(
+            f"timed out after {timeout} s waiting for {what}; last "
+            f"verdicts: {verdicts(report)}"
+        )
+
+    def wait_all_ok(self, timeout: float) -> dict:
+        return self.wait_for(
+            lambda r: all_ok(r, self.hosts), timeout, "every host ok"
+        )
+
+    def first_failing_sample(
+        self, host: str, after: datetime.datetime
+    ) -> datetime.datetime | None:
+        """When the collector recorded ``host``'s first lost-storage sample
+        after ``after`` (naive UTC): ``ha.storage.reachable`` 0."""
+        assert self.engine is not None
+        t = models.sample
+        query = sa.select(sa.func.min(t.c.recorded_at)).where(
+            t.c.host == host,
+            t.c.meter == "ha.storage.reachable",
+            t.c.volume == 0,
+            t.c.recorded_at > after,
+        )
+        with self.engine.connect() as conn:
+            return conn.execute(query).scalar()
+
+    def agent_log(self, name: str) -> str:
+        return self.agents[name].log_text()
 
 
-def _group_alive(pgid: int) -> bool:
-    try:
-        os.killpg(pgid, 0)
-    except ProcessLookupError:
-        return False
-    return True
+def verdicts(report: dict) -> dict[str, str]:
+    """``{host: verdict}`` of a report."""
+    return {h["host"]: h["verdict"] for h in report.get("hosts", [])}
+
+
+def all_ok(report: dict, hosts: list[str]) -> bool:
+    return bool(report.get("can_judge")) and verdicts(report) == dict.fromkeys(
+        hosts, "ok"
+    )
