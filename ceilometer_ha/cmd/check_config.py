@@ -1,0 +1,213 @@
+"""``ceilometer-ha check-config``: find mistakes in configuration files.
+
+Reports, for a compute-node or controller ``ceilometer_ha.conf``:
+
+* unknown groups (such as a misspelt ``[DEAFULT]``) and unknown options,
+  with the closest known name (difflib) as a suggestion: errors;
+* values oslo.config rejects (type, ``min``/``max``, ``choices``): every
+  registered option is read, so each error names its option;
+* groups the HA services do not read (``[keystone_authtoken]``) and
+  options removed from OpenStack (``verbose``): warnings;
+* with ``--collector-config``, a ``[publisher] telemetry_secret`` that
+  differs between the compute file and the collector file: an error,
+  since every sample would then be rejected.
+
+Known options are ceilometer's (``ceilometer.opts.list_opts``, the
+keystoneauth options registered as ``prepare_service`` does), oslo.log's
+and ceilometer-ha's own. Exit code 0 without errors, 1 with errors.
+"""
+
+import argparse
+import difflib
+import sys
+
+from ceilometer import keystone_client
+from ceilometer import opts as ceilometer_opts
+from oslo_config import cfg
+from oslo_log import log
+
+from ceilometer_ha import opts
+
+# Groups of other OpenStack services often left in copied files.
+UNUSED_GROUPS = frozenset(
+    {
+        "keystone_authtoken",
+        "oslo_messaging_rabbit",
+        "oslo_messaging_amqp",
+        "oslo_messaging_notifications",
+        "oslo_policy",
+        "oslo_middleware",
+        "cors",
+        "api",
+        "matchmaker_redis",
+        "database_ro",
+    }
+)
+# Options removed from OpenStack that old files still carry.
+REMOVED_OPTIONS = {
+    ("DEFAULT", "verbose"): "removed from oslo.log; it is ignored",
+    ("DEFAULT", "rpc_backend"): "removed from oslo.messaging; it is ignored",
+    ("DEFAULT", "dispatcher"): None,
+}
+
+
+class Findings:
+    def __init__(self) -> None:
+        self.errors: list[str] = []
+        self.warnings: list[str] = []
+
+    def error(self, path: str, text: str) -> None:
+        self.errors.append(f"ERROR {path}: {text}")
+
+    def warning(self, path: str, text: str) -> None:
+        self.warnings.append(f"WARNING {path}: {text}")
+
+
+def _register(conf, known, group, options) -> None:
+    name = group or "DEFAULT"
+    names = known.setdefault(name, set())
+    for opt in options:
+        try:
+            conf.register_opt(opt, group=None if name == "DEFAULT" else name)
+        except cfg.DuplicateOptError:
+            pass  # the same option from ceilometer and from us
+        conf.registered_by_check.setdefault(name, set()).add(opt.dest)
+        names.add(opt.dest)
+        names.add(opt.name)
+        for old in opt.deprecated_opts:
+            old_group = old.group or name
+            known.setdefault(old_group, set()).add(old.name or opt.name)
+
+
+def build_conf() -> tuple[cfg.ConfigOpts, dict[str, set[str]]]:
+    """A ConfigOpts with every option the HA services know, and the names."""
+    conf = cfg.ConfigOpts()
+    conf.registered_by_check = {}  # type: ignore[attr-defined]
+    known: dict[str, set[str]] = {}
+    lists = list(ceilometer_opts.list_opts())
+    lists += ceilometer_opts.list_keystoneauth_opts()
+    lists += [("DEFAULT", log._options.list_opts()[0][1])]  # noqa: SLF001
+    for function in (
+        opts.list_compute_opts,
+        opts.list_collector_opts,
+        opts.list_health_opts,
+    ):
+        lists += function()
+    for group, options in lists:
+        _register(conf, known, group, list(options))
+    keystone_client.register_keystoneauth_opts(conf)
+    known.setdefault("service_credentials", set()).update(
+        {"auth_type", "auth_section"}
+    )
+    return conf, known
+
+
+def _suggest(name: str, candidates) -> str:
+    close = difflib.get_close_matches(
+        name, sorted(candidates), n=1, cutoff=0.6
+    )
+    return f"; did you mean {close[0]!r}?" if close else ""
+
+
+def _check_names(path, known, findings) -> None:
+    sections: dict = {}
+    cfg.ConfigParser(path, sections).parse()
+    for group, values in sections.items():
+        if group in UNUSED_GROUPS:
+            findings.warning(
+                path,
+                f"[{group}] is not read by "
+                "ceilometer-polling or the collector",
+            )
+            continue
+        if group not in known:
+            findings.error(
+                path, f"unknown group [{group}]" + _suggest(group, known)
+            )
+            continue
+        for option in values:
+            if option in known[group]:
+                continue
+            if (group, option) in REMOVED_OPTIONS:
+                why = REMOVED_OPTIONS[group, option] or "deprecated"
+                findings.warning(path, f"[{group}] {option}: {why}")
+                continue
+            findings.error(
+                path,
+                f"[{group}] unknown option {option!r}"
+                + _suggest(option, known[group]),
+            )
+
+
+def _check_values(conf, findings, path) -> None:
+    for group, names in sorted(conf.registered_by_check.items()):
+        section = conf if group == "DEFAULT" else conf[group]
+        for name in sorted(names):
+            try:
+                getattr(section, name)
+            except (cfg.RequiredOptError, cfg.NoSuchOptError):
+                continue  # needed by services other than ours
+            except (cfg.Error, ValueError) as exc:
+                findings.error(path, f"[{group}] {name}: {exc}")
+
+
+def check_file(path: str, findings: Findings) -> cfg.ConfigOpts | None:
+    """Check one file; returns its loaded ConfigOpts, or None if unreadable."""
+    conf, known = build_conf()
+    try:
+        _check_names(path, known, findings)
+        conf(
+            ["--config-file", path],
+            project="ceilometer",
+            default_config_files=[],
+            use_env=False,
+        )
+    except cfg.RequiredOptError:
+        pass  # loaded; required by keystone clients, not by our services
+    except (cfg.Error, OSError) as exc:
+        findings.error(path, str(exc))
+        return None
+    _check_values(conf, findings, path)
+    return conf
+
+
+def add_arguments(parser: argparse.ArgumentParser) -> None:
+    parser.add_argument(
+        "config_file",
+        metavar="FILE",
+        help="ceilometer_ha.conf to check (compute node, "
+        "or controller without --collector-config).",
+    )
+    parser.add_argument(
+        "--collector-config",
+        metavar="FILE2",
+        help="The controller's ceilometer_ha.conf: also "
+        "checked, and its telemetry_secret compared.",
+    )
+
+
+def _secret(conf: cfg.ConfigOpts) -> str | None:
+    try:
+        return conf.publisher.telemetry_secret
+    except (cfg.Error, ValueError):
+        return None
+
+
+def run(args: argparse.Namespace) -> int:
+    findings = Findings()
+    compute = check_file(args.config_file, findings)
+    if args.collector_config:
+        collector = check_file(args.collector_config, findings)
+        if compute and collector and _secret(compute) != _secret(collector):
+            findings.error(
+                args.collector_config,
+                "[publisher] telemetry_secret differs from the one in "
+                f"{args.config_file}: the collector would reject every "
+                "sample",
+            )
+    for line in findings.errors + findings.warnings:
+        sys.stdout.write(line + "\n")
+    sys.stdout.write(
+        f"{len(findings.errors)} errors, {len(findings.warnings)} warnings\n"
+    )
+    return 1 if findings.errors else 0

@@ -1,0 +1,125 @@
+"""``ceilometer-ha check-config`` on the deployment notes' files."""
+
+import pathlib
+
+import pytest
+
+from ceilometer_ha.cmd import manage
+
+ROOT = pathlib.Path(__file__).resolve().parents[2]
+CONTROLLER_SEED = ROOT / "tests/functional/data/controller_ceilometer_ha.conf"
+SHIPPED_COMPUTE = ROOT / "etc/ceilometer/compute/ceilometer_ha.conf"
+SHIPPED_CONTROLLER = ROOT / "etc/ceilometer/controller/ceilometer_ha.conf"
+
+# The compute-node file of the deployment notes, comments left out.
+COMPUTE_SEED = """\
+[DEAFULT]
+polling_namespaces = compute
+reserved_metadata_keys = cluster
+pipeline_cfg_file = pipeline_ha.yaml
+debug = false
+verbose = true
+use_stderr = false
+# rpc_backend = rabbit
+
+[compute]
+storage_server_address = 192.168.0.10, 192.168.0.20
+ping_count = 4
+ping_loss_ratio = 0.5
+
+[keystone_authtoken]
+auth_uri = http://192.168.0.2:5000/v2.0
+
+[publisher]
+telemetry_secret = nmWpu7Pu8DDWhQ3oPaBpVQjn
+
+[service_credentials]
+region_name = RegionOne
+interface = internalURL
+auth_url = http://192.168.0.2:5000/v2.0/
+project_name = services
+username = ceilometer
+password = a1b2c3d4e5
+"""
+
+
+def check(capsys, *args):
+    code = manage.main(["check-config", *map(str, args)])
+    return code, capsys.readouterr().out.splitlines()
+
+
+@pytest.fixture
+def compute_seed(tmp_path):
+    path = tmp_path / "ceilometer_ha.conf"
+    path.write_text(COMPUTE_SEED)
+    return path
+
+
+def test_compute_seed_only_misspelt_default_is_an_error(compute_seed, capsys):
+    code, lines = check(capsys, compute_seed)
+    errors = [x for x in lines if x.startswith("ERROR")]
+    assert code == 1
+    assert len(errors) == 1
+    assert "unknown group [DEAFULT]" in errors[0]
+    assert "did you mean 'DEFAULT'" in errors[0]
+    assert any(
+        "[keystone_authtoken]" in x and x.startswith("WARNING") for x in lines
+    )
+
+
+def test_controller_seed_is_clean_but_for_a_warning(capsys):
+    code, lines = check(capsys, CONTROLLER_SEED)
+    assert code == 0
+    assert lines[-1] == "0 errors, 1 warnings"
+    assert "[DEFAULT] verbose" in lines[0]
+
+
+def test_shipped_files_are_clean(capsys):
+    for path in (SHIPPED_COMPUTE, SHIPPED_CONTROLLER):
+        code, lines = check(capsys, path)
+        assert code == 0, lines
+
+
+def test_same_secret_on_both_sides_is_fine(compute_seed, capsys):
+    fixed = compute_seed.read_text().replace("[DEAFULT]", "[DEFAULT]")
+    compute_seed.write_text(fixed)
+    code, lines = check(
+        capsys, compute_seed, "--collector-config", CONTROLLER_SEED
+    )
+    assert code == 0, lines
+
+
+def test_different_secrets_are_an_error(tmp_path, capsys):
+    compute = tmp_path / "compute.conf"
+    compute.write_text("[publisher]\ntelemetry_secret = s3cret-alpha\n")
+    collector = tmp_path / "collector.conf"
+    collector.write_text("[publisher]\ntelemetry_secret = s3cret-beta\n")
+    code, lines = check(capsys, compute, "--collector-config", collector)
+    assert code == 1
+    assert any("telemetry_secret differs" in x for x in lines)
+    assert not any("s3cret" in x for x in lines)  # secrets stay secret
+
+
+@pytest.mark.parametrize(
+    "text, expected",
+    [
+        ("[compute]\nping_loss_ratio = 1.5\n", "[compute] ping_loss_ratio"),
+        ("[compute]\nping_count = 0\n", "[compute] ping_count"),
+        ("[collector]\nudp_port = 70000\n", "[collector] udp_port"),
+        ("[health]\nfail_cycles = 0\n", "[health] fail_cycles"),
+        ("[compute]\nping_cuont = 4\n", "did you mean 'ping_count'"),
+        ("[healht]\nfail_cycles = 3\n", "did you mean 'health'"),
+    ],
+)
+def test_mistakes_name_the_option(tmp_path, capsys, text, expected):
+    path = tmp_path / "bad.conf"
+    path.write_text(text)
+    code, lines = check(capsys, path)
+    assert code == 1
+    assert any(expected in x and x.startswith("ERROR") for x in lines), lines
+
+
+def test_unreadable_file_is_an_error(tmp_path, capsys):
+    code, lines = check(capsys, tmp_path / "missing.conf")
+    assert code == 1
+    assert lines[0].startswith("ERROR")
