@@ -87,12 +87,14 @@ class _Verdict:
 
     def __init__(self, conf: cfg.ConfigOpts) -> None:
         self.problems = validate_compute_conf(conf)
-        self._logged = threading.Event()
+        self._lock = threading.Lock()
+        self._logged = False
 
     def log_once(self) -> bool:
-        first = not self._logged.is_set()
-        self._logged.set()
-        return first
+        """True for the first caller only."""
+        with self._lock:
+            first, self._logged = not self._logged, True
+            return first
 
 
 _verdicts: per_conf.PerConf[_Verdict] = per_conf.PerConf(_Verdict)
