@@ -79,29 +79,62 @@ def fresh_database(kind, workdir):
     return url, lambda: conftest.drop_mysql_database(server, url)
 
 
+def _clear(engine):
+    with engine.begin() as conn:
+        conn.execute(sa.text("DELETE FROM ha_sample"))
+        conn.execute(sa.text("DELETE FROM ha_latest"))
+
+
+def _rate(count, func):
+    started = time.perf_counter()
+    func()
+    return count / (time.perf_counter() - started)
+
+
 def pipeline(url, data, per_row_count):
+    """Decode + write in-process; and the writers alone on decoded records."""
     engine = engine_mod.create_engine(url)
     migration.upgrade(engine)
     store = store_mod.SampleStore(engine)
     decoder = wire.DatagramDecoder(
         signing.Signer(helper.SEED_SECRET), 16384, 300
     )
-    started = time.perf_counter()
-    for i in range(0, len(data), BATCH):
-        store.write_batch([decoder.decode(d) for d in data[i : i + BATCH]])
-    batched = len(data) / (time.perf_counter() - started)
-    with engine.begin() as conn:
-        conn.execute(sa.text("DELETE FROM ha_sample"))
-        conn.execute(sa.text("DELETE FROM ha_latest"))
-    started = time.perf_counter()
-    for d in data[:per_row_count]:
-        store.write_batch([decoder.decode(d)])
-    per_row = per_row_count / (time.perf_counter() - started)
+
+    def batched():
+        for i in range(0, len(data), BATCH):
+            store.write_batch([decoder.decode(d) for d in data[i : i + BATCH]])
+
+    def per_row():
+        for d in data[:per_row_count]:
+            store.write_batch([decoder.decode(d)])
+
+    records = [decoder.decode(d) for d in data]
+
+    def batched_writer():
+        for i in range(0, len(records), BATCH):
+            store.write_batch(records[i : i + BATCH])
+
+    def per_row_writer():
+        for record in records[:per_row_count]:
+            store.write_batch([record])
+
+    decode_only = _rate(len(data), lambda: [decoder.decode(d) for d in data])
+    full = _rate(len(data), batched)
+    _clear(engine)
+    full_per_row = _rate(per_row_count, per_row)
+    _clear(engine)
+    writer = _rate(len(records), batched_writer)
+    _clear(engine)
+    writer_per_row = _rate(per_row_count, per_row_writer)
     engine.dispose()
     return {
-        "batched_per_s": round(batched),
-        "per_row_commit_per_s": round(per_row),
-        "ratio": round(batched / per_row, 1),
+        "decode_verify_validate_per_s": round(decode_only),
+        "decode_and_batched_write_per_s": round(full),
+        "decode_and_per_row_commit_per_s": round(full_per_row),
+        "ratio_with_decode": round(full / full_per_row, 1),
+        "batched_writer_per_s": round(writer),
+        "per_row_commit_writer_per_s": round(writer_per_row),
+        "ratio_writers": round(writer / writer_per_row, 1),
         "samples": len(data),
         "per_row_samples": per_row_count,
     }

@@ -8,6 +8,7 @@ dispatcher, which only queue it. No blocking work happens on the loop.
 
 import asyncio
 import collections.abc
+import socket
 import typing
 
 from oslo_log import log
@@ -17,6 +18,8 @@ from ceilometer_ha.collector import stats as stats_mod
 
 LOG = log.getLogger(__name__)
 INTERNAL_ERROR = "internal_error"
+# Read whole datagrams; the decoder rejects those over the configured size.
+MAX_UDP_PAYLOAD = 65535
 
 Sink = collections.abc.Callable[[wire.SampleRecord], typing.Any]
 
@@ -73,3 +76,46 @@ def _peer(addr: typing.Any) -> str:
         return f"{addr[0]}:{addr[1]}"
     except (TypeError, IndexError):
         return str(addr)
+
+
+class SocketDrain:
+    """Feeds a protocol every datagram waiting on a socket per wake-up.
+
+    asyncio's datagram transport reads one datagram per event-loop
+    iteration, paying a poll and the loop's bookkeeping for each. Under
+    load many datagrams wait at once; reading up to ``max_per_wakeup`` of
+    them per readiness callback cuts that overhead, which matters at tens
+    of thousands of datagrams per second.
+    """
+
+    def __init__(
+        self,
+        loop: asyncio.AbstractEventLoop,
+        sock: socket.socket,
+        proto: asyncio.DatagramProtocol,
+        max_per_wakeup: int = 256,
+    ) -> None:
+        self._loop = loop
+        self._sock = sock
+        self._proto = proto
+        self._max = max_per_wakeup
+        self._fd = sock.fileno()
+
+    def start(self) -> None:
+        self._loop.add_reader(self._fd, self._read)
+
+    def close(self) -> None:
+        self._loop.remove_reader(self._fd)
+        self._sock.close()
+
+    def _read(self) -> None:
+        recvfrom, received = self._sock.recvfrom, self._proto.datagram_received
+        for _ in range(self._max):
+            try:
+                data, addr = recvfrom(MAX_UDP_PAYLOAD)
+            except (BlockingIOError, InterruptedError):
+                return
+            except OSError as exc:
+                self._proto.error_received(exc)
+                return
+            received(data, addr)

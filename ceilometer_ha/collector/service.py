@@ -125,12 +125,14 @@ class CollectorService:
         sock = bind_socket(
             conf.udp_address, self._port, conf.udp_receive_buffer
         )
-        transport, _ = await self._loop.create_datagram_endpoint(
-            lambda: protocol.SampleProtocol(
+        receiver = protocol.SocketDrain(
+            self._loop,
+            sock,
+            protocol.SampleProtocol(
                 decoder, [d.dispatch for d in dispatchers], self.stats
             ),
-            sock=sock,
         )
+        receiver.start()
         self.port = sock.getsockname()[1]
         LOG.info("Listening on UDP %s port %d", conf.udp_address, self.port)
         if conf.port_file and self._write_port_file:
@@ -148,7 +150,7 @@ class CollectorService:
             await self._stopping.wait()
         finally:
             LOG.info("Stopping: no longer receiving, flushing the queue")
-            transport.close()
+            receiver.close()
             reporter.cancel()
             left = 0
             for dispatcher in dispatchers:
