@@ -12,7 +12,9 @@ option; :func:`enforce` logs them in one CRITICAL line and asks the
 cotyledon master (the parent of the polling worker) to shut down, so
 that the agent exits instead of polling with half a configuration or
 looping. ``ceilometer-ha check-config`` and the unit's ``ExecStartPre=``
-use :func:`validate_compute_conf` directly.
+use :func:`validate_compute_conf` directly. :func:`advise_compute_conf`
+lists valid settings that would send the health samples nowhere useful
+(logged once at WARNING).
 """
 
 import difflib
@@ -34,6 +36,11 @@ ADDRESS_OPTIONS = (
     "tenant_address",
 )
 MASTER_PROCESS_NAME = "ceilometer-polling"
+HA_METERS = [
+    f"ha.{network}.{kind}"
+    for network in ("storage", "management", "tenant")
+    for kind in ("reachable", "loss", "rtt")
+] + ["ha.hypervisor.up", "ha.heartbeat"]
 
 
 class InvalidConfigurationError(ValueError):
@@ -82,11 +89,59 @@ def _misspelt_default(conf: cfg.ConfigOpts) -> list[str]:
     return problems
 
 
+def advise_compute_conf(conf: cfg.ConfigOpts) -> list[str]:
+    """Settings that are valid but probably not meant; each names its option.
+
+    The agent runs anyway (someone may deliberately route samples over
+    the message bus), but says so once at WARNING: with ceilometer's
+    defaults the health samples would silently go nowhere useful.
+    """
+    advice = []
+    driver = _option(conf, "publisher_notifier", "telemetry_driver")
+    if driver is not None and driver != "ha_pipeline":
+        advice.append(
+            f"[publisher_notifier] telemetry_driver is {driver!r}: samples "
+            "go to the message bus, not straight to the collectors; set "
+            "it to ha_pipeline"
+        )
+    polling_file = _option(conf, "polling", "cfg_file")
+    if polling_file is not None:
+        meters = _polled_meters(conf)
+        if isinstance(meters, str):
+            advice.append(f"[polling] cfg_file {polling_file}: {meters}")
+        elif not meters:
+            advice.append(
+                f"[polling] cfg_file {polling_file} polls no ha.* meter; "
+                "point it at pipeline_ha.yaml"
+            )
+    return advice
+
+
+def _option(conf: cfg.ConfigOpts, group: str, name: str):
+    try:
+        return getattr(getattr(conf, group), name)
+    except (cfg.NoSuchOptError, AttributeError):
+        return None
+
+
+def _polled_meters(conf: cfg.ConfigOpts) -> list[str] | str:
+    """The ha.* meters the polling file selects, or why it cannot load."""
+    # Imported late: the check-config command may run without an agent.
+    from ceilometer.polling import manager as polling_manager
+
+    try:
+        sources = polling_manager.PollingManager(conf).sources
+    except Exception as exc:  # any YAML or ceilometer config error
+        return f"cannot be loaded: {exc}"
+    return [m for m in HA_METERS if any(s.support_meter(m) for s in sources)]
+
+
 class _Verdict:
     """The problems of one configuration; logged by the first reader."""
 
     def __init__(self, conf: cfg.ConfigOpts) -> None:
         self.problems = validate_compute_conf(conf)
+        self.advice = [] if self.problems else advise_compute_conf(conf)
         self._lock = threading.Lock()
         self._logged = False
 
@@ -108,10 +163,13 @@ def enforce(conf: cfg.ConfigOpts) -> None:
     Raises :class:`InvalidConfigurationError` when there are problems.
     """
     verdict = _verdicts.get(conf)
+    first = verdict.log_once()
     if not verdict.problems:
+        if first and verdict.advice:
+            LOG.warning("ceilometer-ha: %s", "; ".join(verdict.advice))
         return
     message = "; ".join(verdict.problems)
-    if verdict.log_once():
+    if first:
         LOG.critical(
             "ceilometer-ha cannot run with this configuration, stopping "
             "the agent: %s",

@@ -36,6 +36,7 @@ def _shipped_conf(tmp_path):
 def test_shipped_conf_is_valid_and_complete(tmp_path):
     conf = _shipped_conf(tmp_path)
     assert validate.validate_compute_conf(conf) == []
+    assert validate.advise_compute_conf(conf) == []
     assert conf.publisher_notifier.telemetry_driver == "ha_pipeline"
     assert conf.reserved_metadata_keys == ["cluster"]
     assert conf.polling.cfg_file == conf.pipeline_cfg_file == str(PIPELINE)

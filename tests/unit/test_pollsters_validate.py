@@ -77,3 +77,51 @@ def test_bad_configuration_stops_loading_with_one_critical(tmp_path, caplog):
 def test_only_the_polling_master_is_stopped():
     # The parent of the test runner is not ceilometer-polling.
     assert validate.stop_polling_master() is False
+
+
+def test_ceilometer_defaults_are_advised_against(tmp_path):
+    conf = fakes.ceilometer_conf(tmp_path)
+    advice = validate.advise_compute_conf(conf)
+    assert len(advice) == 2, advice
+    assert advice[0].startswith("[publisher_notifier] telemetry_driver")
+    assert "ha_pipeline" in advice[0]
+    # ceilometer's default polling.yaml: absent here, or without ha.*
+    assert advice[1].startswith("[polling] cfg_file polling.yaml")
+
+
+def test_polling_file_without_ha_meters_is_advised(tmp_path):
+    other = tmp_path / "polling.yaml"
+    other.write_text("sources: [{name: s, interval: 60, meters: [cpu]}]\n")
+    conf = fakes.ceilometer_conf(
+        tmp_path,
+        fakes.BASE_CONF
+        + "[publisher_notifier]\ntelemetry_driver = ha_pipeline\n"
+        + f"[polling]\ncfg_file = {other}\n",
+    )
+    [advice] = validate.advise_compute_conf(conf)
+    assert advice == f"[polling] cfg_file {other} polls no ha.* meter; " + (
+        "point it at pipeline_ha.yaml"
+    )
+
+
+def test_unloadable_polling_file_is_advised(tmp_path):
+    broken = tmp_path / "broken.yaml"
+    broken.write_text("sources: [{name: s}]\n")
+    conf = fakes.ceilometer_conf(
+        tmp_path,
+        fakes.BASE_CONF
+        + "[publisher_notifier]\ntelemetry_driver = ha_pipeline\n"
+        + f"[polling]\ncfg_file = {broken}\n",
+    )
+    [advice] = validate.advise_compute_conf(conf)
+    assert advice.startswith(f"[polling] cfg_file {broken}: cannot be loaded")
+
+
+def test_advice_is_logged_once_and_does_not_stop(tmp_path, caplog):
+    conf = fakes.ceilometer_conf(tmp_path)
+    caplog.set_level(logging.WARNING)
+    for _ in range(3):
+        validate.enforce(conf)
+    warnings = [r for r in caplog.records if r.levelno == logging.WARNING]
+    assert len(warnings) == 1
+    assert "telemetry_driver" in warnings[0].getMessage()
