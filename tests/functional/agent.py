@@ -20,7 +20,8 @@ running it. API::
 * :func:`render_config`: writes ``ceilometer_ha.conf`` and
   ``pipeline_ha.yaml`` into a directory and returns the config path.
 * :class:`PollingAgent`: ``start()``, ``stop()``, ``wait(timeout)``
-  (exit code or ``None``), ``log_text()``, ``config_path``; ``argv``
+  (exit code or ``None``), ``log_text()``, ``wait_for_log(text,
+  timeout)``, ``config_path``; ``argv``
   and ``env`` let a caller wrap the command (``ip netns exec ...``).
 * :class:`UdpCollector`: decodes ceilometer's msgpack datagrams.
 
@@ -211,6 +212,15 @@ class PollingAgent:
             if path.exists():
                 parts.append(path.read_text(errors="replace"))
         return "\n".join(parts)
+
+    def wait_for_log(self, text: str, timeout: float) -> bool:
+        """Whether ``text`` appears in the log within ``timeout`` seconds."""
+        deadline = time.monotonic() + timeout
+        while text not in self.log_text():
+            if time.monotonic() >= deadline:
+                return False
+            time.sleep(0.1)
+        return True
 
     def __enter__(self) -> "PollingAgent":
         return self.start()

@@ -143,3 +143,31 @@ def test_bad_configuration_stops_the_agent(tmp_path, spoil, named):
         assert len(critical) == 1, log[-3000:]
         assert named in critical[0]
         assert collector.samples == []
+
+
+def test_keystone_outage_never_holds_samples_back(tmp_path):
+    """cluster_source = aggregate with Keystone on a closed port."""
+    with agent.UdpCollector() as collector:
+        settings = agent.AgentSettings(
+            collectors=[collector.address],
+            storage=["127.0.0.1"],
+            cluster="static-fallback",
+            interval=INTERVAL,
+            options={
+                "compute": {"cluster_source": "aggregate"},
+                "service_credentials": {
+                    "auth_url": "http://127.0.0.1:1/v3",
+                },
+            },
+        )
+        with agent.PollingAgent(tmp_path, settings) as polling:
+            samples = _collect(collector, {"ha.heartbeat", "ha.storage.loss"})
+            warned = polling.wait_for_log(
+                "Cannot read the cluster of ha-test-host", 30.0
+            )
+            log = polling.log_text()
+    names = {s["counter_name"] for s in samples}
+    assert {"ha.heartbeat", "ha.storage.loss"} <= names, log[-3000:]
+    clusters = {s["resource_metadata"]["cluster"] for s in samples}
+    assert clusters == {"static-fallback"}
+    assert warned, log[-3000:]
