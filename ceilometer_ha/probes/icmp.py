@@ -115,7 +115,13 @@ class IcmpProber:
     async def _run_chunk(
         self, family: int, targets: dict[str, str]
     ) -> dict[str, probe_results.PingResult]:
-        sock = self._open_socket(family)
+        # A failure here fails this chunk's addresses only: with IPv6
+        # disabled in the kernel the IPv4 addresses are still probed.
+        try:
+            sock = self._open_socket(family)
+        except icmp_exceptions.ICMPLibError as exc:
+            reason = f"socket error: IPv{family}: {exc}"
+            return {a: self._failed(a, reason) for a in targets}
         if sock is None:
             return {a: self._failed(a, PERMISSION_REASON) for a in targets}
         session = icmp_session.EchoSession(
@@ -123,6 +129,11 @@ class IcmpProber:
         )
         try:
             await session.run()
+        except (OSError, icmp_exceptions.ICMPLibError) as exc:
+            LOG.warning("Ping cycle over IPv%s failed: %s", family, exc)
+            return {
+                a: self._failed(a, f"socket error: {exc}") for a in targets
+            }
         finally:
             sock.close()
         return session.results()

@@ -83,3 +83,18 @@ def test_refused_datagram_sockets_fall_back_to_raw(monkeypatch):
     assert prober.socket_kind == "raw"
     prober._open_socket(4)
     assert opened == [False, True, True]  # raw first once it worked
+
+
+class _NoIpv6Socket:
+    def __init__(self, address=None, privileged=True):
+        raise icmp_exceptions.ICMPSocketError("Address family not supported")
+
+
+def test_a_family_without_sockets_fails_only_its_addresses(monkeypatch):
+    monkeypatch.setattr(icmp.icmp_sockets, "ICMPv6Socket", _NoIpv6Socket)
+    monkeypatch.setattr(icmp.icmp_sockets, "ICMPv4Socket", _RefusedSocket)
+    cycle = icmp.IcmpProber(count=2).ping(["192.0.2.10", "2001:db8::1"])
+    assert cycle.results["2001:db8::1"].reason.startswith(
+        "socket error: IPv6: Address family not supported"
+    )
+    assert "ping_group_range" in cycle.results["192.0.2.10"].reason
