@@ -19,6 +19,7 @@ import pytest
 REPO = pathlib.Path(__file__).resolve().parents[2]
 UNIT = REPO / "etc" / "systemd" / "ceilometer-polling-ha.service"
 UPSTART = REPO / "etc" / "init" / "ceilometer-polling-ha.conf"
+CHECK = "ceilometer-ha check-config /etc/ceilometer/ceilometer_ha.conf"
 COMMAND = (
     "ceilometer-polling --polling-namespaces compute "
     "--config-file /etc/ceilometer/ceilometer_ha.conf"
@@ -56,8 +57,7 @@ def test_systemd_unit_verifies(tmp_path):
 def test_systemd_unit_runs_the_stock_agent():
     text = UNIT.read_text()
     assert _unit_values(text, "ExecStart") == [f"/usr/bin/{COMMAND}"]
-    [check] = _unit_values(text, "ExecStartPre")
-    assert "ceilometer-ha check-config" in check
+    assert _unit_values(text, "ExecStartPre") == [f"/usr/bin/{CHECK}"]
     assert _unit_values(text, "User") == ["ceilometer"]
     assert _unit_values(text, "Restart") == ["on-failure"]
     assert _unit_values(text, "AmbientCapabilities") == ["CAP_NET_RAW"]
@@ -72,4 +72,18 @@ def test_upstart_job_runs_the_stock_agent():
         in flat
     )
     assert "--chuid ceilometer" in flat
-    assert "ceilometer-ha check-config" in flat
+    assert f"/usr/bin/{CHECK}" in flat
+
+
+def test_the_unit_config_check_passes_on_the_shipped_config(tmp_path):
+    """ExecStartPre= must accept the shipped compute configuration."""
+    binary = pathlib.Path(sys.executable).parent / "ceilometer-ha"
+    config = REPO / "etc" / "ceilometer" / "compute" / "ceilometer_ha.conf"
+    done = subprocess.run(
+        [str(binary), "check-config", str(config)],
+        capture_output=True,
+        text=True,
+        timeout=120,
+        check=False,
+    )
+    assert done.returncode == 0, done.stdout + done.stderr
