@@ -122,7 +122,12 @@ class Namespace:
         return run(self.exec_argv(argv), **kwargs)
 
     def sysctl(self, key: str, value: str) -> None:
-        self.run(["sysctl", "-q", "-w", f"{key}={value}"])
+        """Set a per-namespace sysctl (through /proc: no procps needed)."""
+        path = "/proc/sys/" + key.replace(".", "/")
+        self.run(["sh", "-c", 'printf "%s\\n" "$1" > "$2"', "sh", value, path])
+        written = self.run(["cat", path]).split()
+        if written != value.split():
+            raise NetnsError(f"{key} is {written}, not {value!r}")
 
     def set_link(self, device: str, up: bool) -> None:
         self.ip("link", "set", "dev", device, "up" if up else "down")

@@ -16,6 +16,7 @@ from tests.functional import testbed
 pytestmark = pytest.mark.netns
 
 STORAGE_1, STORAGE_2 = testbed.STORAGE_ADDRESSES
+PING_GROUP_RANGE = "/proc/sys/net/ipv4/ping_group_range"
 
 
 @pytest.fixture(scope="module")
@@ -49,6 +50,8 @@ def test_namespaces_and_routes_exist(clean):
             host.ns.require_route(testbed.CONTROLLER_ADDRESS)
             == testbed.MANAGEMENT_DEVICE
         )
+        group_range = host.ns.run(["cat", PING_GROUP_RANGE]).split()
+        assert group_range == ["0", "2147483647"]
 
 
 def test_echo_crosses_both_networks(clean):
