@@ -7,8 +7,9 @@ reports the median. The baseline, measured in the same run on the same
 data, is the naive read that a per-row design starts with: fetching every
 ``ha_latest`` row (before any rule runs).
 
-Host mix (every host has a heartbeat, a hypervisor and one storage
-address with reachable / loss / rtt): 97 % healthy, 1 % cut for 10
+Every host has a heartbeat, a hypervisor and one storage address with
+reachable / loss / rtt. Two data sets: ``all_ok`` (every host healthy,
+the steady state) and ``mix``: 97 % healthy, 1 % cut for 10
 cycles (failed), 1 % cut for 1 cycle (degraded; history read), 0.5 %
 hypervisor down, 0.5 % stale.
 
@@ -42,52 +43,71 @@ SETTINGS = health_settings.HealthSettings()
 def _row(host, meter, resource_id, volume, streak, age=0.2):
     at = NOW - datetime.timedelta(seconds=age)
     return {
-        "host": host, "meter": meter, "resource_id": resource_id,
-        "cluster": f"c{hash(host) % 10}", "message_id": uuid.uuid4().hex,
-        "volume": volume, "unit": "", "timestamp": at, "recorded_at": at,
+        "host": host,
+        "meter": meter,
+        "resource_id": resource_id,
+        "cluster": f"c{hash(host) % 10}",
+        "message_id": uuid.uuid4().hex,
+        "volume": volume,
+        "unit": "",
+        "timestamp": at,
+        "recorded_at": at,
         "streak": streak,
         "since": at - datetime.timedelta(seconds=streak - 1),
         "resource_metadata": "{}",
     }
 
 
-def host_rows(index: int) -> tuple[list[dict], list[dict]]:
+def host_rows(index: int, mix: bool) -> tuple[list[dict], list[dict]]:
     host = f"compute-{index:05d}"
-    kind = index % 200
+    kind = index % 200 if mix else 100
     age = 30.0 if kind == 1 else 0.2
     cut = {2: 10, 3: 10, 4: 1, 5: 1}.get(kind, 0)
     addr = f"{host}-198.51.100.2"
     latest = [
         _row(host, "ha.heartbeat", host, 1, 500, age),
         _row(host, "ha.hypervisor.up", host, 0 if kind == 6 else 1, 500, age),
-        _row(host, "ha.storage.reachable", addr, 0 if cut else 1,
-             cut or 500, age),
-        _row(host, "ha.storage.loss", addr, 1.0 if cut else 0.0,
-             cut or 500, age),
+        _row(
+            host,
+            "ha.storage.reachable",
+            addr,
+            0 if cut else 1,
+            cut or 500,
+            age,
+        ),
+        _row(
+            host, "ha.storage.loss", addr, 1.0 if cut else 0.0, cut or 500, age
+        ),
         _row(host, "ha.storage.rtt", addr, 0.3, 1, age),
     ]
     history = []
     if cut == 1:
         for back in range(SETTINGS.history_cycles):
-            row = _row(host, "ha.storage.loss", addr,
-                       1.0 if back == 0 else 0.0, 1, back + 0.2)
+            row = _row(
+                host,
+                "ha.storage.loss",
+                addr,
+                1.0 if back == 0 else 0.0,
+                1,
+                back + 0.2,
+            )
             del row["streak"], row["since"]
             row["source"] = "bench"
             history.append(row)
     return latest, history
 
 
-def fill(engine: sa.Engine, hosts: int) -> None:
+def fill(engine: sa.Engine, hosts: int, mix: bool) -> None:
     models.metadata.drop_all(engine)
     models.metadata.create_all(engine)
     latest, samples = [], []
     for index in range(hosts):
-        rows, history = host_rows(index)
+        rows, history = host_rows(index, mix)
         latest += rows
         samples += history
     with engine.begin() as conn:
         for start in range(0, len(latest), 5000):
-            conn.execute(models.latest.insert(), latest[start:start + 5000])
+            conn.execute(models.latest.insert(), latest[start : start + 5000])
         if samples:
             conn.execute(models.sample.insert(), samples)
     if engine.dialect.name == "mysql":
@@ -104,8 +124,8 @@ def timed(func, runs: int) -> float:
     return round(statistics.median(times), 1)
 
 
-def measure(engine: sa.Engine, hosts: int, runs: int) -> dict:
-    fill(engine, hosts)
+def measure(engine: sa.Engine, hosts: int, runs: int, mix: bool) -> dict:
+    fill(engine, hosts, mix)
     report = judge.judge(engine, SETTINGS, now=NOW)
 
     def naive_read():
@@ -114,17 +134,20 @@ def measure(engine: sa.Engine, hosts: int, runs: int) -> dict:
 
     return {
         "hosts": hosts,
+        "data": "mix" if mix else "all_ok",
         "rows": hosts * 5,
         "verdicts_ms_median": timed(
-            lambda: judge.judge(engine, SETTINGS, now=NOW), runs),
+            lambda: judge.judge(engine, SETTINGS, now=NOW), runs
+        ),
         "baseline_fetch_all_rows_ms_median": timed(naive_read, runs),
         "counts": report.counts(),
     }
 
 
 def mysql_engine() -> tuple[sa.Engine, str, str] | None:
-    server = os.environ.get("CEILOMETER_HA_TEST_MYSQL_URL",
-                            "mysql+pymysql://root@127.0.0.1:3306")
+    server = os.environ.get(
+        "CEILOMETER_HA_TEST_MYSQL_URL", "mysql+pymysql://root@127.0.0.1:3306"
+    )
     name = f"ceilometer_ha_bench_{uuid.uuid4().hex[:8]}"
     try:
         admin = db_engine.create_engine(server)
@@ -142,11 +165,19 @@ def main() -> int:
     parser.add_argument("--sizes", default="1000,10000")
     args = parser.parse_args()
     sizes = [int(s) for s in args.sizes.split(",")]
-    results: dict = {"target": "<= 100 ms at 10,000 hosts from MariaDB",
-                     "runs": args.runs, "sqlite": [], "mariadb": []}
+    results: dict = {
+        "target": "<= 100 ms at 10,000 hosts from MariaDB",
+        "runs": args.runs,
+        "sqlite": [],
+        "mariadb": [],
+    }
     with tempfile.TemporaryDirectory() as tmp:
         lite = db_engine.create_engine(f"sqlite:///{tmp}/bench.sqlite")
-        results["sqlite"] = [measure(lite, n, args.runs) for n in sizes]
+        results["sqlite"] = [
+            measure(lite, n, args.runs, mix)
+            for n in sizes
+            for mix in (False, True)
+        ]
         lite.dispose()
     made = mysql_engine()
     if made is None:
@@ -155,7 +186,10 @@ def main() -> int:
         engine, server, name = made
         try:
             results["mariadb"] = [
-                measure(engine, n, args.runs) for n in sizes]
+                measure(engine, n, args.runs, mix)
+                for n in sizes
+                for mix in (False, True)
+            ]
         finally:
             engine.dispose()
             with db_engine.create_engine(server).begin() as conn:

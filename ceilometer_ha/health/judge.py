@@ -11,12 +11,14 @@ import collections
 import collections.abc
 import dataclasses
 import datetime
+import operator
 
 from oslo_log import log
 import sqlalchemy as sa
 
 from ceilometer_ha.health import facts as facts_builder
 from ceilometer_ha.health import guards
+from ceilometer_ha.health import history as health_history
 from ceilometer_ha.health import host_rules
 from ceilometer_ha.health import model
 from ceilometer_ha.health import reader
@@ -80,7 +82,7 @@ def _detailed_facts(conn, summaries, now, settings):
         not_before = now - datetime.timedelta(
             seconds=settings.history_window + settings.stale_after
         )
-        history = reader.read_loss_history(conn, undecided, not_before)
+        history = health_history.read_loss_history(conn, undecided, not_before)
         for host, series in history.items():
             facts[host] = dataclasses.replace(
                 facts[host], history=_replay(series, settings)
@@ -158,7 +160,7 @@ def _assemble(
     now: datetime.datetime,
     settings: health_settings.HealthSettings,
 ) -> model.Report:
-    verdicts.sort(key=lambda v: (v.cluster, v.host))
+    verdicts.sort(key=operator.attrgetter("cluster", "host"))
     by_cluster: dict[str, list[model.HostVerdict]] = {}
     for verdict in verdicts:
         by_cluster.setdefault(verdict.cluster, []).append(verdict)

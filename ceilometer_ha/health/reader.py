@@ -6,12 +6,11 @@ that 10,000 hosts cost 10,000 short rows, not 50,000 wide ones: PyMySQL
 decodes rows in pure Python. Only hosts that are not plainly healthy get
 their ``ha_latest`` rows read (:func:`read_latest_rows`) and only those
 whose hysteresis is undecided get their recent loss samples read from
-``ha_sample`` (:func:`read_loss_history`). Run them on one connection
+``ha_sample`` (``history.read_loss_history``). Run them on one connection
 inside one transaction, so that they see one snapshot.
 """
 
 import collections.abc
-import dataclasses
 import datetime
 import typing
 
@@ -24,12 +23,15 @@ HEARTBEAT = "ha.heartbeat"
 HYPERVISOR_UP = "ha.hypervisor.up"
 STORAGE_REACHABLE = "ha.storage.reachable"
 STORAGE_LOSS = "ha.storage.loss"
+VERDICT_METERS = (HEARTBEAT, HYPERVISOR_UP, STORAGE_REACHABLE, STORAGE_LOSS)
 _CHUNK = 500
 
 
-@dataclasses.dataclass(frozen=True, slots=True)
-class HostSummary:
-    """Counts over one host's current (not stale) ``ha_latest`` rows."""
+class HostSummary(typing.NamedTuple):
+    """Counts over one host's current (not stale) ``ha_latest`` rows.
+
+    A named tuple: 10,000 of them are built per report.
+    """
 
     host: str
     cluster: str
@@ -162,6 +164,12 @@ def fetch_all(
     return converted
 
 
+def allow_long_concat(conn: sa.Connection) -> None:
+    """Lift MySQL's 1 MiB group_concat limit (some 25,000 hosts) for conn."""
+    if conn.dialect.name == "mysql":
+        conn.exec_driver_sql("SET SESSION group_concat_max_len = 1073741824")
+
+
 def read_summaries(
     conn: sa.Connection,
     settings: health_settings.HealthSettings,
@@ -171,10 +179,7 @@ def read_summaries(
 
     Host names hold no blank and cluster names no line break.
     """
-    if conn.dialect.name == "mysql":
-        # The default (1 MiB) would silently truncate the list beyond
-        # some 25,000 hosts.
-        conn.exec_driver_sql("SET SESSION group_concat_max_len = 1073741824")
+    allow_long_concat(conn)
     rows = fetch_all(conn, summary_query(settings, now))
     text = rows[0][0] if rows else None
     summaries = []
@@ -188,19 +193,19 @@ def read_summaries(
             HostSummary(
                 host,
                 cluster,
-                heartbeat_fresh=a % 1000,
-                hypervisor_down=a // 1000 % 1000,
-                addresses=a // 1000000,
-                cut=b % 1000,
-                cut_long=b // 1000 % 1000,
-                reachable=b // 1000000 % 1000,
-                reachable_long=b // 1000000000,
+                a % 1000,  # heartbeat_fresh
+                a // 1000000,  # addresses
+                b % 1000,  # cut
+                b // 1000 % 1000,  # cut_long
+                b // 1000000 % 1000,  # reachable
+                b // 1000000000,  # reachable_long
+                a // 1000 % 1000,  # hypervisor_down
             )
         )
     return summaries
 
 
-def _chunks(
+def chunks(
     items: collections.abc.Sequence[str],
 ) -> collections.abc.Iterator[collections.abc.Sequence[str]]:
     for start in range(0, len(items), _CHUNK):
@@ -222,10 +227,16 @@ class LatestRow(typing.NamedTuple):
 def read_latest_rows(
     conn: sa.Connection, hosts: collections.abc.Sequence[str]
 ) -> list[LatestRow]:
-    """Every ``ha_latest`` row of the given hosts (5 or so per host)."""
+    """The ``ha_latest`` rows of the given hosts the verdicts use.
+
+    Metadata is read only where a rule reads it (the hypervisor's reason).
+    """
     t = models.latest.c
+    metadata = sa.case(
+        (t.meter == HYPERVISOR_UP, t.resource_metadata), else_=""
+    )
     rows: list[LatestRow] = []
-    for chunk in _chunks(sorted(hosts)):
+    for chunk in chunks(sorted(hosts)):
         query = sa.select(
             t.host,
             t.cluster,
@@ -235,38 +246,7 @@ def read_latest_rows(
             t.streak,
             t.since,
             t.recorded_at,
-            t.resource_metadata,
-        ).where(t.host.in_(chunk))
+            metadata,
+        ).where(t.host.in_(chunk), t.meter.in_(VERDICT_METERS))
         rows.extend(LatestRow(*r) for r in fetch_all(conn, query, (6, 7)))
     return rows
-
-
-def read_loss_history(
-    conn: sa.Connection,
-    hosts: collections.abc.Sequence[str],
-    not_before: datetime.datetime,
-) -> dict[str, dict[str, list[tuple[datetime.datetime, float]]]]:
-    """Loss samples of the given hosts since ``not_before``, oldest first.
-
-    Returns ``{host: {resource_id: [(timestamp, loss), ...]}}``; uses the
-    (host, meter, timestamp) index of ``ha_sample``.
-    """
-    t = models.sample.c
-    history: dict[str, dict[str, list[tuple[datetime.datetime, float]]]]
-    history = {}
-    for chunk in _chunks(sorted(hosts)):
-        query = (
-            sa.select(t.host, t.resource_id, t.timestamp, t.volume)
-            .where(
-                t.host.in_(chunk),
-                t.meter == STORAGE_LOSS,
-                t.timestamp >= not_before,
-            )
-            .order_by(t.host, t.resource_id, t.timestamp)
-        )
-        for host, resource_id, timestamp, volume in fetch_all(
-            conn, query, (2,)
-        ):
-            series = history.setdefault(host, {}).setdefault(resource_id, [])
-            series.append((timestamp, float(volume)))
-    return history

@@ -81,7 +81,7 @@ def test_status_on_collected_samples(database_url, tmp_path):
 
         def send_cycle(index, cut_host=None):
             nonlocal sent
-            when = start - datetime.timedelta(seconds=30 - index)
+            when = start - datetime.timedelta(seconds=10 - index)
             batch = []
             for host in HOSTS:
                 batch += cycle(host, when, 1.0 if host == cut_host else 0.0)

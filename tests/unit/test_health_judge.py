@@ -26,6 +26,14 @@ def table(tmp_path, clock):
     )
 
 
+@pytest.fixture
+def any_table(database_url, clock):
+    """SQLite and MariaDB: the history read differs between them."""
+    table = health_fixtures.SampleTable(database_url, clock)
+    yield table
+    table.engine.dispose()
+
+
 def verdict_of(table, clock, host, settings=DEFAULTS):
     report = judge.judge(table.engine, settings, now=clock.now())
     return next(v for v in report.hosts if v.host == host), report
@@ -45,7 +53,8 @@ def healthy(n=20):
         (7, model.FAILED, model.STORAGE_LOST),
     ],
 )
-def test_hysteresis_to_failed(table, clock, cut_cycles, verdict, reason):
+def test_hysteresis_to_failed(any_table, clock, cut_cycles, verdict, reason):
+    table = any_table
     cut = [1.0] * cut_cycles
     table.host("cmp-1", {A: healthy() + cut, B: healthy() + cut})
     table.host("cmp-2", {A: healthy(), B: healthy()})
@@ -68,7 +77,8 @@ def test_hysteresis_to_failed(table, clock, cut_cycles, verdict, reason):
         (3, model.OK, None),
     ],
 )
-def test_hysteresis_back_to_ok(table, clock, good_cycles, verdict, reason):
+def test_hysteresis_back_to_ok(any_table, clock, good_cycles, verdict, reason):
+    table = any_table
     history = healthy(5) + [1.0] * 4 + [0.25] * good_cycles
     table.host("cmp-1", {A: history, B: [1.0] * len(history)})
     table.host("cmp-2", {A: healthy()})
@@ -76,7 +86,8 @@ def test_hysteresis_back_to_ok(table, clock, good_cycles, verdict, reason):
     assert (found.verdict, found.reason) == (verdict, reason)
 
 
-def test_failed_host_failing_again_stays_failed(table, clock):
+def test_failed_host_failing_again_stays_failed(any_table, clock):
+    table = any_table
     history = healthy(5) + [1.0] * 4 + [0.0] + [1.0]
     table.host("cmp-1", {A: history})
     table.host("cmp-2", {A: healthy()})
