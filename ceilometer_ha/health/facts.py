@@ -13,6 +13,7 @@ import datetime
 import json
 
 from ceilometer_ha.health import host_rules
+from ceilometer_ha.health import latest_rows
 from ceilometer_ha.health import reader
 from ceilometer_ha.health import settings as health_settings
 from ceilometer_ha.health import storage_rules
@@ -28,7 +29,7 @@ def _hypervisor_reason(text: str) -> str | None:
 
 def build_facts(
     summary: reader.HostSummary,
-    rows: collections.abc.Iterable[reader.LatestRow],
+    rows: collections.abc.Iterable[latest_rows.LatestRow],
     now: datetime.datetime,
     settings: health_settings.HealthSettings,
 ) -> host_rules.HostFacts:

@@ -20,6 +20,7 @@ from ceilometer_ha.health import facts as facts_builder
 from ceilometer_ha.health import guards
 from ceilometer_ha.health import history as health_history
 from ceilometer_ha.health import host_rules
+from ceilometer_ha.health import latest_rows
 from ceilometer_ha.health import model
 from ceilometer_ha.health import reader
 from ceilometer_ha.health import settings as health_settings
@@ -63,7 +64,7 @@ def _replay(
 
 def _detailed_facts(conn, summaries, now, settings):
     rows_by_host = collections.defaultdict(list)
-    for row in reader.read_latest_rows(conn, [s.host for s in summaries]):
+    for row in latest_rows.read_latest_rows(conn, [s.host for s in summaries]):
         rows_by_host[row.host].append(row)
     facts = {
         s.host: facts_builder.build_facts(

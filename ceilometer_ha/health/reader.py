@@ -4,7 +4,7 @@
 per host in SQL (conditional aggregates over the primary key order), so
 that 10,000 hosts cost 10,000 short rows, not 50,000 wide ones: PyMySQL
 decodes rows in pure Python. Only hosts that are not plainly healthy get
-their ``ha_latest`` rows read (:func:`read_latest_rows`) and only those
+their ``ha_latest`` rows read (``latest_rows``) and only those
 whose hysteresis is undecided get their recent loss samples read from
 ``ha_sample`` (``history.read_loss_history``). Run them on one connection
 inside one transaction, so that they see one snapshot.
@@ -210,43 +210,3 @@ def chunks(
 ) -> collections.abc.Iterator[collections.abc.Sequence[str]]:
     for start in range(0, len(items), _CHUNK):
         yield items[start : start + _CHUNK]
-
-
-class LatestRow(typing.NamedTuple):
-    host: str
-    cluster: str
-    meter: str
-    resource_id: str
-    volume: float
-    streak: int
-    since: datetime.datetime
-    recorded_at: datetime.datetime
-    resource_metadata: str
-
-
-def read_latest_rows(
-    conn: sa.Connection, hosts: collections.abc.Sequence[str]
-) -> list[LatestRow]:
-    """The ``ha_latest`` rows of the given hosts the verdicts use.
-
-    Metadata is read only where a rule reads it (the hypervisor's reason).
-    """
-    t = models.latest.c
-    metadata = sa.case(
-        (t.meter == HYPERVISOR_UP, t.resource_metadata), else_=""
-    )
-    rows: list[LatestRow] = []
-    for chunk in chunks(sorted(hosts)):
-        query = sa.select(
-            t.host,
-            t.cluster,
-            t.meter,
-            t.resource_id,
-            t.volume,
-            t.streak,
-            t.since,
-            t.recorded_at,
-            metadata,
-        ).where(t.host.in_(chunk), t.meter.in_(VERDICT_METERS))
-        rows.extend(LatestRow(*r) for r in fetch_all(conn, query, (6, 7)))
-    return rows

@@ -219,7 +219,8 @@ def test_no_hosts_cannot_judge(table, clock):
     assert (report.can_judge, report.reason) == (False, model.NO_HOSTS)
 
 
-def test_hypervisor_down_only_degrades(table, clock):
+def test_hypervisor_down_only_degrades(any_table, clock):
+    table = any_table
     table.host(
         "cmp-1",
         {A: healthy()},

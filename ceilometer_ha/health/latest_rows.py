@@ -1,0 +1,105 @@
+"""The ``ha_latest`` rows of the hosts that need a closer look.
+
+Only the meters the rules use, and metadata only where a rule reads it
+(the hypervisor's ``reason``). On MySQL/MariaDB all rows come back as one
+``GROUP_CONCAT`` text (fields split by U+001F, rows by a line break;
+metadata is JSON, whose text never holds either unescaped), because
+PyMySQL decodes every row and column in pure Python; other databases
+return plain rows.
+"""
+
+import collections.abc
+import datetime
+import typing
+
+import sqlalchemy as sa
+
+from ceilometer_ha.health import reader
+from ceilometer_ha.storage import models
+
+_FIELD = "\x1f"
+
+
+class LatestRow(typing.NamedTuple):
+    host: str
+    cluster: str
+    meter: str
+    resource_id: str
+    volume: float
+    streak: int
+    since: datetime.datetime
+    recorded_at: datetime.datetime
+    resource_metadata: str
+
+
+def _where(chunk) -> tuple[sa.ColumnElement[bool], ...]:
+    t = models.latest.c
+    return t.host.in_(chunk), t.meter.in_(reader.VERDICT_METERS)
+
+
+def _rows_query(chunk) -> sa.Select:
+    t = models.latest.c
+    metadata = sa.case(
+        (t.meter == reader.HYPERVISOR_UP, t.resource_metadata), else_=""
+    )
+    columns = (
+        t.host,
+        t.cluster,
+        t.meter,
+        t.resource_id,
+        t.volume,
+        t.streak,
+        t.since,
+        t.recorded_at,
+        metadata,
+    )
+    return sa.select(*columns).where(*_where(chunk))
+
+
+def _packed_query(chunk) -> sa.Select:
+    packed: sa.ColumnElement[str] = sa.literal_column(
+        "GROUP_CONCAT(CONCAT_WS(CHAR(31), host, cluster, meter, "
+        "resource_id, volume, streak, since, recorded_at, "
+        f"IF(meter = '{reader.HYPERVISOR_UP}', resource_metadata, '')) "
+        "SEPARATOR '\n')"
+    )
+    return sa.select(packed).select_from(models.latest).where(*_where(chunk))
+
+
+def _unpack(text: str) -> list[LatestRow]:
+    rows = []
+    parse = datetime.datetime.fromisoformat
+    for line in text.split("\n"):
+        f = line.split(_FIELD)
+        rows.append(
+            LatestRow(
+                f[0],
+                f[1],
+                f[2],
+                f[3],
+                float(f[4]),
+                int(f[5]),
+                parse(f[6]),
+                parse(f[7]),
+                f[8],
+            )
+        )
+    return rows
+
+
+def read_latest_rows(
+    conn: sa.Connection, hosts: collections.abc.Sequence[str]
+) -> list[LatestRow]:
+    """The rows of ``hosts`` for the meters the rules use."""
+    rows: list[LatestRow] = []
+    packed = conn.dialect.name == "mysql"
+    if packed:
+        reader.allow_long_concat(conn)
+    for chunk in reader.chunks(sorted(hosts)):
+        if packed:
+            ((text,),) = reader.fetch_all(conn, _packed_query(chunk))
+            rows.extend(_unpack(text) if text else ())
+        else:
+            found = reader.fetch_all(conn, _rows_query(chunk), (6, 7))
+            rows.extend(LatestRow(*row) for row in found)
+    return rows
