@@ -36,13 +36,35 @@ def _expected_meters() -> set[str]:
 
 
 def _collect(collector, expected):
-    """First sample within the start-up time, then all in 3 intervals."""
+    """First sample within the start-up time, then all in 3 intervals.
+
+    ``expected`` holds ``(meter, resource_id)`` pairs: every address of
+    a meter must have arrived, not only the meter's first datagram.
+    """
     collector.receive_until(bool, STARTUP_TIMEOUT)
     assert collector.samples, "no sample arrived from the agent"
     return collector.receive_until(
-        lambda got: expected <= {s["counter_name"] for s in got},
-        3 * INTERVAL + 1,
+        lambda got: expected <= _pairs(got), 3 * INTERVAL + 1
     )
+
+
+def _pairs(samples) -> set[tuple[str, str]]:
+    return {(s["counter_name"], s["resource_id"]) for s in samples}
+
+
+def _expected_pairs(settings) -> set[tuple[str, str]]:
+    addresses = {
+        "storage": settings.storage,
+        "management": settings.management,
+        "tenant": settings.tenant,
+    }
+    pairs = {
+        (meter, f"{settings.host}-{address}")
+        for meter in _expected_meters() & ADDRESS_METERS
+        for address in addresses[meter.split(".")[1]]
+    }
+    pairs |= {(m, settings.host) for m in _expected_meters() & HOST_METERS}
+    return pairs
 
 
 @pytest.mark.parametrize("threads", ["1", "0"])  # 0: all pollsters at once
@@ -59,11 +81,11 @@ def test_every_meter_arrives_signed_with_host_and_cluster(tmp_path, threads):
             options={"polling": {"threads_to_process_pollsters": threads}},
         )
         with agent.PollingAgent(tmp_path, settings) as polling:
-            samples = _collect(collector, _expected_meters())
+            samples = _collect(collector, _expected_pairs(settings))
             log = polling.log_text()
 
-    names = {s["counter_name"] for s in samples}
-    assert _expected_meters() <= names, (names, log[-3000:])
+    missing = _expected_pairs(settings) - _pairs(samples)
+    assert not missing, (missing, log[-3000:])
     for s in samples:
         assert publisher_utils.verify_signature(s, settings.secret), s
         assert not publisher_utils.verify_signature(s, "another secret")
@@ -161,7 +183,13 @@ def test_keystone_outage_never_holds_samples_back(tmp_path):
             },
         )
         with agent.PollingAgent(tmp_path, settings) as polling:
-            samples = _collect(collector, {"ha.heartbeat", "ha.storage.loss"})
+            samples = _collect(
+                collector,
+                {
+                    ("ha.heartbeat", "ha-test-host"),
+                    ("ha.storage.loss", "ha-test-host-127.0.0.1"),
+                },
+            )
             warned = polling.wait_for_log(
                 "Cannot read the cluster of ha-test-host", 30.0
             )
