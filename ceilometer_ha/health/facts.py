@@ -35,7 +35,7 @@ def build_facts(
 ) -> host_rules.HostFacts:
     """Facts of one host from its ``ha_latest`` rows (stale rows ignored)."""
     fresh_from = now - datetime.timedelta(seconds=settings.stale_after)
-    heartbeat = last_seen = None
+    heartbeat = last_seen = silent = None
     loss, reach, hypervisors = {}, {}, []
     prefix = summary.host + "-"
     for row in rows:
@@ -43,6 +43,8 @@ def build_facts(
         if row.meter == reader.HEARTBEAT:
             heartbeat = max(filter(None, (heartbeat, row.recorded_at)))
         if row.recorded_at < fresh_from:
+            if row.meter == reader.STORAGE_LOSS:
+                silent = max(filter(None, (silent, row.recorded_at)))
             continue
         if row.meter == reader.STORAGE_LOSS:
             loss[row.resource_id] = row
@@ -80,4 +82,5 @@ def build_facts(
         last_seen=last_seen,
         addresses=tuple(addresses),
         hypervisors=tuple(hypervisors),
+        storage_silent_since=None if addresses else silent,
     )

@@ -37,6 +37,7 @@ class HostFacts:
     addresses: tuple[storage_rules.AddressState, ...] = ()
     hypervisors: tuple[HypervisorState, ...] = ()
     history: storage_rules.Hysteresis | None = None
+    storage_silent_since: datetime.datetime | None = None
 
 
 @dataclasses.dataclass(frozen=True)
@@ -172,6 +173,16 @@ def judge_host(
         )
         return Judgement(verdict, None)
     findings, state = _storage_findings(facts, settings)
+    if facts.storage_silent_since:
+        findings.append(
+            (
+                model.DEGRADED,
+                model.STORAGE_SILENT,
+                "no current storage samples (the last was recorded at "
+                f"{model.isoformat(facts.storage_silent_since)})",
+                facts.storage_silent_since,
+            )
+        )
     down = [h for h in facts.hypervisors if not h.up]
     if down:
         why = "; ".join(h.reason for h in down if h.reason)

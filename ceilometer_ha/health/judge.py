@@ -41,7 +41,7 @@ def needs_detail(
     if not summary.heartbeat_fresh or summary.hypervisor_down:
         return True
     if summary.addresses == 0:
-        return False
+        return summary.silent_addresses > 0
     k = storage_rules.needed_addresses(
         summary.addresses, settings.min_storage_reachable
     )

@@ -24,6 +24,7 @@ STORAGE_RECOVERING = "storage_recovering"
 STORAGE_OUTAGE = "storage_outage"
 STORAGE_FAILING = "storage_failing"
 STORAGE_UNREACHABLE = "storage_unreachable"
+STORAGE_SILENT = "storage_silent"
 HYPERVISOR_DOWN = "hypervisor_down"
 
 # Report-level reasons why the observer cannot judge.

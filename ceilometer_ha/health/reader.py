@@ -42,6 +42,7 @@ class HostSummary(typing.NamedTuple):
     reachable: int
     reachable_long: int
     hypervisor_down: int
+    silent_addresses: int = 0
 
 
 # Counts are packed three or four to an integer, base 1000, so that a
@@ -62,14 +63,16 @@ def _flag(condition: sa.ColumnElement[bool], weight: int) -> sa.Case:
 def summary_query(
     settings: health_settings.HealthSettings, now: datetime.datetime
 ) -> sa.Select:
-    """The per-host aggregate; rows older than the stale limit are ignored.
+    """The per-host aggregate; rows older than the stale limit only count
+    as ``silent_addresses`` (storage rows no longer updated).
 
     One row, one text value: a line per host ``FIRST SECOND HOST\tCLUSTER``
     where FIRST is ``heartbeat + 1000 * hypervisor_down + 10**6 *
-    addresses`` and SECOND ``cut + 1000 * cut_long + 10**6 * reachable +
-    10**9 * reachable_long`` (see :class:`HostSummary`). PyMySQL decodes
-    rows and columns in pure Python; one value for 10,000 hosts costs
-    less than 10,000 rows of four columns.
+    addresses + 10**9 * silent_addresses`` and SECOND ``cut + 1000 *
+    cut_long + 10**6 * reachable + 10**9 * reachable_long`` (see
+    :class:`HostSummary`). PyMySQL decodes rows and columns in pure
+    Python; one value for 10,000 hosts costs less than 10,000 rows of
+    four columns.
     """
     t = models.latest.c
     b = _BASE
@@ -80,6 +83,7 @@ def summary_query(
     is_up = t.volume >= 0.5
     first = _packed(
         [
+            (sa.and_(stale, t.meter == STORAGE_LOSS), b**3),
             (stale, 0),
             (t.meter == HEARTBEAT, 1),
             (t.meter == HYPERVISOR_UP, _flag(~is_up, b)),
@@ -194,12 +198,13 @@ def read_summaries(
                 host,
                 cluster,
                 a % 1000,  # heartbeat_fresh
-                a // 1000000,  # addresses
+                a // 1000000 % 1000,  # addresses
                 b % 1000,  # cut
                 b // 1000 % 1000,  # cut_long
                 b // 1000000 % 1000,  # reachable
                 b // 1000000000,  # reachable_long
                 a // 1000 % 1000,  # hypervisor_down
+                a // 1000000000,  # silent_addresses
             )
         )
     return summaries

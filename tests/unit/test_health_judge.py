@@ -8,6 +8,7 @@ import pytest
 from ceilometer_ha.health import judge
 from ceilometer_ha.health import model
 from ceilometer_ha.health import settings as health_settings
+from ceilometer_ha.storage import models
 from tests.unit import health_fixtures
 
 A, B = "198.51.100.2", "198.51.100.3"
@@ -275,3 +276,21 @@ def test_filter_keeps_guards(table, clock):
     assert [v.host for v in only.hosts] == ["cmp-2"]
     assert [c.cluster for c in only.clusters] == ["y"]
     assert judge.filter_report(report, host="cmp-1").clusters[0].cluster == "x"
+
+
+def test_storage_samples_that_stopped_degrade(table, clock):
+    table.host("cmp-1", {A: healthy()}, heartbeat_age=30)
+    table.host("cmp-2", {A: healthy()})
+    table.host("cmp-3", {A: healthy()})
+    with table.engine.begin() as conn:
+        conn.execute(
+            models.latest.update()
+            .where(models.latest.c.meter == "ha.heartbeat")
+            .values(recorded_at=clock.now())
+        )
+    found, _ = verdict_of(table, clock, "cmp-1")
+    assert (found.verdict, found.reason) == (
+        model.DEGRADED,
+        model.STORAGE_SILENT,
+    )
+    assert verdict_of(table, clock, "cmp-2")[0].verdict == model.OK
