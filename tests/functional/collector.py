@@ -2,26 +2,38 @@
 
 Two ways, one configuration:
 
-``CollectorProcess``
+``CollectorProcess(database_url, workdir, options=None, template=None,
+run_dbsync=True, command_prefix=None)``
     the ``ceilometer-collector-ha`` console script as a subprocess,
     started from the deployment notes' controller file
     (``data/controller_ceilometer_ha.conf``, verbatim but for
-    ``connection`` and ``udp_port``) plus a small overlay file for what a
-    test needs (listen address, port file, intervals)::
+    ``connection`` and ``udp_port = 0``) plus an overlay file for what a
+    test needs (``options``: ``{group: {option: value}}``; by default
+    ``udp_address = 127.0.0.1`` and a ``port_file``). ``command_prefix``
+    runs it elsewhere, e.g. ``["ip", "netns", "exec", "ns1"]``.
+    ``start()`` returns once it listens (``port`` set, from the port
+    file); ``stop()`` sends SIGTERM and returns the exit code::
 
         with CollectorProcess(database_url, tmp_path) as collector:
             send_to(collector.address, collector.port, datagram)
             collector.wait_for_rows(1)
         assert collector.returncode == 0
 
-``InProcessCollector``
+``InProcessCollector(database_url, workdir, options=None, run_dbsync=True)``
     the same service on an asyncio loop in a thread of the test process,
-    for the many fast tests; ``stats`` is the live counter object.
+    for the many fast tests; ``stats`` is the live counter object and
+    ``stop()`` returns the samples left unwritten.
 
-``render_config(template, database_url)`` writes the ``connection`` of a
-controller file; ``dbsync(config_path)`` creates the schema as the
-operator would. Both classes run dbsync before starting unless told not
-to. Sending stays on loopback: the listen address defaults to 127.0.0.1.
+Both have ``address``, ``port``, ``count_rows(table)`` and
+``wait_for_rows(count, timeout)``, and work as context managers.
+Module functions: ``render_config(template, database_url)`` (set the
+``connection`` of a controller file), ``dbsync(config_path)`` (create the
+schema as the operator would), ``send_to(address, port, *datagrams)``
+(loopback only), ``ceilometer_publisher(address, port)`` (ceilometer's
+own ``UDPPublisher``, loopback only), ``make_sample(...)`` (a Sample
+shaped like the compute side's), ``count_rows(database_url, table)``,
+``wait_until(predicate, timeout, what)``; ``SEED_CONFIG``,
+``SEED_SECRET``.
 """
 
 import asyncio
@@ -144,6 +156,11 @@ def _files(workdir: pathlib.Path, database_url: str, template: str, options):
     return config, overlay, port_file
 
 
+def _listen_address(options: dict[str, dict[str, object]] | None) -> str:
+    collector = (options or {}).get("collector", {})
+    return str(collector.get("udp_address", "127.0.0.1"))
+
+
 class CollectorProcess(_Common):
     """``ceilometer-collector-ha`` as a subprocess; see the module doc."""
 
@@ -154,15 +171,17 @@ class CollectorProcess(_Common):
         options: dict[str, dict[str, object]] | None = None,
         template: str | None = None,
         run_dbsync: bool = True,
+        command_prefix: list[str] | None = None,
     ) -> None:
         self.database_url = database_url
+        self.command_prefix = list(command_prefix or [])
         self.workdir = pathlib.Path(workdir)
         template = template or SEED_CONFIG.read_text()
         self.config_path, self.overlay_path, self.port_file = _files(
             self.workdir, database_url, template, options
         )
         self.log_path = self.workdir / "collector.log"
-        self.address = "127.0.0.1"
+        self.address = _listen_address(options)
         self.port = 0
         self.run_dbsync = run_dbsync
         self.proc: subprocess.Popen | None = None
@@ -170,7 +189,7 @@ class CollectorProcess(_Common):
 
     @property
     def argv(self) -> list[str]:
-        return [
+        return self.command_prefix + [
             str(BIN / "ceilometer-collector-ha"),
             "--config-file",
             str(self.config_path),
@@ -254,7 +273,7 @@ class InProcessCollector(_Common):
         service.check_config(self.conf)
         self.service = service.CollectorService(self.conf)
         self.stats = self.service.stats
-        self.address = "127.0.0.1"
+        self.address = _listen_address(options)
         self.port = 0
         self.left: int | None = None
         self.error: BaseException | None = None
