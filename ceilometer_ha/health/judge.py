@@ -9,8 +9,10 @@ from the per-host aggregate alone; the others (and those in
 
 import collections
 import collections.abc
+import contextlib
 import dataclasses
 import datetime
+import gc
 import operator
 
 from oslo_log import log
@@ -106,7 +108,7 @@ def judge(
     whose evidence is wanted even when they are ``ok``.
     """
     now = now or utcnow()
-    with engine.connect() as conn:
+    with _without_gc_pauses(), engine.connect() as conn:
         summaries = reader.read_summaries(conn, settings, now)
         detailed = [
             s
@@ -114,16 +116,34 @@ def judge(
             if s.host in explain or needs_detail(s, settings)
         ]
         facts = _detailed_facts(conn, detailed, now, settings)
-    verdicts, losses = [], {}
-    for s in summaries:
-        if s.host in facts:
+        verdicts, losses = [], {}
+        for s in summaries:
+            if s.host not in facts:
+                verdicts.append(model.HostVerdict(s.host, s.cluster, model.OK))
+                continue
             judgement = host_rules.judge_host(facts[s.host], now, settings)
             verdicts.append(judgement.verdict)
             if judgement.storage_lost_since:
                 losses[s.host] = judgement.storage_lost_since
-        else:
-            verdicts.append(model.HostVerdict(s.host, s.cluster, model.OK))
-    return _assemble(verdicts, losses, now, settings)
+        return _assemble(verdicts, losses, now, settings)
+
+
+@contextlib.contextmanager
+def _without_gc_pauses() -> collections.abc.Iterator[None]:
+    """Hold the cyclic garbage collector while a report is built.
+
+    A report allocates tens of thousands of small acyclic objects; the
+    collections they trigger scan the whole heap of the caller's process
+    (about a quarter of the time at 10,000 hosts in the benchmark).
+    Reference counting still frees everything; collection resumes after.
+    """
+    enabled = gc.isenabled()
+    gc.disable()
+    try:
+        yield
+    finally:
+        if enabled:
+            gc.enable()
 
 
 def _cluster_summary(

@@ -83,8 +83,7 @@ def summary_query(
     is_up = t.volume >= 0.5
     first = _packed(
         [
-            (sa.and_(stale, t.meter == STORAGE_LOSS), b**3),
-            (stale, 0),
+            (stale, _flag(t.meter == STORAGE_LOSS, b**3)),
             (t.meter == HEARTBEAT, 1),
             (t.meter == HYPERVISOR_UP, _flag(~is_up, b)),
             (t.meter == STORAGE_LOSS, b * b),
