@@ -11,6 +11,7 @@ returns 0. ``run`` forks ``[collector] workers`` such processes.
 import asyncio
 import collections.abc
 import contextlib
+import difflib
 import functools
 import operator
 import os
@@ -30,6 +31,9 @@ from ceilometer_ha.collector import protocol
 from ceilometer_ha.collector import stats as stats_mod
 
 LOG = log.getLogger(__name__)
+
+
+COLLECTOR_GROUPS = ("DEFAULT", "collector", "database", "publisher")
 
 
 class ConfigError(Exception):
@@ -53,6 +57,12 @@ def check_config(conf: cfg.ConfigOpts) -> None:
                 "true to accept that risk"
             )
         LOG.warning("Accepting samples without a real shared secret")
+    for path, group, known in misspelt_groups(conf.config_file):
+        raise ConfigError(
+            f"{path}: unknown group [{group}], did you mean [{known}]? "
+            f"Its options would be silently ignored (see ceilometer-ha "
+            f"check-config {path})"
+        )
     ttl = conf.database.metering_time_to_live
     if 0 < ttl <= conf.collector.freshness_window:
         raise ConfigError(
@@ -60,6 +70,31 @@ def check_config(conf: cfg.ConfigOpts) -> None:
             f" s) must be shorter than [database] metering_time_to_live "
             f"({ttl} s), or expired samples could be replayed"
         )
+
+
+def misspelt_groups(
+    paths: collections.abc.Iterable[str],
+) -> list[tuple[str, str, str]]:
+    """(file, group, meant) for groups that look like the collector's.
+
+    oslo.config ignores unknown groups: a ``[DEAFULT]`` or ``[colector]``
+    would silently lose its options. Groups of other services (copied
+    from ceilometer.conf) are left alone.
+    """
+    found = []
+    for path in paths:
+        sections: dict[str, typing.Any] = {}
+        cfg.ConfigParser(path, sections).parse()
+        for group in sections:
+            if group in COLLECTOR_GROUPS:
+                continue
+            close = difflib.get_close_matches(
+                group, COLLECTOR_GROUPS, n=1, cutoff=0.75
+            )
+            # A typo, not another service's group such as [database_ro].
+            if close and abs(len(close[0]) - len(group)) <= 2:
+                found.append((path, group, close[0]))
+    return found
 
 
 def bind_socket(address: str, port: int, receive_buffer: int) -> socket.socket:

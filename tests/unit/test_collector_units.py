@@ -13,6 +13,7 @@ import sys
 import pytest
 
 from ceilometer_ha.cmd import collector as collector_cmd
+from ceilometer_ha.collector import service
 
 REPO = pathlib.Path(__file__).resolve().parents[2]
 UNIT = REPO / "etc" / "systemd" / "ceilometer-collector-ha.service"
@@ -102,3 +103,58 @@ def test_ocf_agent_meta_data_and_validate(tmp_path):
     )
     assert done.returncode == 6  # OCF_ERR_CONFIGURED
     assert "missing.conf" in done.stderr
+
+
+@pytest.mark.parametrize(
+    "section, refused",
+    [
+        ("DEAFULT", True),
+        ("colector", True),
+        ("databse", True),
+        ("database_ro", False),
+        ("keystone_authtoken", False),
+    ],
+)
+def test_misspelt_collector_groups_are_refused(tmp_path, section, refused):
+    text = CONTROLLER_CONF.read_text().replace(
+        "telemetry_secret = CHANGE_ME_TO_THE_AGENTS_SECRET",
+        "telemetry_secret = s3cret",
+    )
+    path = tmp_path / "ceilometer_ha.conf"
+    path.write_text(text + f"\n[{section}]\nudp_port = 4954\n")
+    conf = collector_cmd.prepare_conf(["--config-file", str(path)])
+    if refused:
+        with pytest.raises(service.ConfigError, match=rf"\[{section}\]"):
+            service.check_config(conf)
+    else:
+        service.check_config(conf)
+        assert conf.collector.udp_port == 4953
+
+
+@pytest.mark.parametrize(
+    "line, message",
+    [
+        ("telemetry_secret = change this for valid signing", "placeholder"),
+        ("telemetry_secret =", "placeholder"),
+        ("freshness_window = 1800", "freshness_window"),
+    ],
+)
+def test_unsafe_settings_are_refused(tmp_path, line, message):
+    group = "collector" if "freshness" in line else "publisher"
+    path = tmp_path / "ceilometer_ha.conf"
+    path.write_text(CONTROLLER_CONF.read_text() + f"\n[{group}]\n{line}\n")
+    conf = collector_cmd.prepare_conf(["--config-file", str(path)])
+    with pytest.raises(service.ConfigError, match=message):
+        service.check_config(conf)
+
+
+def test_allow_unsigned_accepts_an_empty_secret(tmp_path):
+    path = tmp_path / "ceilometer_ha.conf"
+    path.write_text(
+        CONTROLLER_CONF.read_text()
+        + "\n[publisher]\ntelemetry_secret =\n"
+        + "[collector]\nallow_unsigned = true\n"
+    )
+    conf = collector_cmd.prepare_conf(["--config-file", str(path)])
+    service.check_config(conf)
+    assert conf.publisher.telemetry_secret == ""
