@@ -1,5 +1,7 @@
 """The real ceilometer-collector-ha process, started from the seed file."""
 
+import signal
+
 import sqlalchemy as sa
 
 from ceilometer_ha import opts
@@ -93,3 +95,41 @@ def test_workers_share_the_port(tmp_path):
         assert collector.stop() == 0
     assert collector.count_rows() == 200
     assert collector.log_text().count("Listening on UDP") == 2
+
+
+def test_sigint_flushes_the_queue_and_exits_zero(tmp_path):
+    database_url = f"sqlite:///{tmp_path / 'db.sqlite'}"
+    # Batches that never fill nor time out: only the stop writes them.
+    options = {
+        "collector": {
+            "batch_size": 100000,
+            "batch_timeout": 3600,
+            "stats_interval": 1,
+        }
+    }
+    with helper.CollectorProcess(database_url, tmp_path, options) as collector:
+        publisher = helper.ceilometer_publisher("127.0.0.1", collector.port)
+        publisher.publish_samples(
+            [helper.make_sample(resource_id=f"r{i}") for i in range(50)]
+        )
+        helper.wait_until(
+            lambda: "received=50 stored=0" in collector.log_text(),
+            30,
+            "the 50 samples to be queued",
+        )
+        assert collector.count_rows() == 0
+        collector.proc.send_signal(signal.SIGINT)
+        collector.proc.wait(30)
+        assert collector.stop() == 0  # already exited: its exit code
+    assert collector.count_rows() == 50
+    assert "received=50 stored=50" in collector.log_text()
+
+
+def test_dual_stack_address_receives_ipv4(tmp_path):
+    database_url = f"sqlite:///{tmp_path / 'db.sqlite'}"
+    options = {"collector": {"udp_address": "::"}}
+    with helper.CollectorProcess(database_url, tmp_path, options) as collector:
+        publisher = helper.ceilometer_publisher("127.0.0.1", collector.port)
+        publisher.publish_samples([helper.make_sample()])
+        collector.wait_for_rows(1)
+        assert collector.stop() == 0
