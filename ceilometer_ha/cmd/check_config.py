@@ -19,10 +19,10 @@ and ceilometer-ha's own. Exit code 0 without errors, 1 with errors.
 
 import argparse
 import difflib
+import importlib
 import sys
+import warnings
 
-from ceilometer import keystone_client
-from ceilometer import opts as ceilometer_opts
 from oslo_config import cfg
 from oslo_log import log
 
@@ -79,8 +79,23 @@ def _register(conf, known, group, options) -> None:
             known.setdefault(old_group, set()).add(old.name or opt.name)
 
 
+def _ceilometer_modules():
+    """ceilometer's option modules, imported without their warnings.
+
+    Importing them pulls in eventlet-era libraries whose deprecation
+    warnings would bury the report on stderr.
+    """
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore")
+        return (
+            importlib.import_module("ceilometer.opts"),
+            importlib.import_module("ceilometer.keystone_client"),
+        )
+
+
 def build_conf() -> tuple[cfg.ConfigOpts, dict[str, set[str]]]:
     """A ConfigOpts with every option the HA services know, and the names."""
+    ceilometer_opts, keystone_client = _ceilometer_modules()
     conf = cfg.ConfigOpts()
     conf.registered_by_check = {}  # type: ignore[attr-defined]
     known: dict[str, set[str]] = {}
