@@ -7,7 +7,8 @@ Exit codes, for scripts (documented in doc/health.rst):
   or ``stale``;
 * 2: usage error (argparse);
 * 3: the observer cannot judge (no hosts, all stale, stale cliff);
-* 4: error: configuration or database unreadable.
+* 4: error: configuration or database unreadable, or ``--host`` /
+  ``--cluster`` names nothing that ever reported.
 
 With ``--watch`` the code is that of the last report shown.
 """
@@ -95,7 +96,12 @@ def _load(
 def _show(engine, settings, args, colour: bool) -> int:
     explain = [args.host] if args.host else []
     report = judge.judge(engine, settings, explain=explain)
-    report = judge.filter_report(report, args.cluster, args.host)
+    filtered = judge.filter_report(report, args.cluster, args.host)
+    if report.hosts and not filtered.hosts:
+        what = f"host {args.host}" if args.host else f"cluster {args.cluster}"
+        sys.stderr.write(f"ceilometer-ha status: {what}: no such host\n")
+        return EXIT_ERROR
+    report = filtered
     if args.format == "json":
         indent = None if args.watch else 2
         sys.stdout.write(json.dumps(report.to_dict(), indent=indent) + "\n")

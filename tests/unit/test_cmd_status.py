@@ -126,3 +126,12 @@ def test_watch_redraws_a_bounded_number_of_times(table, capsys):
     documents = [json.loads(line) for line in out.out.splitlines()]
     assert code == status.EXIT_OK
     assert len(documents) == 3
+
+
+def test_unknown_host_or_cluster_is_an_error(table, capsys):
+    table.host("cmp-1", {A: [0.0] * 10})
+    code, out = run_status(table, capsys, "--host", "cmp-9")
+    assert code == status.EXIT_ERROR
+    assert "host cmp-9: no such host" in out.err
+    code, out = run_status(table, capsys, "--cluster", "nowhere")
+    assert code == status.EXIT_ERROR
