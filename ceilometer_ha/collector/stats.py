@@ -34,6 +34,7 @@ class Stats:
         self.duplicates = 0
         self.dropped_count = 0
         self.write_failures = 0
+        self.unstorable_count = 0
         self.queued_sources: list[collections.abc.Callable[[], int]] = []
 
     def reject(self, reason: str) -> None:
@@ -49,6 +50,9 @@ class Stats:
     def write_failed(self) -> None:
         self.write_failures += 1
 
+    def unstorable(self, count: int) -> None:
+        self.unstorable_count += count
+
     @property
     def queued(self) -> int:
         return sum(source() for source in self.queued_sources)
@@ -62,20 +66,23 @@ class Stats:
             "queued": self.queued,
             "dropped": self.dropped_count,
             "write_failures": self.write_failures,
+            "unstorable": self.unstorable_count,
         }
 
     def log_line(self) -> None:
         snap = self.snapshot()
         rejected = " ".join(f"{k}={v}" for k, v in snap["rejected"].items())
-        level = LOG.warning if snap["dropped"] else LOG.info
+        lost = snap["dropped"] or snap["unstorable"]
+        level = LOG.warning if lost else LOG.info
         level(
             "received=%d stored=%d duplicates=%d queued=%d dropped=%d "
-            "write_failures=%d rejected: %s",
+            "unstorable=%d write_failures=%d rejected: %s",
             snap["received"],
             snap["stored"],
             snap["duplicates"],
             snap["queued"],
             snap["dropped"],
+            snap["unstorable"],
             snap["write_failures"],
             rejected,
         )
@@ -123,6 +130,11 @@ class _StatsCollector(prometheus_registry.Collector):
             yield prometheus_core.CounterMetricFamily(
                 f"{prefix}_{name}", f"Samples {name}.", value=snap[name]
             )
+        yield prometheus_core.CounterMetricFamily(
+            f"{prefix}_unstorable",
+            "Samples the database refused (dropped).",
+            value=snap["unstorable"],
+        )
         yield prometheus_core.CounterMetricFamily(
             f"{prefix}_write_failures",
             "Failed database writes (each retried).",

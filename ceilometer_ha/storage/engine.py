@@ -14,11 +14,21 @@ _PYMYSQL_DRIVERS = {"mysql": "mysql+pymysql", "mariadb": "mariadb+pymysql"}
 
 
 def normalize_url(url: str) -> sa_url.URL:
-    """Parse ``url``, choosing PyMySQL for a bare mysql:// URL."""
+    """Parse ``url``, choosing PyMySQL for a bare mysql:// URL.
+
+    MySQL connections always use ``utf8mb4``, the character set of the
+    tables: with the deployment notes' ``?charset=utf8`` (3-byte UTF-8)
+    a sample carrying an emoji or another 4-byte character would be
+    refused by the server.
+    """
     parsed = sa.engine.make_url(url)
     driver = _PYMYSQL_DRIVERS.get(parsed.drivername)
     if driver:
         parsed = parsed.set(drivername=driver)
+    if parsed.get_backend_name() == "mysql":
+        charset = parsed.query.get("charset")
+        if charset in (None, "utf8", "utf8mb3"):
+            parsed = parsed.update_query_dict({"charset": "utf8mb4"})
     return parsed
 
 

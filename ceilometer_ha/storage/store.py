@@ -149,6 +149,28 @@ class SampleStore:
                 self._upsert_sql, names
             )
 
+    def is_permanent(self, exc: BaseException) -> bool:
+        """True when the database refuses the data itself.
+
+        PEP 249's DataError, IntegrityError, ProgrammingError and
+        NotSupportedError (raw or wrapped by SQLAlchemy) will fail again
+        on a retry; anything else (lost connection, lock timeout) may
+        not.
+        """
+        if isinstance(exc, sa.exc.DBAPIError):
+            if exc.connection_invalidated:
+                return False
+            exc = exc.orig or exc
+        dbapi = self.engine.dialect.dbapi
+        names = (
+            "DataError",
+            "IntegrityError",
+            "ProgrammingError",
+            "NotSupportedError",
+        )
+        kinds = tuple(getattr(dbapi, n) for n in names if hasattr(dbapi, n))
+        return bool(kinds) and isinstance(exc, kinds)
+
     def _rows(
         self, records: typing.Sequence[wire.SampleRecord]
     ) -> list[dict[str, typing.Any]]:

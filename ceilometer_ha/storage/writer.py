@@ -18,7 +18,6 @@ import typing
 from oslo_log import log
 
 from ceilometer_ha import wire
-from ceilometer_ha.storage import store as store_mod
 
 LOG = log.getLogger(__name__)
 FIRST_RETRY_INTERVAL = 0.1
@@ -33,13 +32,23 @@ class WriterCounters(typing.Protocol):
 
     def write_failed(self) -> None: ...
 
+    def unstorable(self, count: int) -> None: ...
+
+
+class BatchStore(typing.Protocol):
+    """What the writer writes to; ``store.SampleStore`` is one."""
+
+    def write_batch(self, records: list[wire.SampleRecord]) -> int: ...
+
+    def is_permanent(self, exc: BaseException) -> bool: ...
+
 
 class SqlWriter:
     """Batches samples into a ``SampleStore`` from its own thread."""
 
     def __init__(
         self,
-        store: store_mod.SampleStore,
+        store: BatchStore,
         counters: WriterCounters,
         batch_size: int,
         batch_timeout: float,
@@ -108,10 +117,16 @@ class SqlWriter:
     def _write(self, batch: list[wire.SampleRecord]) -> bool:
         """Write with retries; False if stopping ran out of time."""
         pause = FIRST_RETRY_INTERVAL
-        while True:
-            error = self._try_write(batch)
-            if error is None:
+        while batch:
+            failure = self._try_write(batch)
+            if failure is None:
                 return True
+            error, permanent = failure
+            if permanent:
+                # The database refuses some row of this batch (not a
+                # connection problem): find it rather than retry forever.
+                batch = self._write_one_by_one(batch)
+                continue
             self._counters.write_failed()
             LOG.warning(
                 "Database write of %d samples failed (%s); %d queued, "
@@ -129,14 +144,53 @@ class SqlWriter:
             else:
                 self._stopping.wait(pause)
             pause = min(pause * 2, self._retry_max)
+        return True
 
-    def _try_write(self, batch: list[wire.SampleRecord]) -> str | None:
-        """One attempt; None on success, else a one-line reason."""
+    def _write_one_by_one(
+        self, batch: list[wire.SampleRecord]
+    ) -> list[wire.SampleRecord]:
+        """Write rows singly, dropping refused ones; return the unwritten.
+
+        Stops at the first transient failure and returns the rows from
+        there on, to be retried with backoff.
+        """
+        refused: list[str] = []
+        last_error = ""
+        for index, record in enumerate(batch):
+            failure = self._try_write([record])
+            if failure is None:
+                continue
+            error, permanent = failure
+            if not permanent:
+                self._report_refused(refused, error)
+                return batch[index:]
+            refused.append(record.message_id)
+            last_error = error
+        if refused:
+            self._report_refused(refused, last_error)
+        return []
+
+    def _report_refused(self, refused: list[str], error: str) -> None:
+        if not refused:
+            return
+        self._counters.unstorable(len(refused))
+        LOG.warning(
+            "The database refused %d samples, dropped (first %s): %s",
+            len(refused),
+            refused[0],
+            error,
+        )
+
+    def _try_write(
+        self, batch: list[wire.SampleRecord]
+    ) -> tuple[str, bool] | None:
+        """One attempt: None on success, else (reason, permanent)."""
         try:
             inserted = self._store.write_batch(batch)
         except Exception as exc:
             lines = str(exc).splitlines()
-            return f"{type(exc).__name__}: {lines[0] if lines else ''}"
+            reason = f"{type(exc).__name__}: {lines[0] if lines else ''}"
+            return reason, self._store.is_permanent(exc)
         self._counters.stored(inserted, len(batch) - inserted)
         return None
 

@@ -163,3 +163,21 @@ def test_expiry_deletes_exactly_the_expired_rows(database_url):
         )
     assert ids == {"new0", "new1", "new2"}
     assert set(_latest(store.engine)) == {"kept0", "kept1", "kept2"}
+
+
+def test_four_byte_unicode_is_stored_even_with_charset_utf8(database_url):
+    # The deployment notes' URL ends in ?charset=utf8 (3-byte UTF-8).
+    store = _store(database_url.replace("charset=utf8mb4", "charset=utf8"))
+    record = _record("emoji", 1, 0, host="compute-😀")
+    assert store.write_batch([record]) == 1
+    row = _latest(store.engine)["compute-1-storage"]
+    assert row["host"] == "compute-😀"
+
+
+def test_refused_data_is_permanent_lost_connections_are_not(database_url):
+    store = _store(database_url)
+    dbapi = store.engine.dialect.dbapi
+    assert store.is_permanent(dbapi.DataError("bad value"))
+    assert store.is_permanent(dbapi.IntegrityError("constraint"))
+    assert not store.is_permanent(dbapi.OperationalError("gone away"))
+    assert not store.is_permanent(ConnectionResetError())

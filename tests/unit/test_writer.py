@@ -10,18 +10,31 @@ from ceilometer_ha.storage import writer
 T0 = datetime.datetime(2026, 11, 22, 3, 0, 0)
 
 
+class RefusedDataError(ValueError):
+    """What the fake database raises for a row it will never accept."""
+
+
 class FakeStore:
-    """A SampleStore that records batches; ``down`` makes writes fail."""
+    """A SampleStore that records batches; ``down`` makes writes fail.
+
+    A batch holding a message_id starting with ``poison`` is refused
+    whole, as a database refuses a transaction with one bad row.
+    """
 
     def __init__(self):
         self.batches = []
         self.down = threading.Event()
         self.failures = 0
 
+    def is_permanent(self, exc):
+        return isinstance(exc, RefusedDataError)
+
     def write_batch(self, records):
         if self.down.is_set():
             self.failures += 1
             raise ConnectionError("database away")
+        if any(r.message_id.startswith("poison") for r in records):
+            raise RefusedDataError("incorrect string value")
         new = [r for r in records if r.message_id != "duplicate"]
         self.batches.append(list(records))
         return len(new)
@@ -37,6 +50,10 @@ class RecordingCounters:
         self.duplicate_count = 0
         self.dropped_count = 0
         self.failures = 0
+        self.unstorable_count = 0
+
+    def unstorable(self, count):
+        self.unstorable_count += count
 
     def stored(self, count, duplicates):
         self.stored_count += count
@@ -134,3 +151,18 @@ def test_stop_gives_up_on_a_dead_database_within_its_bound():
         w.submit(_record(f"m{i}"))
     assert w.stop(0.2) == 5
     assert store.written == []
+
+
+def test_refused_rows_are_dropped_and_counted_the_rest_written():
+    store, counters = FakeStore(), RecordingCounters()
+    w = _writer(store, counters)
+    ids = [f"m{i}" for i in range(8)]
+    batch_ids = ids[:3] + ["poison1"] + ids[3:6] + ["poison2"] + ids[6:]
+    for mid in batch_ids:
+        w.submit(_record(mid))
+    w.start()
+    assert _wait_for(lambda: counters.unstorable_count == 2)
+    assert w.stop(5.0) == 0
+    assert sorted(store.written) == sorted(ids)
+    assert counters.stored_count == 8
+    assert counters.failures == 0
