@@ -63,20 +63,33 @@ class Findings:
         self.warnings.append(f"WARNING {path}: {text}")
 
 
-def _register(conf, known, group, options) -> None:
-    name = group or "DEFAULT"
-    names = known.setdefault(name, set())
-    for opt in options:
-        try:
-            conf.register_opt(opt, group=None if name == "DEFAULT" else name)
-        except cfg.DuplicateOptError:
-            pass  # the same option from ceilometer and from us
-        conf.registered_by_check.setdefault(name, set()).add(opt.dest)
-        names.add(opt.dest)
-        names.add(opt.name)
-        for old in opt.deprecated_opts:
-            old_group = old.group or name
-            known.setdefault(old_group, set()).add(old.name or opt.name)
+class KnownOptions:
+    """A ConfigOpts with every option the HA services read, and their names.
+
+    ``names`` also holds deprecated names and groups (accepted in files);
+    ``registered`` only what can be read back from ``conf``.
+    """
+
+    def __init__(self) -> None:
+        self.conf = cfg.ConfigOpts()
+        self.names: dict[str, set[str]] = {}
+        self.registered: dict[str, set[str]] = {}
+
+    def register(self, group: str | None, options) -> None:
+        name = group or "DEFAULT"
+        for opt in options:
+            try:
+                self.conf.register_opt(
+                    opt, group=None if name == "DEFAULT" else name
+                )
+            except cfg.DuplicateOptError:
+                pass  # the same option from ceilometer and from us
+            self.registered.setdefault(name, set()).add(opt.dest)
+            self.names.setdefault(name, set()).update({opt.dest, opt.name})
+            for old in opt.deprecated_opts:
+                self.names.setdefault(old.group or name, set()).add(
+                    old.name or opt.name
+                )
 
 
 def _ceilometer_modules():
@@ -93,15 +106,13 @@ def _ceilometer_modules():
         )
 
 
-def build_conf() -> tuple[cfg.ConfigOpts, dict[str, set[str]]]:
-    """A ConfigOpts with every option the HA services know, and the names."""
+def build_conf() -> KnownOptions:
+    """Every option of ceilometer, keystoneauth, oslo.log and ours."""
     ceilometer_opts, keystone_client = _ceilometer_modules()
-    conf = cfg.ConfigOpts()
-    conf.registered_by_check = {}  # type: ignore[attr-defined]
-    known: dict[str, set[str]] = {}
+    known = KnownOptions()
     lists = list(ceilometer_opts.list_opts())
     lists += ceilometer_opts.list_keystoneauth_opts()
-    lists += [("DEFAULT", log._options.list_opts()[0][1])]  # noqa: SLF001
+    lists += [("DEFAULT", log._options.list_opts()[0][1])]
     for function in (
         opts.list_compute_opts,
         opts.list_collector_opts,
@@ -109,12 +120,10 @@ def build_conf() -> tuple[cfg.ConfigOpts, dict[str, set[str]]]:
     ):
         lists += function()
     for group, options in lists:
-        _register(conf, known, group, list(options))
-    keystone_client.register_keystoneauth_opts(conf)
-    known.setdefault("service_credentials", set()).update(
-        {"auth_type", "auth_section"}
-    )
-    return conf, known
+        known.register(group, list(options))
+    keystone_client.register_keystoneauth_opts(known.conf)
+    known.names["service_credentials"].update({"auth_type", "auth_section"})
+    return known
 
 
 def _suggest(name: str, candidates) -> str:
@@ -154,8 +163,9 @@ def _check_names(path, known, findings) -> None:
             )
 
 
-def _check_values(conf, findings, path) -> None:
-    for group, names in sorted(conf.registered_by_check.items()):
+def _check_values(known: KnownOptions, findings, path) -> None:
+    conf = known.conf
+    for group, names in sorted(known.registered.items()):
         section = conf if group == "DEFAULT" else conf[group]
         for name in sorted(names):
             try:
@@ -168,9 +178,10 @@ def _check_values(conf, findings, path) -> None:
 
 def check_file(path: str, findings: Findings) -> cfg.ConfigOpts | None:
     """Check one file; returns its loaded ConfigOpts, or None if unreadable."""
-    conf, known = build_conf()
+    known = build_conf()
+    conf = known.conf
     try:
-        _check_names(path, known, findings)
+        _check_names(path, known.names, findings)
         conf(
             ["--config-file", path],
             project="ceilometer",
@@ -182,7 +193,7 @@ def check_file(path: str, findings: Findings) -> cfg.ConfigOpts | None:
     except (cfg.Error, OSError) as exc:
         findings.error(path, str(exc))
         return None
-    _check_values(conf, findings, path)
+    _check_values(known, findings, path)
     return conf
 
 

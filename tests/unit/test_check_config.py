@@ -108,6 +108,11 @@ def test_different_secrets_are_an_error(tmp_path, capsys):
         ("[collector]\nudp_port = 70000\n", "[collector] udp_port"),
         ("[health]\nfail_cycles = 0\n", "[health] fail_cycles"),
         ("[compute]\nping_cuont = 4\n", "did you mean 'ping_count'"),
+        (
+            "[compute]\nstorage_server_address = 300.1.1.1\n",
+            "[compute] storage_server_address",
+        ),
+        ("[compute]\ncluster_source = magic\n", "[compute] cluster_source"),
         ("[healht]\nfail_cycles = 3\n", "did you mean 'health'"),
     ],
 )
