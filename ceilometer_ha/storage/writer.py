@@ -21,6 +21,8 @@ from ceilometer_ha import wire
 
 LOG = log.getLogger(__name__)
 FIRST_RETRY_INTERVAL = 0.1
+# At most one "queue full" warning this often, each with its count.
+DROP_WARNING_INTERVAL = 10.0
 
 
 class WriterCounters(typing.Protocol):
@@ -63,6 +65,8 @@ class SqlWriter:
         self._retry_max = retry_max_interval
         self._queue: collections.deque[wire.SampleRecord] = collections.deque()
         self._in_flight = 0
+        self._dropped_unlogged = 0
+        self._next_drop_warning = 0.0
         self._ready = threading.Condition()
         self._stopping = threading.Event()
         self._abandon_at = float("inf")
@@ -82,6 +86,17 @@ class SqlWriter:
         """Queue ``record``; False (and counted) when the queue is full."""
         if self.queued >= self._max_queued:
             self._counters.dropped(1)
+            self._dropped_unlogged += 1
+            now = time.monotonic()
+            if now >= self._next_drop_warning:
+                LOG.warning(
+                    "Queue full (%d samples, database slow or away): "
+                    "dropped %d samples since the last warning",
+                    self._max_queued,
+                    self._dropped_unlogged,
+                )
+                self._dropped_unlogged = 0
+                self._next_drop_warning = now + DROP_WARNING_INTERVAL
             return False
         self._queue.append(record)
         if len(self._queue) >= self._batch_size:

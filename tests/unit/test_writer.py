@@ -1,6 +1,7 @@
 """The batch writer against a fake store that can fail on demand."""
 
 import datetime
+import logging
 import threading
 import time
 
@@ -129,14 +130,17 @@ def test_outage_holds_samples_then_writes_them_in_order():
     assert counters.failures >= 3
 
 
-def test_overflow_is_dropped_and_counted():
+def test_overflow_is_dropped_counted_and_logged(caplog):
     store, counters = FakeStore(), RecordingCounters()
     store.down.set()
     w = _writer(store, counters, max_queued=20)
     w.start()
-    accepted = sum(w.submit(_record(f"m{i}")) for i in range(30))
+    with caplog.at_level(logging.WARNING):
+        accepted = sum(w.submit(_record(f"m{i}")) for i in range(30))
     assert accepted == 20
     assert counters.dropped_count == 10
+    full = [r for r in caplog.records if "Queue full" in r.getMessage()]
+    assert len(full) == 1  # rate-limited: one line for the burst
     store.down.clear()
     assert w.stop(5.0) == 0
     assert len(store.written) == 20
