@@ -228,6 +228,8 @@ def main():
     report = {
         "benchmark": "collector_ingest",
         "cpus": os.cpu_count(),
+        # Other work on the machine colours every figure: say how much.
+        "load_average_at_start": [round(x, 2) for x in os.getloadavg()],
         "targets": {
             "sqlite_per_s": 60000,
             "mariadb_per_s": 30000,
@@ -253,6 +255,7 @@ def main():
             finally:
                 drop()
             report[kind] = result
+    report["load_average_at_end"] = [round(x, 2) for x in os.getloadavg()]
     json.dump(report, sys.stdout, indent=2)
     sys.stdout.write("\n")
 
