@@ -135,9 +135,15 @@ class CollectorService:
         self._on_ready = on_ready
         self._loop: asyncio.AbstractEventLoop | None = None
         self._stopping: asyncio.Event | None = None
+        self._stop_requested = False
 
     def request_stop(self) -> None:
-        """Ask ``serve`` to stop; safe from any thread or signal handler."""
+        """Ask ``serve`` to stop; safe from any thread or signal handler.
+
+        A request that arrives before ``serve`` runs is kept: ``serve``
+        then stops as soon as it is listening.
+        """
+        self._stop_requested = True
         if self._loop is not None and self._stopping is not None:
             self._loop.call_soon_threadsafe(self._stopping.set)
 
@@ -146,20 +152,23 @@ class CollectorService:
         self._loop = asyncio.get_running_loop()
         self._stopping = asyncio.Event()
         conf = self.conf.collector
+        if self._stop_requested:
+            self._stopping.set()
         dispatchers = dispatcher_mod.load_dispatchers(self.conf, self.stats)
-        for dispatcher in dispatchers:
-            dispatcher.start()
-            self.stats.queued_sources.append(
-                functools.partial(operator.attrgetter("queued"), dispatcher)
-            )
         decoder = wire.DatagramDecoder(
             signing.Signer(self.conf.publisher.telemetry_secret),
             conf.max_datagram_size,
             conf.freshness_window,
         )
+        # Bound before any writer thread starts: a port in use fails fast.
         sock = bind_socket(
             conf.udp_address, self._port, conf.udp_receive_buffer
         )
+        for dispatcher in dispatchers:
+            dispatcher.start()
+            self.stats.queued_sources.append(
+                functools.partial(operator.attrgetter("queued"), dispatcher)
+            )
         receiver = protocol.SocketDrain(
             self._loop,
             sock,
