@@ -92,6 +92,26 @@ def _mysql_statements() -> tuple[typing.Any, typing.Any]:
     return ins, up.on_duplicate_key_update(assignments)
 
 
+# UTF-8 text as is; anything JSON cannot hold is written as its str().
+_METADATA_JSON = json.JSONEncoder(ensure_ascii=False, default=str)
+
+
+def _text_keys(value: typing.Any) -> typing.Any:
+    if isinstance(value, dict):
+        return {str(k): _text_keys(v) for k, v in value.items()}
+    if isinstance(value, (list, tuple)):
+        return [_text_keys(v) for v in value]
+    return value
+
+
+def metadata_text(metadata: dict) -> str:
+    """``resource_metadata`` as JSON; keys JSON cannot hold become text."""
+    try:
+        return _METADATA_JSON.encode(metadata)
+    except (TypeError, ValueError):  # e.g. bytes keys from a bin type
+        return _METADATA_JSON.encode(_text_keys(metadata))
+
+
 _PYFORMAT = re.compile(r"%\((\w+)\)s")
 
 
@@ -157,6 +177,8 @@ class SampleStore:
         on a retry; anything else (lost connection, lock timeout) may
         not.
         """
+        if isinstance(exc, (TypeError, ValueError, RecursionError)):
+            return True  # the row cannot even be built
         if isinstance(exc, sa.exc.DBAPIError):
             if exc.connection_invalidated:
                 return False
@@ -175,12 +197,10 @@ class SampleStore:
         self, records: typing.Sequence[wire.SampleRecord]
     ) -> list[dict[str, typing.Any]]:
         rows = []
-        to_time, dumps = self._time, json.dumps
+        to_time, dumps = self._time, metadata_text
         for record in sorted(records, key=operator.itemgetter(7)):
             row = record._asdict()
-            row["resource_metadata"] = dumps(
-                record.resource_metadata, ensure_ascii=False, default=str
-            )
+            row["resource_metadata"] = dumps(record.resource_metadata)
             row["timestamp"] = row["since"] = to_time(record.timestamp)
             row["recorded_at"] = to_time(record.recorded_at)
             row["streak"] = 1

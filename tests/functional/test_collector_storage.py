@@ -1,6 +1,7 @@
 """The store, migrations and expiry on real SQLite and MariaDB."""
 
 import datetime
+import json
 
 import sqlalchemy as sa
 
@@ -181,3 +182,17 @@ def test_refused_data_is_permanent_lost_connections_are_not(database_url):
     assert store.is_permanent(dbapi.IntegrityError("constraint"))
     assert not store.is_permanent(dbapi.OperationalError("gone away"))
     assert not store.is_permanent(ConnectionResetError())
+
+
+def test_metadata_json_cannot_hold_is_still_stored(database_url):
+    store = _store(database_url)
+    record = _record("binkeys", 1, 0)._replace(
+        resource_metadata={"host": "compute-1", b"raw": {1: b"v"}}
+    )
+    assert store.write_batch([record]) == 1
+    row = _latest(store.engine)["compute-1-storage"]
+    assert json.loads(row["resource_metadata"]) == {
+        "host": "compute-1",
+        "b'raw'": {"1": "b'v'"},
+    }
+    assert store.is_permanent(TypeError("row cannot be built"))
