@@ -106,10 +106,10 @@ def parse_timestamp(value: typing.Any) -> datetime.datetime:
             if stamp.tzinfo is None:
                 return stamp
         stamp = datetime.datetime.fromisoformat(value)
-    except ValueError:
+        if stamp.tzinfo is not None:
+            stamp = stamp.astimezone(_UTC).replace(tzinfo=None)
+    except (ValueError, OverflowError):  # year 1 at -01:00 overflows
         raise DatagramError(INVALID, "timestamp is not ISO 8601") from None
-    if stamp.tzinfo is not None:
-        stamp = stamp.astimezone(_UTC).replace(tzinfo=None)
     return stamp
 
 

@@ -165,6 +165,8 @@ def test_timezone_offsets_are_normalised_to_utc():
         {"message_id": "m" * 65},
         {"timestamp": "yesterday"},
         {"timestamp": 1700000000},
+        {"timestamp": "0001-01-01T00:00:00+01:00"},
+        {"timestamp": "9999-12-31T23:59:59-01:00"},
         {"resource_metadata": ["not", "a", "map"]},
         {"resource_metadata": {"cluster": "no host"}},
         {"resource_metadata": {"host": "h", "cluster": 7}},
