@@ -46,9 +46,17 @@ class SampleProtocol(asyncio.DatagramProtocol):
             record = self._decode(data)
         except wire.DatagramError as exc:
             rejected = exc
-        except Exception:
+        except Exception as exc:
+            # A bug, not a sender's fault; rate-limited like rejections.
             self._stats.reject(INTERNAL_ERROR)
-            LOG.exception("Unexpected error decoding a datagram")
+            self._reject_log.warning(
+                INTERNAL_ERROR,
+                "Unexpected %s decoding a datagram from %s: %s",
+                type(exc).__name__,
+                _peer(addr),
+                exc,
+            )
+            LOG.debug("Decoding error", exc_info=True)
             return
         if rejected is not None:
             # Logged outside the except block: no traceback for junk.
