@@ -70,7 +70,7 @@ COMPUTE_OPTS: list[cfg.Opt] = [
         max=10.0,
         help="Seconds between two echo requests to the same "
         "address. All addresses are pinged concurrently, so a "
-        "cycle lasts about ping_count * ping_interval + "
+        "cycle lasts at most (ping_count - 1) * ping_interval + "
         "ping_timeout whatever the number of addresses.",
     ),
     cfg.FloatOpt(
