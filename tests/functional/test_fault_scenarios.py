@@ -21,6 +21,7 @@ import sqlalchemy as sa
 from ceilometer_ha.storage import models
 from tests.functional import netns
 from tests.functional import testbed
+from tests.functional import testbed_services
 
 pytestmark = [pytest.mark.netns, pytest.mark.mysql]
 
@@ -101,6 +102,11 @@ def test_storage_link_cut_fails_that_host_only_and_heals(healthy):
         "compute-3": "ok",
     }
     assert not any(c["storage_outage"] for c in failed["clusters"])
+    # The operator's command says the same while the cut lasts.
+    code, shown = testbed_services.status_cli(bed.database)
+    assert code == 1
+    assert testbed.verdicts(shown)["compute-1"] == "failed"
+    assert _host(shown, "compute-1")["reason"] == cut["reason"]
 
     bed.topology.reset_faults()
     healed = bed.wait_all_ok(HEAL_TIMEOUT)

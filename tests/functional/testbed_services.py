@@ -12,12 +12,16 @@ the test bed's namespaces:
 * :func:`polling_agent`: ``tests.functional.agent``'s ``PollingAgent``
   wrapped the same way, with the shipped ping settings.
 * :func:`read_report`: the verdicts, from the ``ceilometer_ha.health``
-  library in the root namespace.
+  library in the root namespace; :func:`status_cli` the same from
+  ``ceilometer-ha status --format json``.
 """
 
+import json
 import os
 import pathlib
 import signal
+import subprocess
+import sys
 import uuid
 
 import sqlalchemy as sa
@@ -129,6 +133,27 @@ def read_report(
 ) -> dict:
     """All verdicts now, in the JSON shape of ``ceilometer-ha status``."""
     return judge.judge(engine, settings).to_dict()
+
+
+def status_cli(database: Database) -> tuple[int, dict]:
+    """``ceilometer-ha status --format json``: exit code and report."""
+    done = subprocess.run(
+        [
+            str(pathlib.Path(sys.executable).parent / "ceilometer-ha"),
+            "status",
+            "--format",
+            "json",
+            "--database-url",
+            database.socket_url,
+        ],
+        capture_output=True,
+        text=True,
+        timeout=60,
+        check=False,
+    )
+    if done.returncode not in (0, 1, 3):
+        raise RuntimeError(f"status exited {done.returncode}: {done.stderr}")
+    return done.returncode, json.loads(done.stdout)
 
 
 def verdict_engine(database: Database) -> sa.Engine:
