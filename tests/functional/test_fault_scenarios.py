@@ -12,6 +12,7 @@ sampled once per polling cycle.
 """
 
 import datetime
+import os
 import threading
 import time
 
@@ -35,6 +36,8 @@ def bed(tmp_path_factory):
     reason = netns.missing_prerequisites()
     if reason:
         pytest.skip(reason)
+    if not os.environ.get(testbed_services.MYSQL_URL_ENV):
+        pytest.skip(f"{testbed_services.MYSQL_URL_ENV} is not set")
     bed = testbed.TestBed(tmp_path_factory.mktemp("testbed"))
     try:
         bed.database.create()
