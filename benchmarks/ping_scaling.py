@@ -9,7 +9,7 @@ The serial baseline of 500 addresses would take minutes, so it is timed
 on the first 100 and scaled (marked ``extrapolated``). Prints one JSON
 document; runs in about a minute.
 
-    /work/venv/bin/python benchmarks/ping_scaling.py
+    python benchmarks/ping_scaling.py
     tox -e bench -- ping_scaling
 """
 
