@@ -6,9 +6,9 @@ sorted at each nesting level, nested dicts joined with ``:``, lists passed
 through ``decode_unicode`` (so their strings appear as ``b'...'``), and
 ``message_signature`` itself skipped. Feeding an HMAC piece by piece is the
 same as feeding it the concatenation once, so this module builds one
-string and calls the one-shot C ``hmac.digest``: several times faster
-than ceilometer's loop, and the tests prove the results identical against
-ceilometer's own functions.
+string and feeds it once to a copy of an HMAC keyed at start-up: several
+times faster than ceilometer's loop, and the tests prove the results
+identical against ceilometer's own functions.
 """
 
 import hashlib
@@ -36,21 +36,36 @@ def _decode_unicode(value: Any) -> Any:
 
 
 def _append_pairs(parts: list[str], message: dict, prefix: str) -> None:
-    for name, value in sorted(message.items()):
-        key = f"{prefix}{name}"
+    # Sorting the keys orders exactly as sorting the items (keys of one
+    # map never compare equal) and is cheaper. Exact str and None come
+    # first: they are almost every value on the wire, and str(value) of
+    # an exact str is the value itself.
+    append = parts.append
+    for name in sorted(message):
+        value = message[name]
+        key = prefix + name if type(name) is str else f"{prefix}{name}"
         if key == SIGNATURE_KEY:
             continue
-        if isinstance(value, _SCALARS):
-            parts.append(key)
-            parts.append(str(value))
+        kind = type(value)
+        if kind is str:
+            append(key)
+            append(value)
+        elif value is None:
+            append(key)
+            append("None")
+        elif kind is dict:
+            _append_pairs(parts, value, key + ":")
+        elif isinstance(value, _SCALARS):
+            append(key)
+            append(str(value))
         elif isinstance(value, dict):
             _append_pairs(parts, value, f"{key}:")
         elif isinstance(value, (tuple, list)):
-            parts.append(key)
-            parts.append(str(_decode_unicode(value)))
+            append(key)
+            append(str(_decode_unicode(value)))
         else:
-            parts.append(key)
-            parts.append(str(value))
+            append(key)
+            append(str(value))
 
 
 def signed_payload(message: dict) -> bytes:
@@ -76,6 +91,9 @@ class Signer:
         if isinstance(secret, str):
             secret = secret.encode("utf-8")
         self._key = secret
+        # The keyed HMAC state, copied per message: cheaper than keying
+        # a new one each time.
+        self._keyed = hmac.new(secret, digestmod=hashlib.sha256)
 
     @property
     def enabled(self) -> bool:
@@ -85,23 +103,18 @@ class Signer:
         """Return the hex signature ceilometer would compute."""
         if not self._key:
             return ""
-        return hmac.digest(
-            self._key, signed_payload(message), hashlib.sha256
-        ).hex()
+        mac = self._keyed.copy()
+        mac.update(signed_payload(message))
+        return mac.hexdigest()
 
     def verify(self, message: dict) -> bool:
         """True when ``message_signature`` matches the rest of ``message``."""
         if not self._key:
             return True
         claimed = message.get(SIGNATURE_KEY, "")
-        if not isinstance(claimed, str):
+        if not isinstance(claimed, str) or not claimed.isascii():
             return False
-        try:
-            claimed_bytes = claimed.encode("ascii")
-        except UnicodeEncodeError:
-            return False
-        expected = self.sign(message).encode("ascii")
-        return hmac.compare_digest(expected, claimed_bytes)
+        return hmac.compare_digest(self.sign(message), claimed)
 
 
 def compute_signature(message: dict, secret: str | bytes) -> str:

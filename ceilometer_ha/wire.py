@@ -16,6 +16,7 @@ rejected as ``invalid``; a sample without a cluster is stored with
 import collections.abc
 import datetime
 import math
+import time
 import typing
 
 import msgpack
@@ -43,6 +44,10 @@ DEFAULT_CLUSTER = "default"
 MAX_NAME_LENGTH = 255
 MAX_MESSAGE_ID_LENGTH = 64
 _UTC = datetime.timezone.utc
+_EPOCH = datetime.datetime(1970, 1, 1)
+# Integers this small convert to a finite float exactly; others go the
+# slow way through ``_volume``.
+_EXACT_INT = 2**53
 
 
 class DatagramError(Exception):
@@ -71,8 +76,13 @@ class SampleRecord(typing.NamedTuple):
 
 
 def utcnow() -> datetime.datetime:
-    """The collector clock: naive UTC with microseconds."""
-    return datetime.datetime.now(_UTC).replace(tzinfo=None)
+    """The collector clock: naive UTC with microseconds.
+
+    Epoch plus integer microseconds: the same clock as
+    ``datetime.now(timezone.utc)`` without the time zone to strip, at
+    half the cost (it is read once per datagram).
+    """
+    return _EPOCH + datetime.timedelta(microseconds=time.time_ns() // 1000)
 
 
 def _text(message: dict, key: str, limit: int, required: bool) -> str:
@@ -169,7 +179,14 @@ class DatagramDecoder:
             raise DatagramError(BAD_SIGNATURE, "signature does not match")
 
     def validate(self, message: dict) -> SampleRecord:
-        """Check types, sizes and freshness; build the record."""
+        """Check types, sizes and freshness; build the record.
+
+        The checks run in a fixed order (metadata, timestamp, freshness,
+        then the fields in record order), so a datagram wrong in several
+        ways is always rejected for the same reason. Each field takes an
+        inline fast path when valid; ``_text`` and ``_volume`` say why
+        it is not.
+        """
         metadata = message.get("resource_metadata")
         if metadata is None:
             metadata = {}
@@ -182,20 +199,45 @@ class DatagramDecoder:
             raise DatagramError(STALE, f"timestamp {timestamp.isoformat()}")
         if timestamp > now + self._window:
             raise DatagramError(FUTURE, f"timestamp {timestamp.isoformat()}")
-        return SampleRecord(
-            message_id=_text(
+        get = message.get
+        message_id = get("message_id")
+        if type(message_id) is not str or not (
+            0 < len(message_id) <= MAX_MESSAGE_ID_LENGTH
+        ):
+            message_id = _text(
                 message, "message_id", MAX_MESSAGE_ID_LENGTH, True
-            ),
-            host=host,
-            cluster=cluster,
-            meter=_text(message, "counter_name", MAX_NAME_LENGTH, True),
-            resource_id=_text(message, "resource_id", MAX_NAME_LENGTH, True),
-            volume=_volume(message),
-            unit=_text(message, "counter_unit", MAX_NAME_LENGTH, False),
-            timestamp=timestamp,
-            recorded_at=now,
-            source=_text(message, "source", MAX_NAME_LENGTH, False),
-            resource_metadata=metadata,
+            )
+        meter = get("counter_name")
+        if type(meter) is not str or not 0 < len(meter) <= MAX_NAME_LENGTH:
+            meter = _text(message, "counter_name", MAX_NAME_LENGTH, True)
+        resource_id = get("resource_id")
+        if type(resource_id) is not str or not (
+            0 < len(resource_id) <= MAX_NAME_LENGTH
+        ):
+            resource_id = _text(message, "resource_id", MAX_NAME_LENGTH, True)
+        volume = get("counter_volume")
+        if type(volume) is int and -_EXACT_INT <= volume <= _EXACT_INT:
+            volume = float(volume)
+        elif type(volume) is not float or not math.isfinite(volume):
+            volume = _volume(message)
+        unit = get("counter_unit")
+        if type(unit) is not str or len(unit) > MAX_NAME_LENGTH:
+            unit = _text(message, "counter_unit", MAX_NAME_LENGTH, False)
+        source = get("source")
+        if type(source) is not str or len(source) > MAX_NAME_LENGTH:
+            source = _text(message, "source", MAX_NAME_LENGTH, False)
+        return SampleRecord(
+            message_id,
+            host,
+            cluster,
+            meter,
+            resource_id,
+            volume,
+            unit,
+            timestamp,
+            now,
+            source,
+            metadata,
         )
 
     def decode(self, data: bytes) -> SampleRecord:
