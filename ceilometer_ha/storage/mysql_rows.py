@@ -10,6 +10,7 @@ statements are assembled from them in chunks of at most
 """
 
 import datetime
+import operator
 import re
 import typing
 
@@ -33,18 +34,28 @@ def string_escaper(dbapi_conn: typing.Any) -> typing.Callable[[str], str]:
 
 
 def literals(
-    row: dict[str, typing.Any],
+    row: typing.Sequence[typing.Any],
+    names: typing.Sequence[str],
     escape_string: typing.Callable[[str], str],
-) -> dict[str, str]:
-    """SQL literals for the values of one row (str, float, int, time)."""
-    out = {}
-    for name, value in row.items():
-        if isinstance(value, str):
-            out[name] = f"'{escape_string(value)}'"
+) -> list[str]:
+    """SQL literals for the values of one row (str, float, int, time).
+
+    ``names`` name the values, for the error a value of another type
+    raises.
+    """
+    out = []
+    for name, value in zip(names, row, strict=True):
+        kind = type(value)
+        if kind is str:
+            out.append(f"'{escape_string(value)}'")
+        elif kind is float or kind is int:
+            out.append(repr(value))
+        elif isinstance(value, str):
+            out.append(f"'{escape_string(value)}'")
         elif isinstance(value, datetime.datetime):
-            out[name] = f"'{value.isoformat(' ', 'microseconds')}'"
+            out.append(f"'{value.isoformat(' ', 'microseconds')}'")
         elif isinstance(value, (int, float)) and not isinstance(value, bool):
-            out[name] = repr(value)
+            out.append(repr(value))
         else:
             raise TypeError(f"{name}: cannot write {type(value).__name__}")
     return out
@@ -53,17 +64,18 @@ def literals(
 class MultiRowStatement:
     """``INSERT ... VALUES (...), (...) <suffix>`` from literal rows."""
 
-    def __init__(self, sql: str, names: typing.Sequence[str]) -> None:
+    def __init__(self, sql: str, positions: typing.Sequence[int]) -> None:
+        """``positions``: where each placeholder's literal is in a row."""
         match = _VALUES.match(sql)
         if match is None:
             raise ValueError("not an INSERT ... VALUES statement")
         self._prefix, self._suffix = match.group(1), match.group(2)
-        self._names = tuple(names)
+        self._pick = operator.itemgetter(*positions)
 
-    def row(self, lits: dict[str, str]) -> str:
-        return "(" + ",".join([lits[n] for n in self._names]) + ")"
+    def row(self, lits: typing.Sequence[str]) -> str:
+        return "(" + ",".join(self._pick(lits)) + ")"
 
-    def execute(self, cursor: typing.Any, rows: list[dict[str, str]]) -> int:
+    def execute(self, cursor: typing.Any, rows: list[list[str]]) -> int:
         """Run in chunks on a DB-API cursor; return the affected rows."""
         affected = 0
         chunk: list[str] = []

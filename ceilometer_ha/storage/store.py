@@ -1,95 +1,27 @@
 """One transaction per batch: insert samples, keep ``ha_latest`` current.
 
-The statements are built once per dialect. ``ha_sample`` ignores a
-``message_id`` it already holds (INSERT IGNORE on MySQL, ON CONFLICT DO
-NOTHING on SQLite), so several collectors writing one database store a
-sample once. ``ha_latest`` is upserted per (host, meter, resource_id) as
-documented in ``models``: only a strictly newer timestamp changes a row;
-``streak`` grows while the volume repeats and restarts at 1 (with
-``since`` = the new timestamp) when it changes.
-
-MySQL evaluates ``ON DUPLICATE KEY UPDATE`` assignments left to right on
-already updated values, so ``streak`` and ``since`` are assigned before
-``volume``, and ``timestamp`` (which every condition reads) last. SQLite's
-``DO UPDATE ... WHERE`` sees the old row throughout. Samples of one key
-within a batch apply in timestamp order because the batch is sorted.
+The statements (``storage.statements``) are compiled once and run as
+the driver's own SQL on plain tuples. Samples of one key within a batch
+apply in timestamp order because the batch is sorted, so ``streak`` and
+``since`` come out as if the samples had arrived one by one.
 """
 
 import datetime
 import json
 import operator
-import re
 import typing
 
 import sqlalchemy as sa
-from sqlalchemy.dialects import mysql
-from sqlalchemy.dialects import sqlite
 
 from ceilometer_ha import wire
-from ceilometer_ha.storage import models
 from ceilometer_ha.storage import mysql_rows
+from ceilometer_ha.storage import statements
 
-# A literal, not a bound parameter: PyMySQL's executemany only rewrites
-# INSERT into one multi-row statement when the ON DUPLICATE KEY UPDATE
-# clause holds no parameters.
-_ONE: typing.Any = sa.literal_column("1")
-_LATEST_KEY = ("host", "meter", "resource_id")
-_LATEST_COPIED = (
-    "cluster",
-    "message_id",
-    "volume",
-    "unit",
-    "recorded_at",
-    "resource_metadata",
-)
-
-
-def _sqlite_statements() -> tuple[typing.Any, typing.Any]:
-    ins = sqlite.insert(models.sample).on_conflict_do_nothing()
-    up = sqlite.insert(models.latest)
-    old, new = models.latest.c, up.excluded
-    same = new.volume == old.volume
-    set_: dict[str, typing.Any] = {
-        "streak": sa.case((same, old.streak + _ONE), else_=_ONE),
-        "since": sa.case((same, old.since), else_=new.since),
-    }
-    for name in (*_LATEST_COPIED, "timestamp"):
-        set_[name] = new[name]
-    up = up.on_conflict_do_update(
-        index_elements=list(_LATEST_KEY),
-        set_=set_,
-        where=new.timestamp > old.timestamp,
-    )
-    return ins, up
-
-
-def _mysql_statements() -> tuple[typing.Any, typing.Any]:
-    ins = mysql.insert(models.sample).prefix_with("IGNORE")
-    up = mysql.insert(models.latest)
-    old, new = models.latest.c, up.inserted
-    newer = new.timestamp > old.timestamp
-    same = new.volume == old.volume
-    assignments: list[tuple[str, typing.Any]] = [
-        (
-            "streak",
-            sa.case(
-                (newer, sa.case((same, old.streak + _ONE), else_=_ONE)),
-                else_=old.streak,
-            ),
-        ),
-        (
-            "since",
-            sa.case(
-                (newer, sa.case((same, old.since), else_=new.since)),
-                else_=old.since,
-            ),
-        ),
-    ]
-    for name in (*_LATEST_COPIED, "timestamp"):
-        assignments.append(
-            (name, sa.case((newer, new[name]), else_=old[name]))
-        )
-    return ins, up.on_duplicate_key_update(assignments)
+# One row per sample, a tuple in this order: the record's fields (times
+# and metadata converted for the driver), then ha_latest's own two. Each
+# statement picks its parameters from it by position.
+ROW_LAYOUT = (*wire.SampleRecord._fields, "since", "streak")
+_POSITION = {name: index for index, name in enumerate(ROW_LAYOUT)}
 
 
 # UTF-8 text as is; anything JSON cannot hold is written as its str().
@@ -112,18 +44,14 @@ def metadata_text(metadata: dict) -> str:
         return _METADATA_JSON.encode(_text_keys(metadata))
 
 
-_PYFORMAT = re.compile(r"%\((\w+)\)s")
-
-
-def _driver_sql(
-    stmt: typing.Any, dialect: typing.Any
-) -> tuple[str, list[str]]:
-    """The statement as the driver's positional SQL, and its parameters."""
-    compiled = stmt.compile(dialect=dialect)
-    sql = str(compiled)
-    if compiled.positional:
-        return sql, list(compiled.positiontup or [])
-    return _PYFORMAT.sub("%s", sql), _PYFORMAT.findall(sql)
+def _picker(
+    names: typing.Sequence[str],
+) -> typing.Callable[[tuple[typing.Any, ...]], tuple[typing.Any, ...]]:
+    """A statement's parameters, in its order, from a layout row."""
+    positions = [_POSITION[name] for name in names]
+    if len(positions) == 1:  # itemgetter of one index returns no tuple
+        return lambda row: (row[positions[0]],)
+    return operator.itemgetter(*positions)
 
 
 def _sqlite_time(when: datetime.datetime) -> typing.Any:
@@ -147,26 +75,25 @@ class SampleStore:
         self.engine = engine
         dialect = engine.dialect
         if dialect.name == "sqlite":
-            insert, upsert = _sqlite_statements()
+            insert, upsert = statements.sqlite_statements()
             self._time = _sqlite_time
         elif dialect.name == "mysql":
-            insert, upsert = _mysql_statements()
+            insert, upsert = statements.mysql_statements()
             self._time = _same
         else:
             raise ValueError(f"unsupported database {dialect.name}")
-        self._insert_sql, names = _driver_sql(insert, dialect)
-        self._insert_values = operator.itemgetter(*names)
-        self._insert_values_names = names
-        self._upsert_sql, names = _driver_sql(upsert, dialect)
-        self._upsert_values = operator.itemgetter(*names)
+        self._insert_sql, insert_names = statements.driver_sql(insert, dialect)
+        self._upsert_sql, upsert_names = statements.driver_sql(upsert, dialect)
+        self._insert_values = _picker(insert_names)
+        self._upsert_values = _picker(upsert_names)
         self._mysql_insert: mysql_rows.MultiRowStatement | None = None
         self._mysql_upsert: mysql_rows.MultiRowStatement | None = None
         if dialect.name == "mysql" and dialect.driver == "pymysql":
             self._mysql_insert = mysql_rows.MultiRowStatement(
-                self._insert_sql, self._insert_values_names
+                self._insert_sql, [_POSITION[n] for n in insert_names]
             )
             self._mysql_upsert = mysql_rows.MultiRowStatement(
-                self._upsert_sql, names
+                self._upsert_sql, [_POSITION[n] for n in upsert_names]
             )
 
     def is_permanent(self, exc: BaseException) -> bool:
@@ -195,16 +122,41 @@ class SampleStore:
 
     def _rows(
         self, records: typing.Sequence[wire.SampleRecord]
-    ) -> list[dict[str, typing.Any]]:
-        rows = []
+    ) -> list[tuple[typing.Any, ...]]:
+        """One ``ROW_LAYOUT`` tuple per record, in timestamp order."""
         to_time, dumps = self._time, metadata_text
-        for record in sorted(records, key=operator.itemgetter(7)):
-            row = record._asdict()
-            row["resource_metadata"] = dumps(record.resource_metadata)
-            row["timestamp"] = row["since"] = to_time(record.timestamp)
-            row["recorded_at"] = to_time(record.recorded_at)
-            row["streak"] = 1
-            rows.append(row)
+        rows = []
+        for (
+            message_id,
+            host,
+            cluster,
+            meter,
+            resource_id,
+            volume,
+            unit,
+            timestamp,
+            recorded_at,
+            source,
+            metadata,
+        ) in sorted(records, key=operator.itemgetter(7)):
+            stamp = to_time(timestamp)
+            rows.append(
+                (
+                    message_id,
+                    host,
+                    cluster,
+                    meter,
+                    resource_id,
+                    volume,
+                    unit,
+                    stamp,
+                    to_time(recorded_at),
+                    source,
+                    dumps(metadata),
+                    stamp,
+                    1,
+                )
+            )
         return rows
 
     def write_batch(self, records: typing.Sequence[wire.SampleRecord]) -> int:
@@ -229,13 +181,13 @@ class SampleStore:
             return self._write_mysql(conn, rows)
 
     def _write_mysql(
-        self, conn: sa.engine.Connection, rows: list[dict[str, typing.Any]]
+        self, conn: sa.engine.Connection, rows: list[tuple[typing.Any, ...]]
     ) -> int:
         assert self._mysql_insert and self._mysql_upsert
         dbapi_conn = conn.connection.dbapi_connection
         assert dbapi_conn is not None
         escape = mysql_rows.string_escaper(dbapi_conn)
-        lits = [mysql_rows.literals(r, escape) for r in rows]
+        lits = [mysql_rows.literals(r, ROW_LAYOUT, escape) for r in rows]
         cursor = dbapi_conn.cursor()
         try:
             inserted = self._mysql_insert.execute(cursor, lits)

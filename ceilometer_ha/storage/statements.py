@@ -1,0 +1,97 @@
+"""The two statements of a batch, built once per dialect with SQLAlchemy.
+
+``ha_sample`` ignores a ``message_id`` it already holds (INSERT IGNORE on
+MySQL, ON CONFLICT DO NOTHING on SQLite), so several collectors writing
+one database store a sample once. ``ha_latest`` is upserted per (host,
+meter, resource_id) as documented in ``models``: only a strictly newer
+timestamp changes a row; ``streak`` grows while the volume repeats and
+restarts at 1 (with ``since`` = the new timestamp) when it changes.
+
+MySQL evaluates ``ON DUPLICATE KEY UPDATE`` assignments left to right on
+already updated values, so ``streak`` and ``since`` are assigned before
+``volume``, and ``timestamp`` (which every condition reads) last. SQLite's
+``DO UPDATE ... WHERE`` sees the old row throughout.
+"""
+
+import re
+import typing
+
+import sqlalchemy as sa
+from sqlalchemy.dialects import mysql
+from sqlalchemy.dialects import sqlite
+
+from ceilometer_ha.storage import models
+
+# A literal, not a bound parameter: PyMySQL's executemany only rewrites
+# INSERT into one multi-row statement when the ON DUPLICATE KEY UPDATE
+# clause holds no parameters.
+_ONE: typing.Any = sa.literal_column("1")
+_LATEST_KEY = ("host", "meter", "resource_id")
+_LATEST_COPIED = (
+    "cluster",
+    "message_id",
+    "volume",
+    "unit",
+    "recorded_at",
+    "resource_metadata",
+)
+
+
+def sqlite_statements() -> tuple[typing.Any, typing.Any]:
+    ins = sqlite.insert(models.sample).on_conflict_do_nothing()
+    up = sqlite.insert(models.latest)
+    old, new = models.latest.c, up.excluded
+    same = new.volume == old.volume
+    set_: dict[str, typing.Any] = {
+        "streak": sa.case((same, old.streak + _ONE), else_=_ONE),
+        "since": sa.case((same, old.since), else_=new.since),
+    }
+    for name in (*_LATEST_COPIED, "timestamp"):
+        set_[name] = new[name]
+    up = up.on_conflict_do_update(
+        index_elements=list(_LATEST_KEY),
+        set_=set_,
+        where=new.timestamp > old.timestamp,
+    )
+    return ins, up
+
+
+def mysql_statements() -> tuple[typing.Any, typing.Any]:
+    ins = mysql.insert(models.sample).prefix_with("IGNORE")
+    up = mysql.insert(models.latest)
+    old, new = models.latest.c, up.inserted
+    newer = new.timestamp > old.timestamp
+    same = new.volume == old.volume
+    assignments: list[tuple[str, typing.Any]] = [
+        (
+            "streak",
+            sa.case(
+                (newer, sa.case((same, old.streak + _ONE), else_=_ONE)),
+                else_=old.streak,
+            ),
+        ),
+        (
+            "since",
+            sa.case(
+                (newer, sa.case((same, old.since), else_=new.since)),
+                else_=old.since,
+            ),
+        ),
+    ]
+    for name in (*_LATEST_COPIED, "timestamp"):
+        assignments.append(
+            (name, sa.case((newer, new[name]), else_=old[name]))
+        )
+    return ins, up.on_duplicate_key_update(assignments)
+
+
+_PYFORMAT = re.compile(r"%\((\w+)\)s")
+
+
+def driver_sql(stmt: typing.Any, dialect: typing.Any) -> tuple[str, list[str]]:
+    """The statement as the driver's positional SQL, and its parameters."""
+    compiled = stmt.compile(dialect=dialect)
+    sql = str(compiled)
+    if compiled.positional:
+        return sql, list(compiled.positiontup or [])
+    return _PYFORMAT.sub("%s", sql), _PYFORMAT.findall(sql)
