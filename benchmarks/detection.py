@@ -234,12 +234,55 @@ def bound_seconds(bed: testbed.TestBed) -> float:
     )
 
 
+def run_outage(bed: testbed.TestBed, cycles: int) -> dict:
+    """Both storage hosts cut off from every compute host for ``cycles``.
+
+    The figure: no host ``failed``, the cluster in ``storage_outage``.
+    Polled directly (not through the observer, whose loss counts are for
+    the lossy-link run).
+    """
+    bed.topology.reset_faults()
+    bed.wait_all_ok(60.0)
+    started = time.monotonic()
+    bed.topology.storage_outage()
+    failed_hosts: set[str] = set()
+    max_failed = polls = 0
+    outage_clusters: set[str] = set()
+    detected_after = None
+    while time.monotonic() - started < cycles * bed.interval:
+        report = bed.report()
+        polls += 1
+        failed = [
+            h["host"] for h in report["hosts"] if h["verdict"] == "failed"
+        ]
+        failed_hosts.update(failed)
+        max_failed = max(max_failed, len(failed))
+        for cluster in report["clusters"]:
+            if cluster["storage_outage"]:
+                outage_clusters.add(cluster["cluster"])
+                if detected_after is None:
+                    detected_after = round(time.monotonic() - started, 2)
+        time.sleep(POLL_STEP)
+    bed.topology.reset_faults()
+    bed.wait_all_ok(60.0)
+    return {
+        "hosts": len(bed.hosts),
+        "seconds": round(cycles * bed.interval, 1),
+        "polls": polls,
+        "hosts_ever_failed": sorted(failed_hosts),
+        "max_hosts_failed_at_once": max_failed,
+        "clusters_in_storage_outage": sorted(outage_clusters),
+        "outage_reported_after_s": detected_after,
+    }
+
+
 def main(argv: list[str]) -> int:
     parser = argparse.ArgumentParser(description=__doc__.split("\n")[0])
     parser.add_argument("--cuts", type=int, default=20)
     parser.add_argument("--computes", type=int, default=6)
     parser.add_argument("--soak-seconds", type=float, default=60.0)
     parser.add_argument("--max-seconds", type=float, default=300.0)
+    parser.add_argument("--outage-cycles", type=int, default=15)
     args = parser.parse_args(argv)
     reason = netns.missing_prerequisites()
     if reason:
@@ -261,6 +304,7 @@ def main(argv: list[str]) -> int:
                 observer.poll()
                 time.sleep(bed.interval)
             loss = loss_figures(bed, observer, lossy, loss_since)
+            outage = run_outage(bed, args.outage_cycles)
             result = {
                 "benchmark": "detection",
                 "computes": args.computes,
@@ -281,6 +325,7 @@ def main(argv: list[str]) -> int:
                 )
                 <= 5.0,
                 "loss_run": loss,
+                "storage_outage_run": outage,
                 "judge_call_s": distribution(observer.judge_seconds),
                 "cpu_count": os.cpu_count(),
             }
