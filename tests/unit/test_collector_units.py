@@ -1,12 +1,9 @@
 """The shipped collector service definitions and configuration.
 
-``systemd-analyze verify`` checks a unit's syntax and that every
-``ExecStart*=`` binary exists, so the test verifies a temporary copy
-whose ``/usr/bin/`` is rewritten to the running venv's bin directory.
+The systemd unit is verified as :mod:`tests.unit.systemd_units` explains.
 """
 
 import pathlib
-import shutil
 import subprocess
 import sys
 
@@ -14,6 +11,7 @@ import pytest
 
 from ceilometer_ha.cmd import collector as collector_cmd
 from ceilometer_ha.collector import service
+from tests.unit import systemd_units
 
 REPO = pathlib.Path(__file__).resolve().parents[2]
 UNIT = REPO / "etc" / "systemd" / "ceilometer-collector-ha.service"
@@ -25,34 +23,13 @@ OCF_AGENT = REPO / "etc" / "pacemaker" / "ceilometer-collector-ha"
 
 
 def test_systemd_unit_verifies(tmp_path):
-    if shutil.which("systemd-analyze") is None:
-        pytest.skip("systemd-analyze is not installed")
-    bin_dir = pathlib.Path(sys.executable).parent
-    unit = tmp_path / UNIT.name
-    unit.write_text(UNIT.read_text().replace("/usr/bin/", f"{bin_dir}/"))
-    done = subprocess.run(
-        ["systemd-analyze", "verify", str(unit)],
-        capture_output=True,
-        text=True,
-        timeout=60,
-        check=False,
-    )
+    done = systemd_units.verify(UNIT, tmp_path)
     assert done.returncode == 0, done.stdout + done.stderr
-    assert "Type=simple" in unit.read_text()
+    assert "Type=simple" in UNIT.read_text()
 
 
 def test_systemd_unit_fails_verification_with_a_missing_binary(tmp_path):
-    if shutil.which("systemd-analyze") is None:
-        pytest.skip("systemd-analyze is not installed")
-    unit = tmp_path / UNIT.name
-    unit.write_text(UNIT.read_text().replace("/usr/bin/", "/nonexistent/"))
-    done = subprocess.run(
-        ["systemd-analyze", "verify", str(unit)],
-        capture_output=True,
-        text=True,
-        timeout=60,
-        check=False,
-    )
+    done = systemd_units.verify(UNIT, tmp_path, bin_dir="/nonexistent")
     assert done.returncode != 0
 
 
