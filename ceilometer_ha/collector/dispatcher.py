@@ -18,7 +18,7 @@ from ceilometer_ha.collector import stats as stats_mod
 from ceilometer_ha.storage import engine as engine_mod
 from ceilometer_ha.storage import expiry
 from ceilometer_ha.storage import migration
-from ceilometer_ha.storage import store as store_mod
+from ceilometer_ha.storage import process_store
 from ceilometer_ha.storage import writer as writer_mod
 
 LOG = log.getLogger(__name__)
@@ -41,8 +41,11 @@ class DatabaseDispatcher:
         self.engine = engine_mod.create_engine(conf.database.connection)
         migration.check_current(self.engine)
         collector = conf.collector
+        # Writes run in a child process: a second core, and no contention
+        # for the interpreter lock with the event loop receiving.
+        self._store = process_store.ProcessStore(conf.database.connection)
         self._writer = writer_mod.SqlWriter(
-            store_mod.SampleStore(self.engine),
+            self._store,
             stats,
             batch_size=collector.batch_size,
             batch_timeout=collector.batch_timeout,
@@ -60,6 +63,7 @@ class DatabaseDispatcher:
         return self._writer.queued
 
     def start(self) -> None:
+        self._store.start()
         self._writer.start()
         if self._conf.database.metering_time_to_live > 0:
             self._expiry_thread.start()
@@ -67,6 +71,7 @@ class DatabaseDispatcher:
     def stop(self, timeout: float) -> int:
         self._stop_expiry.set()
         left = self._writer.stop(timeout)
+        self._store.close()
         self.engine.dispose()
         return left
 

@@ -18,6 +18,7 @@ import typing
 from oslo_log import log
 
 from ceilometer_ha import wire
+from ceilometer_ha.storage import process_store
 
 LOG = log.getLogger(__name__)
 FIRST_RETRY_INTERVAL = 0.1
@@ -203,8 +204,7 @@ class SqlWriter:
         try:
             inserted = self._store.write_batch(batch)
         except Exception as exc:
-            lines = str(exc).splitlines()
-            reason = f"{type(exc).__name__}: {lines[0] if lines else ''}"
+            reason = process_store.describe(exc)
             return reason, self._store.is_permanent(exc)
         self._counters.stored(inserted, len(batch) - inserted)
         return None
