@@ -46,6 +46,7 @@ sys.path.insert(0, str(REPO))
 from ceilometer_ha.storage import models  # noqa: E402
 from tests.functional import netns  # noqa: E402
 from tests.functional import testbed  # noqa: E402
+from tests.functional import topology  # noqa: E402
 
 TARGET = "compute-1"
 POLL_STEP = 0.1
@@ -209,7 +210,7 @@ def false_failure_model(address_cycles: int, all_lost: int) -> dict:
     if not address_cycles:
         return {}
     p_address = all_lost / address_cycles
-    p_cycle = p_address ** len(testbed.STORAGE_ADDRESSES)
+    p_cycle = p_address ** len(topology.STORAGE_ADDRESSES)
     p_failed = p_cycle**3
     return {
         "measured_address_all_lost_rate": round(p_address, 5),

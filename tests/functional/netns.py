@@ -1,4 +1,4 @@
-"""Network namespaces, veth pairs, bridges and nft faults for test hosts.
+"""Network namespaces, veth pairs and bridges for test hosts.
 
 The building blocks of the fault test bed. Every name a run creates
 starts with a run prefix ``cha<pid>x<hex>-`` so that parallel runs never
@@ -10,18 +10,19 @@ namespaces, so the root namespace never sees them.
 Every command is checked (a failure raises :class:`NetnsError` with its
 stderr) and bounded by a timeout. Traffic is only ever sent from inside
 a namespace this module created, to the documentation ranges, after the
-route has been checked (:meth:`Namespace.require_route`).
+route has been checked (:meth:`Namespace.require_route`). The faults
+injected into a namespace are in ``tests.functional.nft``, the echo
+tool in ``tests.functional.icmp_echo`` and the services run inside in
+``tests.functional.managed_process``.
 """
 
 import ipaddress
-import json
 import os
 import re
 import secrets
 import shutil
 import signal
 import subprocess
-import sys
 import time
 
 COMMAND_TIMEOUT = 20.0
@@ -226,175 +227,3 @@ def wait_for(predicate, timeout: float, what: str, step: float = 0.1):
         if time.monotonic() >= deadline:
             raise NetnsError(f"timed out after {timeout} s waiting for {what}")
         time.sleep(step)
-
-
-# Sends ``count`` echo requests from inside a namespace over a raw socket
-# (no ping binary needed) and prints how many were answered.
-_ECHO_SCRIPT = r"""
-import os, socket, struct, sys, time
-def checksum(b):
-    s = sum(struct.unpack('!%dH' % (len(b) // 2), b))
-    s = (s >> 16) + (s & 0xffff)
-    return ~(s + (s >> 16)) & 0xffff
-addr, count, wait = sys.argv[1], int(sys.argv[2]), float(sys.argv[3])
-sock = socket.socket(socket.AF_INET, socket.SOCK_RAW, socket.IPPROTO_ICMP)
-ident, answered = os.getpid() & 0xffff, 0
-for seq in range(count):
-    body = struct.pack('!BBHHH', 8, 0, 0, ident, seq) + b'chatestbed000000'
-    packet = body[:2] + struct.pack('!H', checksum(body)) + body[4:]
-    try:
-        sock.sendto(packet, (addr, 0))
-    except OSError:
-        continue
-    end = time.monotonic() + wait
-    while time.monotonic() < end:
-        sock.settimeout(max(end - time.monotonic(), 0.001))
-        try:
-            data = sock.recv(2048)
-        except socket.timeout:
-            break
-        head = data[(data[0] & 15) * 4:][:8]
-        kind, _, _, rid, rseq = struct.unpack('!BBHHH', head)
-        if kind == 0 and rid == ident and rseq == seq:
-            answered += 1
-            break
-print(answered)
-"""
-
-
-def echo_replies(
-    ns: Namespace, address: str, count: int = 4, wait: float = 0.5
-) -> int:
-    """Echo requests from ``ns`` to ``address``: how many were answered."""
-    ns.require_route(address)
-    out = ns.run(
-        [sys.executable, "-c", _ECHO_SCRIPT, address, str(count), str(wait)],
-        timeout=count * wait + 10,
-    )
-    return int(out.strip())
-
-
-# Rule bodies of the faults, matched on packets arriving on one device:
-# the loss happens "on the wire", so senders see silence, not errors.
-FAULT_RULES = {
-    "icmp": "meta l4proto {{ icmp, ipv6-icmp }} counter drop",
-    "alternate": "numgen inc mod 2 0 counter drop",
-    "random": "numgen random mod 100 < {percent} counter drop",
-}
-
-
-class NftFaults:
-    """The faults injected into one namespace, as one nft table.
-
-    ``apply`` replaces whatever was there; ``clear`` is idempotent;
-    ``dropped`` reads the rules' counters, so a test can prove that a
-    fault really dropped packets.
-    """
-
-    def __init__(self, ns: Namespace, table: str = "chafaults") -> None:
-        self.ns = ns
-        self.table = table
-
-    def apply(self, device: str, kind: str, percent: int = 30) -> None:
-        if not 0 <= percent <= 100:
-            raise ValueError(f"percent {percent} outside 0..100")
-        rule = FAULT_RULES[kind].format(percent=percent)
-        self.clear()
-        script = (
-            f"table inet {self.table} {{\n"
-            f"  chain input {{\n"
-            f"    type filter hook input priority -10; policy accept;\n"
-            f'    iifname "{device}" {rule}\n'
-            f"  }}\n"
-            f"}}\n"
-        )
-        self.ns.run(["nft", "-f", "-"], stdin=script)
-
-    def active(self) -> bool:
-        out = self.ns.run(["nft", "list", "tables"])
-        return f"table inet {self.table}" in out.splitlines()
-
-    def dropped(self) -> int:
-        """Packets dropped by the current fault (0 when none is set)."""
-        if not self.active():
-            return 0
-        out = self.ns.run(["nft", "-j", "list", "table", "inet", self.table])
-        total = 0
-        for item in json.loads(out)["nftables"]:
-            for expr in item.get("rule", {}).get("expr", []):
-                if "counter" in expr:
-                    total += int(expr["counter"]["packets"])
-        return total
-
-    def clear(self) -> None:
-        if self.ns.exists() and self.active():
-            self.ns.run(["nft", "delete", "table", "inet", self.table])
-
-
-class ManagedProcess:
-    """A service run inside a namespace in a process group of its own.
-
-    Output goes to ``log_path``. ``stop`` and ``kill`` signal the whole
-    group (ceilometer services fork workers) and wait, bounded.
-    """
-
-    def __init__(self, ns: Namespace, argv: list[str], log_path: str) -> None:
-        self.ns = ns
-        self.argv = argv
-        self.log_path = log_path
-        self.proc: subprocess.Popen | None = None
-
-    def start(self) -> None:
-        if self.running():
-            return
-        with open(self.log_path, "ab") as log:
-            self.proc = subprocess.Popen(
-                self.ns.exec_argv(self.argv),
-                stdin=subprocess.DEVNULL,
-                stdout=log,
-                stderr=subprocess.STDOUT,
-                start_new_session=True,
-            )
-
-    def running(self) -> bool:
-        return self.proc is not None and self.proc.poll() is None
-
-    def kill(self) -> None:
-        """SIGKILL the whole group at once, as a crash would."""
-        self._signal_group(signal.SIGKILL, 10.0)
-
-    def stop(self, grace: float = 5.0) -> None:
-        self._signal_group(signal.SIGTERM, grace)
-        self._signal_group(signal.SIGKILL, 10.0)
-
-    def _signal_group(self, sig: int, wait: float) -> None:
-        if self.proc is None:
-            return
-        try:
-            os.killpg(self.proc.pid, sig)
-        except ProcessLookupError:
-            pass
-        try:
-            self.proc.wait(timeout=wait)
-        except subprocess.TimeoutExpired:
-            return
-        deadline = time.monotonic() + wait
-        while group_alive(self.proc.pid) and time.monotonic() < deadline:
-            time.sleep(0.05)
-
-    def log_tail(self, size: int = 4000) -> str:
-        try:
-            with open(self.log_path, "rb") as log:
-                log.seek(0, os.SEEK_END)
-                log.seek(max(log.tell() - size, 0))
-                return log.read().decode(errors="replace")
-        except OSError:
-            return ""
-
-
-def group_alive(pgid: int) -> bool:
-    try:
-        os.killpg(pgid, 0)
-    except ProcessLookupError:
-        return False
-    return True

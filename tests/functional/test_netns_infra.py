@@ -10,12 +10,14 @@ import subprocess
 
 import pytest
 
+from tests.functional import icmp_echo
+from tests.functional import managed_process
 from tests.functional import netns
-from tests.functional import testbed
+from tests.functional import topology as testbed_topology
 
 pytestmark = pytest.mark.netns
 
-STORAGE_1, STORAGE_2 = testbed.STORAGE_ADDRESSES
+STORAGE_1, STORAGE_2 = testbed_topology.STORAGE_ADDRESSES
 PING_GROUP_RANGE = "/proc/sys/net/ipv4/ping_group_range"
 
 
@@ -25,7 +27,7 @@ def topology():
     if reason:
         pytest.skip(reason)
     netns.remove_leftovers()
-    topo = testbed.Topology(netns.new_prefix(), computes=2)
+    topo = testbed_topology.Topology(netns.new_prefix(), computes=2)
     topo.build()
     try:
         yield topo
@@ -44,11 +46,14 @@ def test_namespaces_and_routes_exist(clean):
     existing = set(netns.list_namespaces())
     assert {ns.name for ns in clean.namespaces} <= existing
     for host in clean.computes:
-        for address in testbed.STORAGE_ADDRESSES:
-            assert host.ns.require_route(address) == testbed.STORAGE_DEVICE
+        for address in testbed_topology.STORAGE_ADDRESSES:
+            assert (
+                host.ns.require_route(address)
+                == testbed_topology.STORAGE_DEVICE
+            )
         assert (
-            host.ns.require_route(testbed.CONTROLLER_ADDRESS)
-            == testbed.MANAGEMENT_DEVICE
+            host.ns.require_route(testbed_topology.CONTROLLER_ADDRESS)
+            == testbed_topology.MANAGEMENT_DEVICE
         )
         group_range = host.ns.run(["cat", PING_GROUP_RANGE]).split()
         assert group_range == ["0", "2147483647"]
@@ -57,45 +62,50 @@ def test_namespaces_and_routes_exist(clean):
 def test_echo_crosses_both_networks(clean):
     for host in clean.computes:
         for address in (
-            *testbed.STORAGE_ADDRESSES,
-            testbed.CONTROLLER_ADDRESS,
+            *testbed_topology.STORAGE_ADDRESSES,
+            testbed_topology.CONTROLLER_ADDRESS,
         ):
-            assert netns.echo_replies(host.ns, address, 3, 1.0) == 3
+            assert icmp_echo.echo_replies(host.ns, address, 3, 1.0) == 3
 
 
 def test_link_down_removes_the_route_and_heals(clean):
     host = clean.computes[0]
     clean.cut_storage_link(host.name)
-    assert not host.ns.link_is_up(testbed.STORAGE_DEVICE)
+    assert not host.ns.link_is_up(testbed_topology.STORAGE_DEVICE)
     with pytest.raises(netns.NetnsError, match="unreachable"):
-        netns.echo_replies(host.ns, STORAGE_1, 1, 0.2)
+        icmp_echo.echo_replies(host.ns, STORAGE_1, 1, 0.2)
     # The other host is not affected.
-    assert netns.echo_replies(clean.computes[1].ns, STORAGE_1, 2, 1.0) == 2
+    assert icmp_echo.echo_replies(clean.computes[1].ns, STORAGE_1, 2, 1.0) == 2
     clean.reset_faults()
-    assert host.ns.link_is_up(testbed.STORAGE_DEVICE)
-    assert netns.echo_replies(host.ns, STORAGE_1, 2, 1.0) == 2
+    assert host.ns.link_is_up(testbed_topology.STORAGE_DEVICE)
+    assert icmp_echo.echo_replies(host.ns, STORAGE_1, 2, 1.0) == 2
 
 
 def test_icmp_drop_answers_nothing_and_counts(clean):
     host = clean.computes[0]
     clean.storage_loss(host.name, "icmp")
-    assert netns.echo_replies(host.ns, STORAGE_1, 3, 0.2) == 0
+    assert icmp_echo.echo_replies(host.ns, STORAGE_1, 3, 0.2) == 0
     assert clean.dropped_packets(host.name) == 3
     # Only the storage interface is affected.
-    assert netns.echo_replies(host.ns, testbed.CONTROLLER_ADDRESS, 2, 1.0) == 2
+    assert (
+        icmp_echo.echo_replies(
+            host.ns, testbed_topology.CONTROLLER_ADDRESS, 2, 1.0
+        )
+        == 2
+    )
 
 
 def test_alternate_drop_loses_exactly_every_other_reply(clean):
     host = clean.computes[0]
     clean.storage_loss(host.name, "alternate")
-    assert netns.echo_replies(host.ns, STORAGE_2, 10, 0.2) == 5
+    assert icmp_echo.echo_replies(host.ns, STORAGE_2, 10, 0.2) == 5
     assert clean.dropped_packets(host.name) == 5
 
 
 def test_random_drop_loses_some_but_not_all(clean):
     host = clean.computes[0]
     clean.storage_loss(host.name, "random", percent=30)
-    answered = netns.echo_replies(host.ns, STORAGE_1, 100, 0.1)
+    answered = icmp_echo.echo_replies(host.ns, STORAGE_1, 100, 0.1)
     dropped = clean.dropped_packets(host.name)
     assert answered + dropped == 100
     # P(no drop at 30 %) = 0.7**100, P(all dropped) = 0.3**100.
@@ -105,14 +115,16 @@ def test_random_drop_loses_some_but_not_all(clean):
 def test_storage_outage_silences_both_storage_hosts_for_everyone(clean):
     clean.storage_outage()
     for host in clean.computes:
-        for address in testbed.STORAGE_ADDRESSES:
-            assert netns.echo_replies(host.ns, address, 1, 0.2) == 0
+        for address in testbed_topology.STORAGE_ADDRESSES:
+            assert icmp_echo.echo_replies(host.ns, address, 1, 0.2) == 0
         assert (
-            netns.echo_replies(host.ns, testbed.CONTROLLER_ADDRESS, 1, 1.0)
+            icmp_echo.echo_replies(
+                host.ns, testbed_topology.CONTROLLER_ADDRESS, 1, 1.0
+            )
             == 1
         )
     clean.reset_faults()
-    assert netns.echo_replies(clean.computes[0].ns, STORAGE_2, 1, 1.0) == 1
+    assert icmp_echo.echo_replies(clean.computes[0].ns, STORAGE_2, 1, 1.0) == 1
 
 
 def test_nothing_is_sent_outside_the_test_ranges(clean):
@@ -128,7 +140,7 @@ def test_managed_process_runs_in_its_namespace_and_dies_with_its_group(
     clean, tmp_path
 ):
     host = clean.computes[1]
-    proc = netns.ManagedProcess(
+    proc = managed_process.ManagedProcess(
         host.ns, ["sh", "-c", "sleep 300 & sleep 300"], str(tmp_path / "log")
     )
     proc.start()
@@ -150,9 +162,9 @@ def test_cleanup_leaves_nothing_behind(tmp_path):
     reason = netns.missing_prerequisites()
     if reason:
         pytest.skip(reason)
-    topo = testbed.Topology(netns.new_prefix(), computes=1)
+    topo = testbed_topology.Topology(netns.new_prefix(), computes=1)
     topo.build()
-    proc = netns.ManagedProcess(
+    proc = managed_process.ManagedProcess(
         topo.controller.ns, ["sleep", "300"], str(tmp_path / "log")
     )
     proc.start()

@@ -31,6 +31,7 @@ from ceilometer_ha.health import settings as health_settings
 from ceilometer_ha.storage import engine as engine_mod
 from tests.functional import agent as agent_helper
 from tests.functional import collector as collector_helper
+from tests.functional import managed_process
 from tests.functional import netns
 
 MYSQL_URL_ENV = "CEILOMETER_HA_TEST_MYSQL_URL"
@@ -122,7 +123,7 @@ def kill_agent(agent: agent_helper.PollingAgent) -> None:
         pass
     agent.process.wait(10)
     netns.wait_for(
-        lambda: not netns.group_alive(agent.process.pid),
+        lambda: not managed_process.group_alive(agent.process.pid),
         10.0,
         "the agent to die",
     )
