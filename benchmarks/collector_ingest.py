@@ -50,6 +50,8 @@ from tests.functional import collector as helper  # noqa: E402
 
 BATCH = 2000
 HOSTS = 500
+# Sending sockets (source ports), standing for that many compute hosts.
+SOURCES = 16
 
 
 def datagrams(count, start=0):
@@ -142,19 +144,33 @@ def pipeline(url, data, per_row_count):
     }
 
 
-def send_paced(port, data, rate):
-    """Send ``data`` at ``rate`` per second in 5 ms slices."""
+def send_paced(port, data, rate, sources=SOURCES):
+    """Send ``data`` at ``rate`` per second in 5 ms slices.
+
+    From ``sources`` sockets in turn, as several compute hosts would:
+    with SO_REUSEPORT the kernel picks a worker per source address and
+    port, so one socket would feed one worker only.
+    """
     slice_s = 0.005
     per_slice = max(1, int(rate * slice_s))
-    with socket.socket(socket.AF_INET, socket.SOCK_DGRAM) as sock:
+    socks = [
+        socket.socket(socket.AF_INET, socket.SOCK_DGRAM)
+        for _ in range(sources)
+    ]
+    sends = [sock.sendto for sock in socks]
+    target = ("127.0.0.1", port)
+    try:
         started = time.perf_counter()
         for n, i in enumerate(range(0, len(data), per_slice)):
-            for d in data[i : i + per_slice]:
-                sock.sendto(d, ("127.0.0.1", port))
+            for j, d in enumerate(data[i : i + per_slice], i):
+                sends[j % sources](d, target)
             ahead = started + (n + 1) * slice_s - time.perf_counter()
             if ahead > 0:
                 time.sleep(ahead)
         return len(data) / (time.perf_counter() - started)
+    finally:
+        for sock in socks:
+            sock.close()
 
 
 def settle(collector, expected, timeout=60.0):
