@@ -31,6 +31,7 @@ from ceilometer_ha import wire
 
 LOG = log.getLogger(__name__)
 JOIN_TIMEOUT = 5.0
+_PROTOCOL = pickle.HIGHEST_PROTOCOL
 
 
 class RemoteWriteError(Exception):
@@ -63,7 +64,8 @@ def _serve(url: str, conn: typing.Any) -> None:
     try:
         while True:
             try:
-                batch = conn.recv()
+                # From our own parent over a private pipe, as conn.recv().
+                batch = pickle.loads(conn.recv_bytes())  # noqa: S301
             except (EOFError, OSError):
                 return
             if batch is None:
@@ -105,9 +107,12 @@ class ProcessStore:
             self._discard()
             self.start()
         try:
-            # Plain tuples pickle faster than named ones; the store
-            # reads records by position.
-            self._conn.send([tuple(record) for record in records])
+            # Plain tuples pickle faster than named ones (the store reads
+            # records by position), and pickle.dumps than the pipe's own
+            # ForkingPickler: this runs in the receiving process.
+            self._conn.send_bytes(
+                pickle.dumps([tuple(record) for record in records], _PROTOCOL)
+            )
             reply = self._conn.recv()
         except (EOFError, OSError) as exc:
             self._discard()
@@ -131,7 +136,7 @@ class ProcessStore:
         """Let the child finish its batch and exit; at most a few seconds."""
         if self._conn is not None:
             try:
-                self._conn.send(None)
+                self._conn.send_bytes(pickle.dumps(None, _PROTOCOL))
             except OSError:
                 pass
         self._discard()
