@@ -70,12 +70,15 @@ def _serve(url: str, conn: typing.Any) -> None:
                 return
             if batch is None:
                 return
+            reply: tuple[typing.Any, ...]
             try:
-                inserted = store.write_batch(batch)
+                reply = ("ok", store.write_batch(batch))
             except Exception as exc:
-                conn.send(("error", describe(exc), store.is_permanent(exc)))
-            else:
-                conn.send(("ok", inserted))
+                reply = ("error", describe(exc), store.is_permanent(exc))
+            try:
+                conn.send(reply)
+            except OSError:  # the parent is gone: nothing left to do
+                return
     finally:
         engine.dispose()
 
