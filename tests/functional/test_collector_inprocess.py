@@ -138,6 +138,11 @@ def test_prometheus_endpoint_serves_the_counters(tmp_path):
         publisher.publish_samples([helper.make_sample()])
         coll.wait_for_rows(1)
         _wait_received(coll, 3)
+        # The writer child commits before the parent counts the batch as
+        # stored: wait for the counter, not only for the row.
+        helper.wait_until(
+            lambda: coll.stats.stored_count >= 1, 30, "the stored count"
+        )
         url = f"http://127.0.0.1:{port}/metrics"
         with urllib.request.urlopen(url, timeout=10) as response:  # noqa: S310
             text = response.read().decode()
