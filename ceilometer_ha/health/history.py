@@ -1,10 +1,12 @@
 """Recent loss samples of the few hosts whose hysteresis is undecided.
 
 Read from ``ha_sample`` through its (host, meter, timestamp) index. On
-MySQL/MariaDB each address's series comes back as one ordered
-``GROUP_CONCAT`` text (``volume@timestamp,...``): PyMySQL decodes rows
-in pure Python, and a host's 20 cycles would otherwise be 20 rows per
-address. Other databases return plain rows.
+MySQL/MariaDB every sample comes back in one ``GROUP_CONCAT`` text
+(fields split by U+001F, samples by a line break), sorted here: PyMySQL
+decodes rows in pure Python, and a host's 20 cycles would otherwise be
+20 rows per address; grouping and ordering in SQL (one text per
+address) cost MariaDB more than twice the time of the flat text.
+Other databases return plain rows.
 """
 
 import collections.abc
@@ -15,23 +17,20 @@ import sqlalchemy as sa
 from ceilometer_ha.health import reader
 from ceilometer_ha.storage import models
 
+_FIELD = "\x1f"
 Series = dict[str, list[tuple[datetime.datetime, float]]]
 
 
 def _concat_query(chunk, not_before) -> sa.Select:
     t = models.sample.c
     packed: sa.ColumnElement[str] = sa.literal_column(
-        "GROUP_CONCAT(CONCAT(volume, '@', `timestamp`) "
-        "ORDER BY `timestamp` SEPARATOR ',')"
+        "GROUP_CONCAT(CONCAT_WS(CHAR(31), host, resource_id, volume, "
+        "`timestamp`) SEPARATOR '\n')"
     )
-    return (
-        sa.select(t.host, t.resource_id, packed)
-        .where(
-            t.host.in_(chunk),
-            t.meter == reader.STORAGE_LOSS,
-            t.timestamp >= not_before,
-        )
-        .group_by(t.host, t.resource_id)
+    return sa.select(packed).where(
+        t.host.in_(chunk),
+        t.meter == reader.STORAGE_LOSS,
+        t.timestamp >= not_before,
     )
 
 
@@ -48,12 +47,12 @@ def _rows_query(chunk, not_before) -> sa.Select:
     )
 
 
-def _unpack(text: str) -> list[tuple[datetime.datetime, float]]:
-    series = []
-    for item in text.split(","):
-        volume, _, stamp = item.partition("@")
-        series.append((datetime.datetime.fromisoformat(stamp), float(volume)))
-    return series
+def _unpack(text: str, history: dict[str, Series]) -> None:
+    parse = datetime.datetime.fromisoformat
+    for line in text.split("\n"):
+        host, resource_id, volume, stamp = line.split(_FIELD)
+        series = history.setdefault(host, {}).setdefault(resource_id, [])
+        series.append((parse(stamp), float(volume)))
 
 
 def read_loss_history(
@@ -71,14 +70,19 @@ def read_loss_history(
         reader.allow_long_concat(conn)
     for chunk in reader.chunks(sorted(hosts)):
         if packed:
-            for host, resource_id, text in reader.fetch_all(
+            ((text,),) = reader.fetch_all(
                 conn, _concat_query(chunk, not_before)
-            ):
-                history.setdefault(host, {})[resource_id] = _unpack(text)
+            )
+            if text:
+                _unpack(text, history)
             continue
         for host, resource_id, timestamp, volume in reader.fetch_all(
             conn, _rows_query(chunk, not_before), (2,)
         ):
             series = history.setdefault(host, {}).setdefault(resource_id, [])
             series.append((timestamp, float(volume)))
+    if packed:
+        for by_address in history.values():
+            for series in by_address.values():
+                series.sort()
     return history

@@ -57,13 +57,24 @@ def _rows_query(chunk) -> sa.Select:
 
 
 def _packed_query(chunk) -> sa.Select:
+    """The meter test sits inside the aggregate (GROUP_CONCAT skips NULL).
+
+    In the WHERE clause, ``host IN (...) AND meter IN (...)`` makes
+    MariaDB plan one primary key range per host and meter (1,200 for 300
+    hosts): about 6 ms, against under 3 ms for the host ranges alone.
+    """
+    meters = ", ".join(f"'{meter}'" for meter in reader.VERDICT_METERS)
     packed: sa.ColumnElement[str] = sa.literal_column(
-        "GROUP_CONCAT(CONCAT_WS(CHAR(31), host, cluster, meter, "
-        "resource_id, volume, streak, since, recorded_at, "
-        f"IF(meter = '{reader.HYPERVISOR_UP}', resource_metadata, '')) "
-        "SEPARATOR '\n')"
+        f"GROUP_CONCAT(IF(meter IN ({meters}), CONCAT_WS(CHAR(31), host, "
+        "cluster, meter, resource_id, volume, streak, since, recorded_at, "
+        f"IF(meter = '{reader.HYPERVISOR_UP}', resource_metadata, '')), "
+        "NULL) SEPARATOR '\n')"
     )
-    return sa.select(packed).select_from(models.latest).where(*_where(chunk))
+    return (
+        sa.select(packed)
+        .select_from(models.latest)
+        .where(models.latest.c.host.in_(chunk))
+    )
 
 
 def _unpack(text: str) -> list[LatestRow]:

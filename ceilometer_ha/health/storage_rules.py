@@ -158,15 +158,18 @@ def failing_cycles(
     if not series:
         return []
     k = needed_addresses(len(series), settings.min_storage_reachable)
+    failing_loss = settings.failing_loss
     depth = min(len(values) for values in series.values())
+    # Aligned from the newest sample: the cycles of every address, oldest
+    # first, as one tuple of (timestamp, loss) pairs per cycle.
+    columns = zip(
+        *(values[len(values) - depth :] for values in series.values()),
+        strict=True,
+    )
     cycles = []
-    for back in range(depth, 0, -1):
-        column = [values[-back] for values in series.values()]
-        losses = [loss for _, loss in column]
-        when = max(ts for ts, _ in column)
-        cycles.append(
-            (when, is_failing_cycle(losses, k, settings.failing_loss))
-        )
+    for column in columns:
+        good = sum(loss < failing_loss for _, loss in column)
+        cycles.append((max(column)[0], good < k))
     return cycles
 
 
