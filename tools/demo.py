@@ -54,8 +54,7 @@ def say(text: str) -> None:
 def icmp_allowed() -> bool:
     """Whether this user may send ICMP echo requests at all."""
     result = icmp.IcmpProber(count=1, timeout=0.5).ping(["127.0.0.1"])
-    reason = result.results["127.0.0.1"].reason or ""
-    return not reason.startswith("permission")
+    return result.results["127.0.0.1"].reason != icmp.PERMISSION_REASON
 
 
 def loopback_addresses() -> list[str]:
