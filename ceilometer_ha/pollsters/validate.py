@@ -11,10 +11,15 @@ So every option is read once, here, when the first pollster loads:
 option; :func:`enforce` logs them in one CRITICAL line and asks the
 cotyledon master (the parent of the polling worker) to shut down, so
 that the agent exits instead of polling with half a configuration or
-looping. ``ceilometer-ha check-config`` and the unit's ``ExecStartPre=``
-use :func:`validate_compute_conf` directly. :func:`advise_compute_conf`
-lists valid settings that would send the health samples nowhere useful
-(logged once at WARNING).
+looping. :func:`advise_compute_conf` lists valid settings that would
+send the health samples nowhere useful (logged once at WARNING).
+
+``ceilometer-ha check-config`` (the systemd unit's ``ExecStartPre=``)
+checks the file before the agent starts by other means: it reads every
+registered option and compares the file's groups and names with them,
+so it reports the same bad values and the misspelt ``[DEFAULT]``, but
+not a configuration without any address, which only this module
+refuses.
 """
 
 import difflib
