@@ -1,6 +1,8 @@
 """Recent loss samples of the few hosts whose hysteresis is undecided.
 
-Read from ``ha_sample`` through its (host, meter, timestamp) index. On
+Read from ``ha_sample`` through its history index: (host, meter,
+timestamp) on MySQL/MariaDB, the partial (host, timestamp) index of the
+loss samples on SQLite, which the query names by its very condition. On
 MySQL/MariaDB every sample comes back in one ``GROUP_CONCAT`` text
 (fields split by U+001F, samples by a line break), sorted here: PyMySQL
 decodes rows in pure Python, and a host's 20 cycles would otherwise be
@@ -40,7 +42,9 @@ def _rows_query(chunk, not_before) -> sa.Select:
         sa.select(t.host, t.resource_id, t.timestamp, t.volume)
         .where(
             t.host.in_(chunk),
-            t.meter == reader.STORAGE_LOSS,
+            # Written as the partial index's own condition, not as a
+            # bound parameter, so that SQLite uses the index.
+            sa.text(models.LOSS_INDEX_WHERE),
             t.timestamp >= not_before,
         )
         .order_by(t.host, t.resource_id, t.timestamp)

@@ -22,7 +22,7 @@ from ceilometer_ha.storage import models
 HEARTBEAT = "ha.heartbeat"
 HYPERVISOR_UP = "ha.hypervisor.up"
 STORAGE_REACHABLE = "ha.storage.reachable"
-STORAGE_LOSS = "ha.storage.loss"
+STORAGE_LOSS = models.LOSS_METER
 VERDICT_METERS = (HEARTBEAT, HYPERVISOR_UP, STORAGE_REACHABLE, STORAGE_LOSS)
 _CHUNK = 500
 
