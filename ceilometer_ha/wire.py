@@ -178,14 +178,17 @@ class DatagramDecoder:
         if not valid:
             raise DatagramError(BAD_SIGNATURE, "signature does not match")
 
-    def validate(self, message: dict) -> SampleRecord:
+    def validate(
+        self, message: dict, now: datetime.datetime | None = None
+    ) -> SampleRecord:
         """Check types, sizes and freshness; build the record.
 
-        The checks run in a fixed order (metadata, timestamp, freshness,
-        then the fields in record order), so a datagram wrong in several
-        ways is always rejected for the same reason. Each field takes an
-        inline fast path when valid; ``_text`` and ``_volume`` say why
-        it is not.
+        ``now`` is the collector clock (read here when not given); it
+        becomes ``recorded_at``. The checks run in a fixed order
+        (metadata, timestamp, freshness, then the fields in record
+        order), so a datagram wrong in several ways is always rejected
+        for the same reason. Each field takes an inline fast path when
+        valid; ``_text`` and ``_volume`` say why it is not.
         """
         metadata = message.get("resource_metadata")
         if metadata is None:
@@ -194,7 +197,8 @@ class DatagramDecoder:
             raise DatagramError(INVALID, "resource_metadata must be a map")
         host, cluster = _host_and_cluster(metadata)
         timestamp = parse_timestamp(message.get("timestamp"))
-        now = self._clock()
+        if now is None:
+            now = self._clock()
         if timestamp < now - self._window:
             raise DatagramError(STALE, f"timestamp {timestamp.isoformat()}")
         if timestamp > now + self._window:
@@ -240,8 +244,18 @@ class DatagramDecoder:
             metadata,
         )
 
-    def decode(self, data: bytes) -> SampleRecord:
-        """One datagram to one record; raises only ``DatagramError``."""
+    def now(self) -> datetime.datetime:
+        """The collector clock this decoder stamps ``recorded_at`` with."""
+        return self._clock()
+
+    def decode(
+        self, data: bytes, now: datetime.datetime | None = None
+    ) -> SampleRecord:
+        """One datagram to one record; raises only ``DatagramError``.
+
+        ``now``: the collector clock at receipt, when the caller read it
+        once for several datagrams received together.
+        """
         message = self.unpack(data)
         self.verify(message)
-        return self.validate(message)
+        return self.validate(message, now)

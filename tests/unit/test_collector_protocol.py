@@ -36,8 +36,22 @@ class RecordingSink:
 class ExplodingDecoder:
     """A decoder with a bug: raises something that is not DatagramError."""
 
-    def decode(self, data):
+    def now(self):
+        return CAPTURE_TIME
+
+    def decode(self, data, now=None):
         raise KeyError("bug")
+
+
+class CountingClock:
+    """The collector clock, one microsecond later at every reading."""
+
+    def __init__(self):
+        self.readings = 0
+
+    def __call__(self):
+        self.readings += 1
+        return CAPTURE_TIME + datetime.timedelta(microseconds=self.readings)
 
 
 def _protocol(sinks, decoder=None):
@@ -70,6 +84,24 @@ def test_rejections_are_counted_by_reason():
         wire.UNSIGNED: 1,
         wire.UNDECODABLE: 1,
     }
+
+
+def test_datagrams_read_together_share_one_clock_reading():
+    clock, sink = CountingClock(), RecordingSink()
+    decoder = wire.DatagramDecoder(signing.Signer(SECRET), 16384, 300, clock)
+    proto, stats = _protocol([sink], decoder)
+    good = (DATA / "signed_plain.msgpack").read_bytes()
+    forged = (DATA / "forged.msgpack").read_bytes()
+    proto.datagrams_received([(good, PEER), (forged, PEER), (good, PEER)])
+    assert clock.readings == 1
+    assert [r.recorded_at for r in sink.records] == [
+        CAPTURE_TIME + datetime.timedelta(microseconds=1)
+    ] * 2
+    assert stats.received == 3
+    assert stats.rejected[wire.BAD_SIGNATURE] == 1
+    proto.datagram_received(good, PEER)
+    assert clock.readings == 2
+    assert sink.records[-1].recorded_at > sink.records[0].recorded_at
 
 
 def test_a_decoder_bug_is_counted_not_raised():
