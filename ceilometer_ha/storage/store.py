@@ -11,6 +11,7 @@ import json
 import operator
 import typing
 
+import orjson
 import sqlalchemy as sa
 
 from ceilometer_ha import wire
@@ -25,7 +26,11 @@ _POSITION = {name: index for index, name in enumerate(ROW_LAYOUT)}
 
 
 # UTF-8 text as is; anything JSON cannot hold is written as its str().
+# orjson first (about a tenth of the cost per sample); the standard
+# encoder for what orjson refuses (integers beyond 64 bits, nesting
+# deeper than 254, keys that are neither text nor numbers).
 _METADATA_JSON = json.JSONEncoder(ensure_ascii=False, default=str)
+_ORJSON_OPTIONS = orjson.OPT_NON_STR_KEYS
 
 
 def _text_keys(value: typing.Any) -> typing.Any:
@@ -38,6 +43,12 @@ def _text_keys(value: typing.Any) -> typing.Any:
 
 def metadata_text(metadata: dict) -> str:
     """``resource_metadata`` as JSON; keys JSON cannot hold become text."""
+    try:
+        return orjson.dumps(
+            metadata, default=str, option=_ORJSON_OPTIONS
+        ).decode()
+    except (TypeError, ValueError):  # orjson.JSONEncodeError is both
+        pass
     try:
         return _METADATA_JSON.encode(metadata)
     except (TypeError, ValueError):  # e.g. bytes keys from a bin type
@@ -125,6 +136,9 @@ class SampleStore:
     ) -> list[tuple[typing.Any, ...]]:
         """One ``ROW_LAYOUT`` tuple per record, in timestamp order."""
         to_time, dumps = self._time, metadata_text
+        # Datagrams read together share one recorded_at: convert it once.
+        last_recorded: typing.Any = None
+        recorded_text: typing.Any = None
         rows = []
         for (
             message_id,
@@ -140,6 +154,9 @@ class SampleStore:
             metadata,
         ) in sorted(records, key=operator.itemgetter(7)):
             stamp = to_time(timestamp)
+            if recorded_at is not last_recorded:
+                last_recorded = recorded_at
+                recorded_text = to_time(recorded_at)
             rows.append(
                 (
                     message_id,
@@ -150,7 +167,7 @@ class SampleStore:
                     volume,
                     unit,
                     stamp,
-                    to_time(recorded_at),
+                    recorded_text,
                     source,
                     dumps(metadata),
                     stamp,

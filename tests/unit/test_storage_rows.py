@@ -1,0 +1,52 @@
+"""Row building for the database: metadata JSON and MySQL escaping."""
+
+import itertools
+import json
+
+from pymysql import converters
+import pytest
+
+from ceilometer_ha.storage import mysql_rows
+from ceilometer_ha.storage import store
+
+
+@pytest.mark.parametrize(
+    "metadata",
+    [
+        {"host": "compute-1", "cluster": "rack-a"},
+        {"host": "计算节点", "note": "ünïcode ✓ 😀"},
+        {"nested": {"deeper": [1, "two", 3.5, None, True]}},
+        {1: "int key", 2.5: "float key", None: "none key"},
+    ],
+)
+def test_metadata_json_reads_back_as_the_map(metadata):
+    expected = json.loads(json.dumps(metadata, ensure_ascii=False))
+    text = store.metadata_text(metadata)
+    assert json.loads(text) == expected
+    assert "\\u" not in text  # UTF-8 as is, not escaped
+
+
+def test_metadata_json_falls_back_for_what_orjson_refuses():
+    # orjson refuses integers beyond 64 bits and bytes keys.
+    big = {"count": 2**70, "host": "h"}
+    assert json.loads(store.metadata_text(big)) == big
+    odd = {b"raw": {1: b"v"}, "host": "h"}
+    assert json.loads(store.metadata_text(odd)) == {
+        "b'raw'": {"1": "b'v'"},
+        "host": "h",
+    }
+
+
+def test_metadata_values_json_cannot_hold_become_text():
+    text = store.metadata_text({"blob": b"\x00\x01", "set": {1}})
+    assert json.loads(text) == {"blob": "b'\\x00\\x01'", "set": "{1}"}
+
+
+def test_escape_equals_pymysql_escape_string():
+    alphabet = ["a", "é", "\0", "\n", "\r", "\x1a", "'", '"', "\\", "%"]
+    for length in range(4):
+        for chars in itertools.product(alphabet, repeat=length):
+            value = "".join(chars)
+            assert mysql_rows._escape(value) == converters.escape_string(
+                value
+            ), repr(value)
