@@ -1,6 +1,7 @@
 """The child-process store on real SQLite and MariaDB."""
 
 import datetime
+import json
 import os
 import signal
 
@@ -83,3 +84,15 @@ def test_a_killed_child_is_replaced_for_the_next_batch(engine, store):
     assert store.write_batch([_record("b", 1, 5)]) == 1
     assert store._proc.pid != first
     assert _latest(engine)["streak"] == 2
+
+
+def test_metadata_msgpack_cannot_hold_crosses_as_a_pickle(engine, store):
+    record = _record("big", 1, 0)._replace(
+        resource_metadata={"host": "compute-1", "count": 2**70}
+    )
+    assert process_store.encode_batch([record])[:1] == b"p"
+    assert store.write_batch([record]) == 1
+    assert json.loads(_latest(engine)["resource_metadata"]) == {
+        "host": "compute-1",
+        "count": 2**70,
+    }

@@ -1,0 +1,47 @@
+"""How batches cross the pipe to the database writer process."""
+
+import datetime
+
+from ceilometer_ha import wire
+from ceilometer_ha.storage import process_store
+
+T0 = datetime.datetime(2026, 11, 22, 3, 0, 0, 250001)
+
+
+def _record(**changes):
+    record = wire.SampleRecord(
+        "1d541686-e636-11f1-bdb2-02fc00000001",
+        "compute-1",
+        "rack-a",
+        "ha.storage.loss",
+        "compute-1-198.51.100.7",
+        0.25,
+        "%",
+        T0,
+        T0.replace(microsecond=0),
+        "openstack",
+        {"host": "compute-1", "nested": {"n": [1, "два", None, 2.5]}},
+    )
+    return record._replace(**changes)
+
+
+def test_records_cross_as_msgpack_with_their_types():
+    records = [_record(), _record(message_id="m2", volume=3.0)]
+    payload = process_store.encode_batch(records)
+    assert payload[:1] == b"m"
+    decoded = process_store.decode_batch(payload)
+    assert decoded == records
+    assert all(type(r.timestamp) is datetime.datetime for r in decoded)
+    assert decoded[1].recorded_at.microsecond == 0
+
+
+def test_what_msgpack_cannot_hold_crosses_as_a_pickle():
+    for metadata in ({"count": 2**70}, {"text": "\ud800"}):
+        records = [_record(resource_metadata=metadata)]
+        payload = process_store.encode_batch(records)
+        assert payload[:1] == b"p"
+        assert process_store.decode_batch(payload) == [tuple(records[0])]
+
+
+def test_the_stop_message_is_not_a_batch():
+    assert process_store.decode_batch(process_store._STOP) is None
