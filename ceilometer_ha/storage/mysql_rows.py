@@ -21,9 +21,11 @@ MAX_STATEMENT_BYTES = 1_000_000
 _VALUES = re.compile(r"^(.*?\bVALUES\s*)\([^)]*\)(.*)$", re.DOTALL)
 
 
-# The characters PyMySQL's escape_string replaces; most values hold none,
-# and a C regex search is cheaper than its per-character translate.
-_BACKSLASH_ESCAPED = re.compile(r"[\x00\n\r\x1a'\"\\]")
+# The characters that need a backslash inside a single-quoted literal
+# (PyMySQL's escape_string also escapes '"', which needs none there).
+# Most values hold none of them, the metadata JSON only double quotes,
+# and a C regex search is cheaper than escape_string's translate.
+_BACKSLASH_ESCAPED = re.compile(r"[\x00\n\r\x1a'\\]")
 
 
 def _quote_only(value: str) -> str:

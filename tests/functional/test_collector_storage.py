@@ -201,3 +201,21 @@ def test_metadata_json_cannot_hold_is_still_stored(database_url):
         "b'raw'": {"1": "b'v'"},
     }
     assert store.is_permanent(TypeError("row cannot be built"))
+
+
+def test_quotes_backslashes_and_control_characters_round_trip(database_url):
+    store = _store(database_url)
+    tricky = 'q\'uote "dq" back\\slash\nnl\rcr\x1asub\x00nul %s %%'
+    record = _record("tricky", 1, 0, resource=f"res-{tricky}")._replace(
+        resource_metadata={"host": "compute-1", "note": tricky}
+    )
+    assert store.write_batch([record]) == 1
+    row = _latest(store.engine)[f"res-{tricky}"]
+    assert json.loads(row["resource_metadata"])["note"] == tricky
+    with store.engine.connect() as conn:
+        stored = conn.execute(
+            sa.select(models.sample.c.resource_id).where(
+                models.sample.c.message_id == "tricky"
+            )
+        ).scalar_one()
+    assert stored == f"res-{tricky}"
