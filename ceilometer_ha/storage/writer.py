@@ -100,7 +100,11 @@ class SqlWriter:
                 self._next_drop_warning = now + DROP_WARNING_INTERVAL
             return False
         self._queue.append(record)
-        if len(self._queue) >= self._batch_size:
+        # Wake the writer when a batch just filled up, not at every sample
+        # after that: it takes what waits without waiting once it is done
+        # writing (the check in _take_batch runs under the lock, so no
+        # wake-up is lost).
+        if len(self._queue) == self._batch_size:
             with self._ready:
                 self._ready.notify()
         return True

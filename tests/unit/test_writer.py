@@ -104,6 +104,21 @@ def test_batches_are_bounded_and_everything_is_written():
     assert counters.stored_count == 95
 
 
+def test_full_batches_do_not_wait_for_the_batch_timeout():
+    # With an hour of batch_timeout only a full batch's wake-up (or the
+    # writer finding one waiting) can get anything written.
+    store, counters = FakeStore(), RecordingCounters()
+    w = _writer(store, counters, batch_timeout=3600.0)
+    w.start()
+    for i in range(35):
+        w.submit(_record(f"m{i}"))
+    assert _wait_for(lambda: len(store.written) == 30)
+    assert [len(b) for b in store.batches] == [10, 10, 10]
+    assert w.queued == 5
+    assert w.stop(5.0) == 0
+    assert len(store.written) == 35
+
+
 def test_duplicates_are_counted():
     store, counters = FakeStore(), RecordingCounters()
     w = _writer(store, counters)
