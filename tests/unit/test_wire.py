@@ -189,3 +189,16 @@ def test_integer_volume_becomes_float():
     record = _decoder().decode(_pack(volume=3))
     assert record.volume == 3.0
     assert isinstance(record.volume, float)
+
+
+def test_datagrams_unpack_as_msgpack_does():
+    for name in ("signed_plain", "signed_nested"):
+        data = _datagram(name)
+        assert _decoder().unpack(data) == msgpack.unpackb(data, raw=False)
+
+
+def test_extension_types_are_undecodable():
+    # ceilometer never sends them; a signed one is refused all the same.
+    message = msgpack.unpackb(_pack(), raw=False)
+    message["resource_metadata"]["odd"] = msgpack.ExtType(5, b"xx")
+    assert _reason(_decoder(), msgpack.dumps(message)) == wire.UNDECODABLE
