@@ -240,7 +240,10 @@ COLLECTOR_OPTS: list[cfg.Opt] = [
         help="Bytes asked of the kernel for the UDP receive buffer "
         "(SO_RCVBUF), so that bursts from many hosts are not "
         "dropped before they are read. The kernel caps it at "
-        "net.core.rmem_max.",
+        "net.core.rmem_max unless the collector may force it "
+        "(CAP_NET_ADMIN); a smaller buffer is logged at start, and "
+        "datagrams the kernel drops for lack of room are counted as "
+        "kernel_dropped.",
     ),
     cfg.StrOpt(
         "port_file",

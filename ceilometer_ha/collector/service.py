@@ -27,6 +27,7 @@ from ceilometer_ha import opts
 from ceilometer_ha import signing
 from ceilometer_ha import wire
 from ceilometer_ha.collector import dispatcher as dispatcher_mod
+from ceilometer_ha.collector import kernel
 from ceilometer_ha.collector import protocol
 from ceilometer_ha.collector import stats as stats_mod
 
@@ -105,7 +106,7 @@ def bind_socket(address: str, port: int, receive_buffer: int) -> socket.socket:
     sock = socket.socket(family, kind, proto)
     try:
         sock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEPORT, 1)
-        sock.setsockopt(socket.SOL_SOCKET, socket.SO_RCVBUF, receive_buffer)
+        kernel.set_receive_buffer(sock, receive_buffer)
         if family == socket.AF_INET6:
             sock.setsockopt(socket.IPPROTO_IPV6, socket.IPV6_V6ONLY, 0)
         sock.bind(sockaddr)
@@ -179,6 +180,17 @@ class CollectorService:
         receiver.start()
         self.port = sock.getsockname()[1]
         LOG.info("Listening on UDP %s port %d", conf.udp_address, self.port)
+        granted = kernel.granted_receive_buffer(sock)
+        if granted < conf.udp_receive_buffer:
+            LOG.warning(
+                "UDP receive buffer is %d bytes, not the %d of [collector] "
+                "udp_receive_buffer: the kernel caps it at "
+                "net.core.rmem_max. Raise that sysctl, or bursts beyond "
+                "the buffer are dropped (counted as kernel_dropped).",
+                granted,
+                conf.udp_receive_buffer,
+            )
+        self.stats.kernel_drop_sources.append(kernel.SocketDrops(sock).read)
         if conf.port_file and self._write_port_file:
             write_port_file(conf.port_file, self.port)
         metrics = None

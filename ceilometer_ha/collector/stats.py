@@ -2,7 +2,9 @@
 
 Every datagram is counted once: received, then either rejected (by
 reason) or handed to the dispatchers, where it ends stored, duplicate,
-or dropped because the queue was full. The same counters feed the
+or dropped because the queue was full. Datagrams the kernel dropped
+before they could be read (receive buffer full) are counted apart, as
+the kernel reports them (``kernel_dropped``). The same counters feed the
 periodic INFO line and, when ``[collector] metrics_port`` is set, a
 Prometheus endpoint served from its own registry.
 """
@@ -36,6 +38,9 @@ class Stats:
         self.write_failures = 0
         self.unstorable_count = 0
         self.queued_sources: list[collections.abc.Callable[[], int]] = []
+        self.kernel_drop_sources: list[
+            collections.abc.Callable[[], int | None]
+        ] = []
 
     def reject(self, reason: str) -> None:
         self.rejected[reason] += 1
@@ -57,6 +62,10 @@ class Stats:
     def queued(self) -> int:
         return sum(source() for source in self.queued_sources)
 
+    @property
+    def kernel_dropped(self) -> int:
+        return sum(filter(None, (read() for read in self.kernel_drop_sources)))
+
     def snapshot(self) -> dict[str, typing.Any]:
         return {
             "received": self.received,
@@ -67,22 +76,24 @@ class Stats:
             "dropped": self.dropped_count,
             "write_failures": self.write_failures,
             "unstorable": self.unstorable_count,
+            "kernel_dropped": self.kernel_dropped,
         }
 
     def log_line(self) -> None:
         snap = self.snapshot()
         rejected = " ".join(f"{k}={v}" for k, v in snap["rejected"].items())
-        lost = snap["dropped"] or snap["unstorable"]
+        lost = snap["dropped"] or snap["unstorable"] or snap["kernel_dropped"]
         level = LOG.warning if lost else LOG.info
         level(
             "received=%d stored=%d duplicates=%d queued=%d dropped=%d "
-            "unstorable=%d write_failures=%d rejected: %s",
+            "unstorable=%d kernel_dropped=%d write_failures=%d rejected: %s",
             snap["received"],
             snap["stored"],
             snap["duplicates"],
             snap["queued"],
             snap["dropped"],
             snap["unstorable"],
+            snap["kernel_dropped"],
             snap["write_failures"],
             rejected,
         )
@@ -134,6 +145,12 @@ class _StatsCollector(prometheus_registry.Collector):
             f"{prefix}_unstorable",
             "Samples the database refused (dropped).",
             value=snap["unstorable"],
+        )
+        yield prometheus_core.CounterMetricFamily(
+            f"{prefix}_kernel_dropped",
+            "Datagrams the kernel dropped before they were read "
+            "(receive buffer full).",
+            value=snap["kernel_dropped"],
         )
         yield prometheus_core.CounterMetricFamily(
             f"{prefix}_write_failures",

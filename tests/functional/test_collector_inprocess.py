@@ -153,3 +153,5 @@ def test_prometheus_endpoint_serves_the_counters(tmp_path):
     )
     assert "ceilometer_ha_collector_received_total 3.0" in text
     assert "ceilometer_ha_collector_stored_total 1.0" in text
+    # Read from the kernel's table for the collector's own socket.
+    assert "ceilometer_ha_collector_kernel_dropped_total 0.0" in text
