@@ -3,8 +3,9 @@
 PyMySQL's ``executemany`` escapes each parameter of each statement in
 Python; with two statements per sample (``ha_sample`` and ``ha_latest``)
 that escaping cost more than MySQL's own work. Here each sample's values
-are turned into SQL literals once, with the connection's own
-``escape_string`` (which honours ``NO_BACKSLASH_ESCAPES``), and both
+are turned into SQL literals once, escaped as the connection's SQL
+mode requires (``string_escaper``, which honours
+``NO_BACKSLASH_ESCAPES``), and both
 statements are assembled from them in chunks of at most
 ``MAX_STATEMENT_BYTES``, below any ``max_allowed_packet`` in use.
 """
@@ -39,7 +40,11 @@ def _escape(value: str) -> str:
 
 
 def string_escaper(dbapi_conn: typing.Any) -> typing.Callable[[str], str]:
-    """The escaping PyMySQL itself applies on this connection."""
+    """String escaping for literals on this connection.
+
+    PyMySQL's own, except that double quotes are left as they are; with
+    ``NO_BACKSLASH_ESCAPES`` only quotes are doubled.
+    """
     status = getattr(dbapi_conn, "server_status", 0)
     if status & SERVER_STATUS.SERVER_STATUS_NO_BACKSLASH_ESCAPES:
         return _quote_only
