@@ -14,8 +14,8 @@ from oslo_log import log
 import sqlalchemy as sa
 
 from ceilometer_ha import opts
+from ceilometer_ha.collector import config_check
 from ceilometer_ha.collector import dispatcher
-from ceilometer_ha.collector import service
 from ceilometer_ha.collector import workers
 from ceilometer_ha.storage import migration
 
@@ -47,11 +47,11 @@ def main(argv: list[str] | None = None) -> int:
         sys.stderr.write(f"{PROG}: configuration error: {exc}\n")
         return 2
     try:
-        service.check_config(conf)
+        config_check.check_config(conf)
         return workers.run(conf)
     except (
         cfg.Error,
-        service.ConfigError,
+        config_check.ConfigError,
         migration.SchemaError,
         dispatcher.DispatcherError,
     ) as exc:

@@ -2,7 +2,9 @@
 
 A dispatcher is built as ``Dispatcher(conf, stats)`` and offers
 ``start()``, ``dispatch(record)`` (called on the event loop: must not
-block), ``queued`` and ``stop(timeout) -> samples left``. The
+block), ``queued`` and ``stop(timeout) -> samples left``; optionally
+``skip_expiry()``, called before ``start`` in all receiving processes
+but one, so that housekeeping of a shared store runs once. The
 ``database`` dispatcher is the one the deployment notes configure.
 """
 
@@ -53,6 +55,7 @@ class DatabaseDispatcher:
             retry_max_interval=collector.db_retry_max_interval,
         )
         self.dispatch = self._writer.submit
+        self._expire = conf.database.metering_time_to_live > 0
         self._stop_expiry = threading.Event()
         self._expiry_thread = threading.Thread(
             target=self._expire_periodically, name="ttl-expiry", daemon=True
@@ -62,10 +65,19 @@ class DatabaseDispatcher:
     def queued(self) -> int:
         return self._writer.queued
 
+    def skip_expiry(self) -> None:
+        """Leave TTL expiry to another receiving process."""
+        self._expire = False
+
     def start(self) -> None:
         self._store.start()
         self._writer.start()
-        if self._conf.database.metering_time_to_live > 0:
+        if self._expire:
+            LOG.info(
+                "TTL expiry of samples older than %d s every %d s",
+                self._conf.database.metering_time_to_live,
+                self._conf.collector.expiry_interval,
+            )
             self._expiry_thread.start()
 
     def stop(self, timeout: float) -> int:

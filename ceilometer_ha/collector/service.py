@@ -11,7 +11,6 @@ returns 0. ``run`` forks ``[collector] workers`` such processes.
 import asyncio
 import collections.abc
 import contextlib
-import difflib
 import functools
 import operator
 import os
@@ -23,7 +22,6 @@ import typing
 from oslo_config import cfg
 from oslo_log import log
 
-from ceilometer_ha import opts
 from ceilometer_ha import signing
 from ceilometer_ha import wire
 from ceilometer_ha.collector import dispatcher as dispatcher_mod
@@ -32,70 +30,6 @@ from ceilometer_ha.collector import protocol
 from ceilometer_ha.collector import stats as stats_mod
 
 LOG = log.getLogger(__name__)
-
-
-COLLECTOR_GROUPS = ("DEFAULT", "collector", "database", "publisher")
-
-
-class ConfigError(Exception):
-    """The configuration cannot run a collector; the message says why."""
-
-
-def check_config(conf: cfg.ConfigOpts) -> None:
-    """Refuse settings that would run an unsafe or useless collector."""
-    if not conf.collector.udp_address:
-        raise ConfigError(
-            "[collector] udp_address is empty: the collector would "
-            "receive nothing"
-        )
-    secret = conf.publisher.telemetry_secret
-    if secret in ("", opts.PLACEHOLDER_SECRET):
-        if not conf.collector.allow_unsigned:
-            raise ConfigError(
-                "[publisher] telemetry_secret is empty or ceilometer's "
-                "placeholder, so anyone could forge samples: set the "
-                "secret the agents use, or [collector] allow_unsigned = "
-                "true to accept that risk"
-            )
-        LOG.warning("Accepting samples without a real shared secret")
-    for path, group, known in misspelt_groups(conf.config_file):
-        raise ConfigError(
-            f"{path}: unknown group [{group}], did you mean [{known}]? "
-            f"Its options would be silently ignored (see ceilometer-ha "
-            f"check-config {path})"
-        )
-    ttl = conf.database.metering_time_to_live
-    if 0 < ttl <= conf.collector.freshness_window:
-        raise ConfigError(
-            f"[collector] freshness_window ({conf.collector.freshness_window}"
-            f" s) must be shorter than [database] metering_time_to_live "
-            f"({ttl} s), or expired samples could be replayed"
-        )
-
-
-def misspelt_groups(
-    paths: collections.abc.Iterable[str],
-) -> list[tuple[str, str, str]]:
-    """(file, group, meant) for groups that look like the collector's.
-
-    oslo.config ignores unknown groups: a ``[DEAFULT]`` or ``[colector]``
-    would silently lose its options. Groups of other services (copied
-    from ceilometer.conf) are left alone.
-    """
-    found = []
-    for path in paths:
-        sections: dict[str, typing.Any] = {}
-        cfg.ConfigParser(path, sections).parse()
-        for group in sections:
-            if group in COLLECTOR_GROUPS:
-                continue
-            close = difflib.get_close_matches(
-                group, COLLECTOR_GROUPS, n=1, cutoff=0.75
-            )
-            # A typo, not another service's group such as [database_ro].
-            if close and abs(len(close[0]) - len(group)) <= 2:
-                found.append((path, group, close[0]))
-    return found
 
 
 def bind_socket(address: str, port: int, receive_buffer: int) -> socket.socket:
@@ -126,7 +60,10 @@ class CollectorService:
         port: int | None = None,
         write_port_file: bool = True,
         on_ready: collections.abc.Callable[[], typing.Any] | None = None,
+        run_expiry: bool = True,
     ) -> None:
+        """``run_expiry`` False: dispatchers leave TTL expiry to another
+        receiving process (``workers``)."""
         self.conf = conf
         self.stats = stats_mod.Stats()
         self.port: int | None = None
@@ -134,6 +71,7 @@ class CollectorService:
         self._port = conf.collector.udp_port if port is None else port
         self._write_port_file = write_port_file
         self._on_ready = on_ready
+        self._run_expiry = run_expiry
         self._loop: asyncio.AbstractEventLoop | None = None
         self._stopping: asyncio.Event | None = None
         self._stop_requested = False
@@ -156,6 +94,11 @@ class CollectorService:
         if self._stop_requested:
             self._stopping.set()
         dispatchers = dispatcher_mod.load_dispatchers(self.conf, self.stats)
+        if not self._run_expiry:
+            for dispatcher in dispatchers:
+                skip = getattr(dispatcher, "skip_expiry", None)
+                if skip is not None:
+                    skip()
         decoder = wire.DatagramDecoder(
             signing.Signer(self.conf.publisher.telemetry_secret),
             conf.max_datagram_size,

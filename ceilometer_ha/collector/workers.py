@@ -22,11 +22,18 @@ LOG = log.getLogger(__name__)
 POLL_INTERVAL = 0.5
 
 
-def _worker(conf: cfg.ConfigOpts, port: int, ready: typing.Any) -> None:
+def _worker(
+    conf: cfg.ConfigOpts, port: int, ready: typing.Any, index: int
+) -> None:
     signal.signal(signal.SIGTERM, signal.SIG_DFL)
     signal.signal(signal.SIGINT, signal.SIG_DFL)
+    # TTL expiry deletes the same rows whoever runs it: worker 0 does.
     svc = service.CollectorService(
-        conf, port=port, write_port_file=False, on_ready=ready.set
+        conf,
+        port=port,
+        write_port_file=False,
+        on_ready=ready.set,
+        run_expiry=index == 0,
     )
     sys.exit(svc.run())
 
@@ -52,7 +59,9 @@ def run(conf: cfg.ConfigOpts) -> int:
     events = [context.Event() for _ in range(count)]
     procs = [
         context.Process(
-            target=_worker, args=(conf, port, event), name=f"worker-{i}"
+            target=_worker,
+            args=(conf, port, event, i),
+            name=f"worker-{i}",
         )
         for i, event in enumerate(events)
     ]

@@ -11,6 +11,7 @@ import pathlib
 import threading
 
 from ceilometer_ha.cmd import collector as collector_cmd
+from ceilometer_ha.collector import config_check
 from ceilometer_ha.collector import service
 from tests.functional import collector_config
 from tests.functional import collector_rows
@@ -38,7 +39,7 @@ class InProcessCollector(collector_rows.RowCounting):
         self.conf = collector_cmd.prepare_conf(
             ["--config-file", str(config), "--config-file", str(overlay)]
         )
-        service.check_config(self.conf)
+        config_check.check_config(self.conf)
         self.service = service.CollectorService(self.conf)
         self.stats = self.service.stats
         self.address = collector_config.listen_address(options)

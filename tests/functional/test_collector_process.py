@@ -95,6 +95,8 @@ def test_workers_share_the_port(tmp_path):
         assert collector.stop() == 0
     assert collector.count_rows() == 200
     assert collector.log_text().count("Listening on UDP") == 2
+    # TTL expiry (the seed's 1800 s) runs in one worker only.
+    assert collector.log_text().count("TTL expiry of samples") == 1
 
 
 def test_sigint_flushes_the_queue_and_exits_zero(tmp_path):

@@ -10,7 +10,7 @@ import sys
 import pytest
 
 from ceilometer_ha.cmd import collector as collector_cmd
-from ceilometer_ha.collector import service
+from ceilometer_ha.collector import config_check
 from tests.unit import systemd_units
 
 REPO = pathlib.Path(__file__).resolve().parents[2]
@@ -101,10 +101,10 @@ def test_misspelt_collector_groups_are_refused(tmp_path, section, refused):
     path.write_text(text + f"\n[{section}]\nudp_port = 4954\n")
     conf = collector_cmd.prepare_conf(["--config-file", str(path)])
     if refused:
-        with pytest.raises(service.ConfigError, match=rf"\[{section}\]"):
-            service.check_config(conf)
+        with pytest.raises(config_check.ConfigError, match=rf"\[{section}\]"):
+            config_check.check_config(conf)
     else:
-        service.check_config(conf)
+        config_check.check_config(conf)
         assert conf.collector.udp_port == 4953
 
 
@@ -121,8 +121,8 @@ def test_unsafe_settings_are_refused(tmp_path, line, message):
     path = tmp_path / "ceilometer_ha.conf"
     path.write_text(CONTROLLER_CONF.read_text() + f"\n[{group}]\n{line}\n")
     conf = collector_cmd.prepare_conf(["--config-file", str(path)])
-    with pytest.raises(service.ConfigError, match=message):
-        service.check_config(conf)
+    with pytest.raises(config_check.ConfigError, match=message):
+        config_check.check_config(conf)
 
 
 def test_allow_unsigned_accepts_an_empty_secret(tmp_path):
@@ -133,5 +133,5 @@ def test_allow_unsigned_accepts_an_empty_secret(tmp_path):
         + "[collector]\nallow_unsigned = true\n"
     )
     conf = collector_cmd.prepare_conf(["--config-file", str(path)])
-    service.check_config(conf)
+    config_check.check_config(conf)
     assert conf.publisher.telemetry_secret == ""
