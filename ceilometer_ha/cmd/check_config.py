@@ -27,6 +27,7 @@ from oslo_config import cfg
 from oslo_log import log
 
 from ceilometer_ha import opts
+from ceilometer_ha.pollsters import validate
 
 # Groups of other OpenStack services often left in copied files.
 UNUSED_GROUPS = frozenset(
@@ -194,6 +195,13 @@ def check_file(path: str, findings: Findings) -> cfg.ConfigOpts | None:
         findings.error(path, str(exc))
         return None
     _check_values(known, findings, path)
+    if "compute" in conf.list_all_sections():  # a compute node's file
+        try:
+            missing = validate.missing_address(conf)
+        except (cfg.Error, ValueError):
+            missing = None  # a bad address value, reported above
+        if missing:
+            findings.error(path, missing)
     return conf
 
 

@@ -17,9 +17,8 @@ send the health samples nowhere useful (logged once at WARNING).
 ``ceilometer-ha check-config`` (the systemd unit's ``ExecStartPre=``)
 checks the file before the agent starts by other means: it reads every
 registered option and compares the file's groups and names with them,
-so it reports the same bad values and the misspelt ``[DEFAULT]``, but
-not a configuration without any address, which only this module
-refuses.
+so it reports the same bad values and the misspelt ``[DEFAULT]``; for a
+file with a ``[compute]`` section it also calls :func:`missing_address`.
 """
 
 import difflib
@@ -67,12 +66,23 @@ def validate_compute_conf(conf: cfg.ConfigOpts) -> list[str]:
             problems.append(f"[compute] {opt.dest}: {exc}")
     if problems:
         return problems + _misspelt_default(conf)
-    if not any(getattr(conf.compute, name) for name in ADDRESS_OPTIONS):
-        problems.append(
-            "[compute] storage_server_address: no address to ping is "
-            "configured (nor management_address, nor tenant_address)"
-        )
+    missing = missing_address(conf)
+    if missing:
+        problems.append(missing)
     return problems + _misspelt_default(conf)
+
+
+def missing_address(conf: cfg.ConfigOpts) -> str | None:
+    """The problem when ``[compute]`` names no address to ping at all.
+
+    The compute options must be registered and valid.
+    """
+    if any(getattr(conf.compute, name) for name in ADDRESS_OPTIONS):
+        return None
+    return (
+        "[compute] storage_server_address: no address to ping is "
+        "configured (nor management_address, nor tenant_address)"
+    )
 
 
 def _misspelt_default(conf: cfg.ConfigOpts) -> list[str]:

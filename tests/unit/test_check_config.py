@@ -114,6 +114,7 @@ def test_different_secrets_are_an_error(tmp_path, capsys):
         ),
         ("[compute]\ncluster_source = magic\n", "[compute] cluster_source"),
         ("[healht]\nfail_cycles = 3\n", "did you mean 'health'"),
+        ("[compute]\nping_count = 4\n", "no address to ping"),
     ],
 )
 def test_mistakes_name_the_option(tmp_path, capsys, text, expected):
@@ -122,6 +123,14 @@ def test_mistakes_name_the_option(tmp_path, capsys, text, expected):
     code, lines = check(capsys, path)
     assert code == 1
     assert any(expected in x and x.startswith("ERROR") for x in lines), lines
+
+
+def test_a_compute_file_with_any_address_is_fine(tmp_path, capsys):
+    path = tmp_path / "ok.conf"
+    path.write_text("[compute]\nmanagement_address = 198.51.100.7\n")
+    code, lines = check(capsys, path)
+    assert code == 0, lines
+    assert not any("no address" in x for x in lines)
 
 
 def test_unreadable_file_is_an_error(tmp_path, capsys):
