@@ -4,37 +4,17 @@ A datagram that arrives while the socket's receive buffer is full is
 dropped by the kernel, never seen by the collector and so never counted
 by it. Linux counts those drops per socket in ``/proc/net/udp`` and
 ``/proc/net/udp6`` (the last column, found by the socket's inode);
-``SocketDrops`` reads that count for the stats line and /metrics.
-``set_receive_buffer`` asks for the configured buffer, forcing it past
-``net.core.rmem_max`` when the process may (CAP_NET_ADMIN), and returns
-what the kernel granted so that a smaller buffer can be reported.
+``SocketDrops`` reads that count for the stats line and /metrics. (The
+buffer itself is set with ``ceilometer_ha.receive_buffer``.)
 """
 
 import os
 import socket
 
-# Linux's SO_RCVBUFFORCE, which Python's socket module does not export.
-SO_RCVBUFFORCE = getattr(socket, "SO_RCVBUFFORCE", 33)
 PROC_TABLES = ("/proc/net/udp", "/proc/net/udp6")
 # Columns of a /proc/net/udp line: sl local rem st queues tr retrnsmt uid
 # timeout inode ref pointer drops.
 _INODE, _DROPS = 9, 12
-
-
-def set_receive_buffer(sock: socket.socket, requested: int) -> int:
-    """Ask for ``requested`` bytes of receive buffer; return the bytes
-    granted (see ``granted_receive_buffer``)."""
-    try:
-        sock.setsockopt(socket.SOL_SOCKET, SO_RCVBUFFORCE, requested)
-    except OSError:  # not permitted: capped at net.core.rmem_max
-        sock.setsockopt(socket.SOL_SOCKET, socket.SO_RCVBUF, requested)
-    return granted_receive_buffer(sock)
-
-
-def granted_receive_buffer(sock: socket.socket) -> int:
-    """The receive buffer in the units it was asked in (Linux reports
-    double, for its own bookkeeping)."""
-    return sock.getsockopt(socket.SOL_SOCKET, socket.SO_RCVBUF) // 2
 
 
 def drops_in_table(text: str, inode: int) -> int | None:

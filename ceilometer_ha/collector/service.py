@@ -22,6 +22,7 @@ import typing
 from oslo_config import cfg
 from oslo_log import log
 
+from ceilometer_ha import receive_buffer as receive_buffer_mod
 from ceilometer_ha import signing
 from ceilometer_ha import wire
 from ceilometer_ha.collector import dispatcher as dispatcher_mod
@@ -40,7 +41,7 @@ def bind_socket(address: str, port: int, receive_buffer: int) -> socket.socket:
     sock = socket.socket(family, kind, proto)
     try:
         sock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEPORT, 1)
-        kernel.set_receive_buffer(sock, receive_buffer)
+        receive_buffer_mod.set_receive_buffer(sock, receive_buffer)
         if family == socket.AF_INET6:
             sock.setsockopt(socket.IPPROTO_IPV6, socket.IPV6_V6ONLY, 0)
         sock.bind(sockaddr)
@@ -123,7 +124,7 @@ class CollectorService:
         receiver.start()
         self.port = sock.getsockname()[1]
         LOG.info("Listening on UDP %s port %d", conf.udp_address, self.port)
-        granted = kernel.granted_receive_buffer(sock)
+        granted = receive_buffer_mod.granted_receive_buffer(sock)
         if granted < conf.udp_receive_buffer:
             LOG.warning(
                 "UDP receive buffer is %d bytes, not the %d of [collector] "

@@ -22,6 +22,7 @@ from icmplib import models as icmp_models
 from icmplib import sockets as icmp_sockets
 from icmplib import utils as icmp_utils
 
+from ceilometer_ha import receive_buffer
 from ceilometer_ha.probes import results as probe_results
 
 MAX_SEQUENCES = 65536
@@ -190,11 +191,7 @@ def _enlarge_receive_buffer(sock: socket.socket | None) -> None:
     """Room for a whole round of replies arriving at once."""
     if sock is None:
         return
-    for option in (getattr(socket, "SO_RCVBUFFORCE", None), socket.SO_RCVBUF):
-        if option is None:
-            continue
-        try:
-            sock.setsockopt(socket.SOL_SOCKET, option, RECEIVE_BUFFER_BYTES)
-            return
-        except OSError:
-            continue
+    try:
+        receive_buffer.set_receive_buffer(sock, RECEIVE_BUFFER_BYTES)
+    except OSError:
+        pass  # the default buffer still serves small rounds

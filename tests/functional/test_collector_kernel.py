@@ -2,6 +2,7 @@
 
 import socket
 
+from ceilometer_ha import receive_buffer
 from ceilometer_ha.collector import kernel
 from ceilometer_ha.collector import stats as stats_mod
 
@@ -30,8 +31,8 @@ def test_a_full_receive_buffer_counts_kernel_drops_and_keeps_them():
 
 def test_the_receive_buffer_granted_is_reported_in_bytes_asked():
     with socket.socket(socket.AF_INET, socket.SOCK_DGRAM) as sock:
-        granted = kernel.set_receive_buffer(sock, 262144)
-        assert granted == kernel.granted_receive_buffer(sock)
+        granted = receive_buffer.set_receive_buffer(sock, 262144)
+        assert granted == receive_buffer.granted_receive_buffer(sock)
         with open("/proc/sys/net/core/rmem_max", encoding="ascii") as f:
             cap = int(f.read())
         # Forced past the cap when privileged, else capped by it.
