@@ -25,6 +25,9 @@ from ceilometer_ha.storage import writer as writer_mod
 
 LOG = log.getLogger(__name__)
 NAMESPACE = "ceilometer_ha.dispatcher.meter"
+# Batches handed to the writer process at once: it prepares the next
+# while the database writes the last.
+PIPELINE_DEPTH = 2
 
 
 class DispatcherError(Exception):
@@ -53,6 +56,7 @@ class DatabaseDispatcher:
             batch_timeout=collector.batch_timeout,
             max_queued=collector.max_queued_samples,
             retry_max_interval=collector.db_retry_max_interval,
+            pipeline_depth=PIPELINE_DEPTH,
         )
         self.dispatch = self._writer.submit
         self._expire = conf.database.metering_time_to_live > 0

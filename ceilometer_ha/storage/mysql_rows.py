@@ -39,6 +39,10 @@ def _escape(value: str) -> str:
     return converters.escape_string(value)
 
 
+# The escaping of MySQL's default SQL mode (backslash escapes).
+default_escaper = _escape
+
+
 def string_escaper(dbapi_conn: typing.Any) -> typing.Callable[[str], str]:
     """String escaping for literals on this connection.
 
@@ -93,24 +97,29 @@ class MultiRowStatement:
     def row(self, lits: typing.Sequence[str]) -> str:
         return "(" + ",".join(self._pick(lits)) + ")"
 
-    def execute(self, cursor: typing.Any, rows: list[list[str]]) -> int:
-        """Run in chunks on a DB-API cursor; return the affected rows."""
-        affected = 0
+    def texts(self, rows: list[list[str]]) -> list[str]:
+        """The statements for ``rows``, each under ``MAX_STATEMENT_BYTES``."""
+        out: list[str] = []
         chunk: list[str] = []
         size = 0
         for lits in rows:
             text = self.row(lits)
             if chunk and size + len(text) > MAX_STATEMENT_BYTES:
-                affected += self._run(cursor, chunk)
+                out.append(self._prefix + ",".join(chunk) + self._suffix)
                 chunk, size = [], 0
             chunk.append(text)
             size += len(text) + 1
         if chunk:
-            affected += self._run(cursor, chunk)
-        return affected
+            out.append(self._prefix + ",".join(chunk) + self._suffix)
+        return out
 
-    def _run(self, cursor: typing.Any, chunk: list[str]) -> int:
+
+def run(cursor: typing.Any, texts: typing.Sequence[str]) -> int:
+    """Run statements of ``texts`` on a DB-API cursor; sum the rowcounts."""
+    affected = 0
+    for text in texts:
         # No parameters: the values are literals already, and a '%' in
         # them must not be taken for a placeholder.
-        cursor.execute(self._prefix + ",".join(chunk) + self._suffix)
-        return int(cursor.rowcount)
+        cursor.execute(text)
+        affected += int(cursor.rowcount)
+    return affected

@@ -6,131 +6,62 @@ and PyMySQL drivers release the lock around every statement step or
 socket call and so does every datagram read, so the two threads hand the
 lock back and forth thousands of times a second and the collector stored
 half of what decoding and writing manage one after the other in one
-thread. ``ProcessStore`` offers the same ``write_batch`` and
-``is_permanent`` to ``writer.SqlWriter``, but each batch is sent to a
-child process that owns its own engine and ``SampleStore``; the writer
-thread only encodes and waits on a pipe. Retries, backoff, row-by-row
-isolation of refused rows and all counting stay in ``SqlWriter``,
-unchanged.
+thread. ``ProcessStore`` offers ``write_batch`` and ``is_permanent`` to
+``writer.SqlWriter`` like ``SampleStore``, but each batch is sent to a
+child process (``writer_child``) that owns its own engine and
+``SampleStore``; the writer thread only encodes and waits on a pipe.
+Retries, backoff, row-by-row isolation of refused rows and all counting
+stay in ``SqlWriter``.
 
-Batches cross the pipe as msgpack (msgspec: records as arrays, times as
-ISO text parsed back into datetimes by a typed decoder), several times
-cheaper than pickle for the receiving process; a batch msgpack cannot
-hold (integers beyond 64 bits, unpaired surrogates in metadata) goes as
-a pickle instead. The first byte says which.
+``write_batch`` is ``send_batch`` then ``receive_result``. The writer
+keeps a second batch in the pipe while the child writes the first
+(``SqlWriter``'s ``pipeline_depth``), so that the child never waits for
+the parent between batches; outcomes come back in the order the batches
+were sent. What crosses the pipe is in ``child_protocol``.
 
 The child is started with ``spawn`` (nothing inherited from a threaded
 parent), ignores SIGINT and SIGTERM (the parent flushes, then closes the
 pipe) and exits when the pipe closes, so it never outlives the
-collector. A child that dies is started again for the next attempt; the
-batch in flight fails as a transient error and is retried.
+collector. A child that dies is started again for the next batch sent
+once every outcome awaited from it has failed as a transient error; the
+writer retries those batches.
 """
 
 import multiprocessing
 import pickle
-import signal
 import typing
 
-import msgspec
 from oslo_log import log
 
 from ceilometer_ha import wire
+from ceilometer_ha.storage import child_protocol
+from ceilometer_ha.storage import writer_child
 
 LOG = log.getLogger(__name__)
 JOIN_TIMEOUT = 5.0
-_PROTOCOL = pickle.HIGHEST_PROTOCOL
-# First byte of a message to the child.
-_MSGPACK, _PICKLE, _STOP = b"m", b"p", b"s"
-_ENCODER = msgspec.msgpack.Encoder()
-_DECODER = msgspec.msgpack.Decoder(list[wire.SampleRecord])
 
 
-def encode_batch(records: typing.Sequence[wire.SampleRecord]) -> bytes:
-    """A batch as the child reads it (see the module doc)."""
-    try:
-        return _MSGPACK + _ENCODER.encode(records)
-    except (TypeError, ValueError, OverflowError):
-        # Plain tuples pickle faster than named ones; the store reads
-        # records by position.
-        rows = [tuple(record) for record in records]
-        return _PICKLE + pickle.dumps(rows, _PROTOCOL)
-
-
-def decode_batch(payload: bytes) -> list[typing.Any] | None:
-    """The records of ``encode_batch``; None for the stop message."""
-    kind, body = payload[:1], memoryview(payload)[1:]
-    if kind == _MSGPACK:
-        return _DECODER.decode(body)
-    if kind == _PICKLE:
-        # From our own parent over a private pipe.
-        return typing.cast(list, pickle.loads(body))  # noqa: S301
-    return None
-
-
-class RemoteWriteError(Exception):
-    """A batch the child could not write; ``permanent`` as it judged."""
-
-    def __init__(self, description: str, permanent: bool) -> None:
-        super().__init__(description)
-        self.description = description
-        self.permanent = permanent
-
-
-def describe(exc: BaseException) -> str:
-    """``Type: first line`` of an error, the child's own for remote ones."""
-    if isinstance(exc, RemoteWriteError):
-        return exc.description
-    lines = str(exc).splitlines()
-    return f"{type(exc).__name__}: {lines[0] if lines else ''}"
-
-
-def _serve(url: str, conn: typing.Any) -> None:
-    """The child: write each batch received, reply with the outcome."""
-    signal.signal(signal.SIGINT, signal.SIG_IGN)
-    signal.signal(signal.SIGTERM, signal.SIG_IGN)
-    # Imported here: the parent needs neither for the pipe end alone.
-    from ceilometer_ha.storage import engine as engine_mod
-    from ceilometer_ha.storage import store as store_mod
-
-    engine = engine_mod.create_engine(url)
-    store = store_mod.SampleStore(engine)
-    try:
-        while True:
-            try:
-                payload = conn.recv_bytes()
-            except (EOFError, OSError):
-                return
-            reply: tuple[typing.Any, ...]
-            try:
-                batch = decode_batch(payload)
-                if batch is None:
-                    return
-                reply = ("ok", store.write_batch(batch))
-            except msgspec.DecodeError as exc:  # will fail again
-                reply = ("error", describe(exc), True)
-            except Exception as exc:
-                reply = ("error", describe(exc), store.is_permanent(exc))
-            try:
-                conn.send(reply)
-            except OSError:  # the parent is gone: nothing left to do
-                return
-    finally:
-        engine.dispose()
+def _lost(why: str) -> child_protocol.RemoteWriteError:
+    return child_protocol.RemoteWriteError(
+        f"database writer process lost: {why}", False
+    )
 
 
 class ProcessStore:
-    """A ``writer.BatchStore`` whose writes run in a child process."""
+    """A ``batch_store.PipelinedStore`` whose writes run in a child process."""
 
     def __init__(self, url: str) -> None:
         self._url = url
         self._context = multiprocessing.get_context("spawn")
         self._proc: typing.Any = None
         self._conn: typing.Any = None
+        # Batches sent whose outcome was not received yet.
+        self._pending = 0
 
     def start(self) -> None:
         parent, child = self._context.Pipe()
         proc = self._context.Process(
-            target=_serve,
+            target=writer_child.serve,
             args=(self._url, child),
             name="sql-writer-process",
             daemon=True,
@@ -138,27 +69,51 @@ class ProcessStore:
         proc.start()
         child.close()
         self._proc, self._conn = proc, parent
+        self._pending = 0
 
-    def write_batch(self, records: typing.Sequence[wire.SampleRecord]) -> int:
-        """Write in the child; raise ``RemoteWriteError`` on failure."""
+    def send_batch(self, records: typing.Sequence[wire.SampleRecord]) -> None:
+        """Hand a batch to the child; its outcome comes from
+        ``receive_result``, in the order the batches were sent.
+
+        A child that died is replaced, unless outcomes are still awaited
+        from it: then this batch fails as lost too.
+        """
         if self._proc is None or not self._proc.is_alive():
+            if self._pending:
+                raise _lost("died")
             self._discard()
             self.start()
+        payload = child_protocol.encode_batch(records)
         try:
-            self._conn.send_bytes(encode_batch(records))
+            self._conn.send_bytes(payload)
+        except OSError as exc:
+            self._discard()
+            raise _lost(type(exc).__name__) from None
+        self._pending += 1
+
+    def receive_result(self) -> int:
+        """The outcome of the oldest batch sent: how many samples were new,
+        or ``RemoteWriteError``."""
+        if self._pending <= 0:
+            raise RuntimeError("no batch was sent")
+        self._pending -= 1
+        if self._conn is None:
+            raise _lost("died")
+        try:
             reply = self._conn.recv()
         except (EOFError, OSError) as exc:
             self._discard()
-            raise RemoteWriteError(
-                f"database writer process lost: {type(exc).__name__}", False
-            ) from None
-        if reply[0] == "ok":
-            return int(reply[1])
-        raise RemoteWriteError(reply[1], bool(reply[2]))
+            raise _lost(type(exc).__name__) from None
+        return child_protocol.outcome(reply)
+
+    def write_batch(self, records: typing.Sequence[wire.SampleRecord]) -> int:
+        """Write in the child; raise ``RemoteWriteError`` on failure."""
+        self.send_batch(records)
+        return self.receive_result()
 
     def is_permanent(self, exc: BaseException) -> bool:
         """As the child judged the database's error."""
-        if isinstance(exc, RemoteWriteError):
+        if isinstance(exc, child_protocol.RemoteWriteError):
             return exc.permanent
         # A batch that cannot even be encoded will not be next time.
         return isinstance(
@@ -169,7 +124,7 @@ class ProcessStore:
         """Let the child finish its batch and exit; at most a few seconds."""
         if self._conn is not None:
             try:
-                self._conn.send_bytes(_STOP)
+                self._conn.send_bytes(child_protocol.STOP)
             except OSError:
                 pass
         self._discard()

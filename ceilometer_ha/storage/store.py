@@ -4,6 +4,10 @@ The statements (``storage.statements``) are compiled once and run as
 the driver's own SQL on plain tuples. Samples of one key within a batch
 apply in timestamp order because the batch is sorted, so ``streak`` and
 ``since`` come out as if the samples had arrived one by one.
+
+``write_batch`` is ``prepare`` (records into the driver's parameters,
+no database) then ``execute`` (one transaction), so that a writer can
+prepare the next batch while the database writes the last one.
 """
 
 import datetime
@@ -65,6 +69,18 @@ def _picker(
     return operator.itemgetter(*positions)
 
 
+class PreparedBatch(typing.NamedTuple):
+    """A batch ready for ``SampleStore.execute``."""
+
+    # ROW_LAYOUT tuples, in timestamp order.
+    rows: list[tuple[typing.Any, ...]]
+    # SQLite: one parameter tuple per row; MySQL: statement texts.
+    insert: list[typing.Any]
+    upsert: list[typing.Any]
+    # MySQL: the string escaper the statements were built with.
+    escape: typing.Callable[[str], str] | None
+
+
 def _sqlite_time(when: datetime.datetime) -> typing.Any:
     # SQLAlchemy's SQLite DateTime storage format, so reads parse it.
     return when.isoformat(" ", "microseconds")
@@ -106,6 +122,8 @@ class SampleStore:
             self._mysql_upsert = mysql_rows.MultiRowStatement(
                 self._upsert_sql, [_POSITION[n] for n in upsert_names]
             )
+        # MySQL's default SQL mode; corrected by the first connection.
+        self._escape: typing.Callable[[str], str] = mysql_rows.default_escaper
 
     def is_permanent(self, exc: BaseException) -> bool:
         """True when the database refuses the data itself.
@@ -176,6 +194,55 @@ class SampleStore:
             )
         return rows
 
+    def prepare(
+        self, records: typing.Sequence[wire.SampleRecord]
+    ) -> PreparedBatch:
+        """The driver's parameters (MySQL: statements) for ``records``.
+
+        Pure computation, no database: a writer can prepare the next
+        batch while the database works on the last one.
+        """
+        rows = self._rows(records)
+        if self._mysql_insert is None:
+            return PreparedBatch(
+                rows,
+                [self._insert_values(r) for r in rows],
+                [self._upsert_values(r) for r in rows],
+                None,
+            )
+        return self._mysql_prepared(rows, self._escape)
+
+    def _mysql_prepared(
+        self,
+        rows: list[tuple[typing.Any, ...]],
+        escape: typing.Callable[[str], str],
+    ) -> PreparedBatch:
+        assert self._mysql_insert and self._mysql_upsert
+        lits = [mysql_rows.literals(r, ROW_LAYOUT, escape) for r in rows]
+        return PreparedBatch(
+            rows,
+            self._mysql_insert.texts(lits),
+            self._mysql_upsert.texts(lits),
+            escape,
+        )
+
+    def execute(self, prepared: PreparedBatch) -> int:
+        """Write a prepared batch in one transaction; return how many
+        samples were new (the rest were duplicate message_ids).
+
+        Database errors propagate; nothing is half written.
+        """
+        if not prepared.rows:
+            return 0
+        with self.engine.begin() as conn:
+            if self._mysql_insert is None:
+                inserted = conn.exec_driver_sql(
+                    self._insert_sql, prepared.insert
+                ).rowcount
+                conn.exec_driver_sql(self._upsert_sql, prepared.upsert)
+                return inserted
+            return self._execute_mysql(conn, prepared)
+
     def write_batch(self, records: typing.Sequence[wire.SampleRecord]) -> int:
         """Store ``records`` in one transaction; return how many were new.
 
@@ -183,32 +250,24 @@ class SampleStore:
         message_ids. Records of one key apply in timestamp order. Database
         errors propagate; nothing is half written.
         """
-        if not records:
-            return 0
-        rows = self._rows(records)
-        with self.engine.begin() as conn:
-            if self._mysql_insert is None:
-                inserted = conn.exec_driver_sql(
-                    self._insert_sql, [self._insert_values(r) for r in rows]
-                ).rowcount
-                conn.exec_driver_sql(
-                    self._upsert_sql, [self._upsert_values(r) for r in rows]
-                )
-                return inserted
-            return self._write_mysql(conn, rows)
+        return self.execute(self.prepare(records))
 
-    def _write_mysql(
-        self, conn: sa.engine.Connection, rows: list[tuple[typing.Any, ...]]
+    def _execute_mysql(
+        self, conn: sa.engine.Connection, prepared: PreparedBatch
     ) -> int:
-        assert self._mysql_insert and self._mysql_upsert
         dbapi_conn = conn.connection.dbapi_connection
         assert dbapi_conn is not None
+        # Literals must be escaped as this connection's SQL mode reads
+        # them (a backslash means nothing under NO_BACKSLASH_ESCAPES):
+        # prepared for another mode, the batch is prepared again.
         escape = mysql_rows.string_escaper(dbapi_conn)
-        lits = [mysql_rows.literals(r, ROW_LAYOUT, escape) for r in rows]
+        if escape is not prepared.escape:
+            self._escape = escape
+            prepared = self._mysql_prepared(prepared.rows, escape)
         cursor = dbapi_conn.cursor()
         try:
-            inserted = self._mysql_insert.execute(cursor, lits)
-            self._mysql_upsert.execute(cursor, lits)
+            inserted = mysql_rows.run(cursor, prepared.insert)
+            mysql_rows.run(cursor, prepared.upsert)
         finally:
             cursor.close()
         return inserted

@@ -8,6 +8,13 @@ retried with exponential backoff (0.1 s doubling up to
 ``db_retry_max_interval``) while the queue keeps accepting samples up to
 ``max_queued``; beyond that samples are dropped, counted and reported by
 the caller. ``stop`` flushes what is queued within a time bound.
+
+With ``pipeline_depth`` 2 and a store that can take it
+(``batch_store.PipelinedStore``), a second full batch is handed over
+while the first is being written. Outcomes come back in order; when one
+fails, those of the batches after it are collected, then every failed
+batch is written again, in order, with the usual retries. Only then can
+a batch be stored after one that was taken before it.
 """
 
 import collections
@@ -18,32 +25,13 @@ import typing
 from oslo_log import log
 
 from ceilometer_ha import wire
-from ceilometer_ha.storage import process_store
+from ceilometer_ha.storage import batch_store
+from ceilometer_ha.storage import child_protocol
+from ceilometer_ha.storage import write_retry
 
 LOG = log.getLogger(__name__)
-FIRST_RETRY_INTERVAL = 0.1
 # At most one "queue full" warning this often, each with its count.
 DROP_WARNING_INTERVAL = 10.0
-
-
-class WriterCounters(typing.Protocol):
-    """What the writer reports to; ``collector.stats.Stats`` is one."""
-
-    def stored(self, count: int, duplicates: int) -> None: ...
-
-    def dropped(self, count: int) -> None: ...
-
-    def write_failed(self) -> None: ...
-
-    def unstorable(self, count: int) -> None: ...
-
-
-class BatchStore(typing.Protocol):
-    """What the writer writes to; ``store.SampleStore`` is one."""
-
-    def write_batch(self, records: list[wire.SampleRecord]) -> int: ...
-
-    def is_permanent(self, exc: BaseException) -> bool: ...
 
 
 class SqlWriter:
@@ -51,26 +39,38 @@ class SqlWriter:
 
     def __init__(
         self,
-        store: BatchStore,
-        counters: WriterCounters,
+        store: batch_store.BatchStore,
+        counters: write_retry.WriterCounters,
         batch_size: int,
         batch_timeout: float,
         max_queued: int,
         retry_max_interval: float,
+        pipeline_depth: int = 1,
     ) -> None:
-        self._store = store
+        """``pipeline_depth`` > 1 needs a ``PipelinedStore``."""
+        self._store: batch_store.PipelinedStore
+        if pipeline_depth > 1:
+            self._store = typing.cast(batch_store.PipelinedStore, store)
+        else:
+            self._store = batch_store.OneAtATime(store)
+        self._depth = max(1, pipeline_depth)
         self._counters = counters
         self._batch_size = batch_size
         self._batch_timeout = batch_timeout
         self._max_queued = max_queued
-        self._retry_max = retry_max_interval
         self._queue: collections.deque[wire.SampleRecord] = collections.deque()
         self._in_flight = 0
         self._dropped_unlogged = 0
         self._next_drop_warning = 0.0
         self._ready = threading.Condition()
         self._stopping = threading.Event()
-        self._abandon_at = float("inf")
+        self._retry = write_retry.Retrying(
+            self._store,
+            counters,
+            retry_max_interval,
+            self._stopping,
+            lambda: self.queued,
+        )
         self._thread = threading.Thread(
             target=self._run, name="sql-writer", daemon=True
         )
@@ -111,7 +111,7 @@ class SqlWriter:
 
     def stop(self, timeout: float) -> int:
         """Flush for at most ``timeout`` seconds; return samples left."""
-        self._abandon_at = time.monotonic() + timeout
+        self._retry.abandon_at = time.monotonic() + timeout
         self._stopping.set()
         with self._ready:
             self._ready.notify()
@@ -131,97 +131,76 @@ class SqlWriter:
                     break
                 self._ready.wait(remaining)
         count = min(len(self._queue), self._batch_size)
-        self._in_flight = count
+        self._in_flight += count
         return [self._queue.popleft() for _ in range(count)]
 
-    def _write(self, batch: list[wire.SampleRecord]) -> bool:
-        """Write with retries; False if stopping ran out of time."""
-        pause = FIRST_RETRY_INTERVAL
-        while batch:
-            failure = self._try_write(batch)
-            if failure is None:
-                return True
-            error, permanent = failure
-            if permanent:
-                # The database refuses some row of this batch (not a
-                # connection problem): find it rather than retry forever.
-                batch = self._write_one_by_one(batch)
-                continue
-            self._counters.write_failed()
-            LOG.warning(
-                "Database write of %d samples failed (%s); %d queued, "
-                "retrying in %.1f s",
-                len(batch),
-                error,
-                self.queued,
-                pause,
-            )
-            if self._stopping.is_set():
-                remaining = self._abandon_at - time.monotonic()
-                if remaining <= pause:
-                    return False
-                time.sleep(pause)
-            else:
-                self._stopping.wait(pause)
-            pause = min(pause * 2, self._retry_max)
-        return True
-
-    def _write_one_by_one(
+    def _try_send(
         self, batch: list[wire.SampleRecord]
-    ) -> list[wire.SampleRecord]:
-        """Write rows singly, dropping refused ones; return the unwritten.
-
-        Stops at the first transient failure and returns the rows from
-        there on, to be retried with backoff.
-        """
-        refused: list[str] = []
-        last_error = ""
-        for index, record in enumerate(batch):
-            failure = self._try_write([record])
-            if failure is None:
-                continue
-            error, permanent = failure
-            if not permanent:
-                self._report_refused(refused, error)
-                return batch[index:]
-            refused.append(record.message_id)
-            last_error = error
-        if refused:
-            self._report_refused(refused, last_error)
-        return []
-
-    def _report_refused(self, refused: list[str], error: str) -> None:
-        if not refused:
-            return
-        self._counters.unstorable(len(refused))
-        LOG.warning(
-            "The database refused %d samples, dropped (first %s): %s",
-            len(refused),
-            refused[0],
-            error,
-        )
-
-    def _try_write(
-        self, batch: list[wire.SampleRecord]
-    ) -> tuple[str, bool] | None:
-        """One attempt: None on success, else (reason, permanent)."""
+    ) -> write_retry.Failure | None:
         try:
-            inserted = self._store.write_batch(batch)
+            self._store.send_batch(batch)
         except Exception as exc:
-            reason = process_store.describe(exc)
-            return reason, self._store.is_permanent(exc)
+            return child_protocol.describe(exc), self._store.is_permanent(exc)
+        return None
+
+    def _try_receive(
+        self, batch: list[wire.SampleRecord]
+    ) -> write_retry.Failure | None:
+        try:
+            inserted = self._store.receive_result()
+        except Exception as exc:
+            return child_protocol.describe(exc), self._store.is_permanent(exc)
         self._counters.stored(inserted, len(batch) - inserted)
         return None
 
+    def _settle_oldest(self, sent: collections.deque) -> bool:
+        """Receive the oldest outcome; on failure, settle all.
+
+        The outcomes of the batches sent after a failed one are received
+        too, then every failed batch is written again in order, with the
+        usual retries. False if stopping ran out of time: what is left
+        goes back to the head of the queue.
+        """
+        batch, failure = sent.popleft()
+        failure = failure or self._try_receive(batch)
+        if failure is None:
+            self._in_flight -= len(batch)
+            return True
+        failed = [(batch, failure)]
+        while sent:
+            later, later_failure = sent.popleft()
+            later_failure = later_failure or self._try_receive(later)
+            if later_failure is None:
+                self._in_flight -= len(later)
+            else:
+                failed.append((later, later_failure))
+        # Failed batches count as in flight until written or queued again.
+        for index, (batch, failure) in enumerate(failed):
+            if not self._retry.write(batch, failure):
+                for unwritten, _ in reversed(failed[index:]):
+                    self._in_flight -= len(unwritten)
+                    self._queue.extendleft(reversed(unwritten))
+                return False
+            self._in_flight -= len(batch)
+        return True
+
     def _run(self) -> None:
+        # Batches handed to the store, each with how its sending failed
+        # (None if it did not), oldest first.
+        sent: collections.deque = collections.deque()
         while True:
-            batch = self._take_batch()
-            if batch and not self._write(batch):
-                self._queue.extendleft(reversed(batch))
-                self._in_flight = 0
+            # Another batch goes out while one is in flight only when it
+            # is full: partial batches wait for the outcome as before.
+            if len(sent) < self._depth and (
+                not sent or len(self._queue) >= self._batch_size
+            ):
+                batch = self._take_batch()
+                if batch:
+                    sent.append((batch, self._try_send(batch)))
+                    continue
+            if sent and not self._settle_oldest(sent):
                 return
-            self._in_flight = 0
-            if self._stopping.is_set() and not self._queue:
+            if self._stopping.is_set() and not self._queue and not sent:
                 return
-            if time.monotonic() > self._abandon_at:
+            if time.monotonic() > self._retry.abandon_at and not sent:
                 return

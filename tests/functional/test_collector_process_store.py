@@ -9,6 +9,7 @@ import pytest
 import sqlalchemy as sa
 
 from ceilometer_ha import wire
+from ceilometer_ha.storage import child_protocol
 from ceilometer_ha.storage import engine as engine_mod
 from ceilometer_ha.storage import migration
 from ceilometer_ha.storage import models
@@ -67,11 +68,11 @@ def test_a_refused_row_is_permanent_and_described(engine, store):
     too_long = _record("x" * 65, 1, 0)._replace(host="h" * 300)
     try:
         store.write_batch([too_long])
-    except process_store.RemoteWriteError as exc:
+    except child_protocol.RemoteWriteError as exc:
         # SQLite stores it (no length limits); MariaDB refuses it.
         assert engine.dialect.name == "mysql"
         assert exc.permanent
-        assert process_store.describe(exc).startswith("DataError")
+        assert child_protocol.describe(exc).startswith("DataError")
     else:
         assert engine.dialect.name == "sqlite"
 
@@ -90,9 +91,45 @@ def test_metadata_msgpack_cannot_hold_crosses_as_a_pickle(engine, store):
     record = _record("big", 1, 0)._replace(
         resource_metadata={"host": "compute-1", "count": 2**70}
     )
-    assert process_store.encode_batch([record])[:1] == b"p"
+    assert child_protocol.encode_batch([record])[:1] == b"p"
     assert store.write_batch([record]) == 1
     assert json.loads(_latest(engine)["resource_metadata"]) == {
         "host": "compute-1",
         "count": 2**70,
     }
+
+
+def test_outcomes_of_batches_sent_ahead_come_back_in_order(engine, store):
+    # The middle batch cannot even be decoded by the child (a volume
+    # that is no number): its failure is permanent and reported in its
+    # place, between the two batches around it.
+    bad = _record("bad", 1, 5)._replace(volume="many")
+    store.send_batch([_record("a", 1, 0)])
+    store.send_batch([bad])
+    store.send_batch([_record("b", 1, 10), _record("c", 1, 20)])
+    assert store.receive_result() == 1
+    with pytest.raises(child_protocol.RemoteWriteError) as failed:
+        store.receive_result()
+    assert failed.value.permanent
+    assert store.receive_result() == 2
+    row = _latest(engine)
+    assert (row["message_id"], row["streak"]) == ("c", 3)
+
+
+def test_batches_in_flight_when_the_child_dies_fail_as_lost(engine, store):
+    assert store.write_batch([_record("a", 1, 0)]) == 1
+    first = store._proc.pid
+    os.kill(first, signal.SIGSTOP)
+    store.send_batch([_record("b", 1, 5)])
+    os.kill(first, signal.SIGKILL)
+    store._proc.join(10)
+    with pytest.raises(child_protocol.RemoteWriteError) as sending:
+        store.send_batch([_record("c", 1, 10)])
+    with pytest.raises(child_protocol.RemoteWriteError) as receiving:
+        store.receive_result()
+    for failure in (sending.value, receiving.value):
+        assert not failure.permanent
+        assert "lost" in failure.description
+    # Nothing awaited any more: the next batch gets a new child.
+    assert store.write_batch([_record("b", 1, 5)]) == 1
+    assert store._proc.pid != first

@@ -129,10 +129,11 @@ def test_duplicates_are_counted():
     assert (counters.stored_count, counters.duplicate_count) == (1, 1)
 
 
-def test_outage_holds_samples_then_writes_them_in_order():
-    store, counters = FakeStore(), RecordingCounters()
+def _through_an_outage(store, **kw):
+    """50 samples submitted while the database is away, then written."""
+    counters = RecordingCounters()
     store.down.set()
-    w = _writer(store, counters)
+    w = _writer(store, counters, **kw)
     w.start()
     for i in range(50):
         w.submit(_record(f"m{i}"))
@@ -140,9 +141,15 @@ def test_outage_holds_samples_then_writes_them_in_order():
     assert w.queued == 50
     store.down.clear()
     assert _wait_for(lambda: len(store.written) == 50)
-    assert store.written == [f"m{i}" for i in range(50)]
     assert w.stop(5.0) == 0
     assert counters.failures >= 3
+    assert counters.stored_count == 50
+    return store.written
+
+
+def test_outage_holds_samples_then_writes_them_in_order():
+    written = _through_an_outage(FakeStore())
+    assert written == [f"m{i}" for i in range(50)]
 
 
 def test_overflow_is_dropped_counted_and_logged(caplog):
@@ -185,3 +192,75 @@ def test_refused_rows_are_dropped_and_counted_the_rest_written():
     assert sorted(store.written) == sorted(ids)
     assert counters.stored_count == 8
     assert counters.failures == 0
+
+
+class PipelinedFakeStore(FakeStore):
+    """A FakeStore that takes batches ahead of their outcomes.
+
+    Writes happen at ``receive_result``, oldest first; ``ahead`` is the
+    most batches ever sent and not yet received. ``fail_next`` makes the
+    next outcome fail once, as a lost connection.
+    """
+
+    def __init__(self):
+        super().__init__()
+        self.sent = []
+        self.ahead = 0
+        self.fail_next = threading.Event()
+
+    def send_batch(self, records):
+        self.sent.append(list(records))
+        self.ahead = max(self.ahead, len(self.sent))
+
+    def receive_result(self):
+        batch = self.sent.pop(0)
+        if self.fail_next.is_set():
+            self.fail_next.clear()
+            self.failures += 1
+            raise ConnectionError("connection lost")
+        return self.write_batch(batch)
+
+
+def _queue_then_write(count, **kw):
+    store, counters = PipelinedFakeStore(), RecordingCounters()
+    w = _writer(store, counters, **kw)
+    for i in range(count):
+        w.submit(_record(f"m{i}"))
+    w.start()
+    assert _wait_for(lambda: len(store.written) == count)
+    assert w.stop(5.0) == 0
+    assert store.written == [f"m{i}" for i in range(count)]
+    assert counters.stored_count == count
+    return store
+
+
+def test_a_pipelined_store_gets_the_next_full_batch_ahead():
+    assert _queue_then_write(60, pipeline_depth=2).ahead == 2
+
+
+def test_an_unpipelined_store_has_one_batch_at_a_time():
+    # write_batch only, never send_batch
+    assert _queue_then_write(60).ahead == 0
+
+
+def test_a_failed_outcome_is_retried_after_the_batch_sent_behind_it():
+    store, counters = PipelinedFakeStore(), RecordingCounters()
+    store.fail_next.set()
+    w = _writer(store, counters, pipeline_depth=2)
+    for i in range(20):
+        w.submit(_record(f"m{i}"))
+    w.start()
+    assert _wait_for(lambda: len(store.written) == 20)
+    assert w.stop(5.0) == 0
+    # The first batch failed while the second was in flight: the second
+    # was stored, then the first on its retry; nothing twice, none lost.
+    assert store.written == [f"m{i}" for i in range(10, 20)] + [
+        f"m{i}" for i in range(10)
+    ]
+    assert (counters.stored_count, counters.failures) == (20, 1)
+    assert w.queued == 0
+
+
+def test_a_pipelined_outage_keeps_every_sample_until_it_ends():
+    written = _through_an_outage(PipelinedFakeStore(), pipeline_depth=2)
+    assert sorted(written) == sorted(f"m{i}" for i in range(50))

@@ -3,7 +3,7 @@
 import datetime
 
 from ceilometer_ha import wire
-from ceilometer_ha.storage import process_store
+from ceilometer_ha.storage import child_protocol
 
 T0 = datetime.datetime(2026, 11, 22, 3, 0, 0, 250001)
 
@@ -27,9 +27,9 @@ def _record(**changes):
 
 def test_records_cross_as_msgpack_with_their_types():
     records = [_record(), _record(message_id="m2", volume=3.0)]
-    payload = process_store.encode_batch(records)
+    payload = child_protocol.encode_batch(records)
     assert payload[:1] == b"m"
-    decoded = process_store.decode_batch(payload)
+    decoded = child_protocol.decode_batch(payload)
     assert decoded == records
     assert all(type(r.timestamp) is datetime.datetime for r in decoded)
     assert decoded[1].recorded_at.microsecond == 0
@@ -38,10 +38,10 @@ def test_records_cross_as_msgpack_with_their_types():
 def test_what_msgpack_cannot_hold_crosses_as_a_pickle():
     for metadata in ({"count": 2**70}, {"text": "\ud800"}):
         records = [_record(resource_metadata=metadata)]
-        payload = process_store.encode_batch(records)
+        payload = child_protocol.encode_batch(records)
         assert payload[:1] == b"p"
-        assert process_store.decode_batch(payload) == [tuple(records[0])]
+        assert child_protocol.decode_batch(payload) == [tuple(records[0])]
 
 
 def test_the_stop_message_is_not_a_batch():
-    assert process_store.decode_batch(process_store._STOP) is None
+    assert child_protocol.decode_batch(child_protocol.STOP) is None

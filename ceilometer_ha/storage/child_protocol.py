@@ -1,0 +1,83 @@
+"""What crosses the pipe between the collector and its writer process.
+
+Batches go to the child as msgpack (msgspec: records as arrays, times
+as ISO text parsed back into datetimes by a typed decoder), several
+times cheaper than pickle for the receiving process; a batch msgpack
+cannot hold (integers beyond 64 bits, unpaired surrogates in metadata)
+goes as a pickle instead. The first byte says which; ``STOP`` alone asks
+the child to finish and exit.
+
+Replies come back, one per batch and in the order of the batches, as
+``("ok", new_samples)`` or ``("error", description, permanent)``;
+``outcome`` turns one into the count or a ``RemoteWriteError``.
+"""
+
+import pickle
+import typing
+
+import msgspec
+
+from ceilometer_ha import wire
+
+_PROTOCOL = pickle.HIGHEST_PROTOCOL
+# First byte of a message to the child.
+_MSGPACK, _PICKLE = b"m", b"p"
+STOP = b"s"
+_ENCODER = msgspec.msgpack.Encoder()
+_DECODER = msgspec.msgpack.Decoder(list[wire.SampleRecord])
+
+Reply = tuple[typing.Any, ...]
+
+
+def encode_batch(records: typing.Sequence[wire.SampleRecord]) -> bytes:
+    """A batch as the child reads it (see the module doc)."""
+    try:
+        return _MSGPACK + _ENCODER.encode(records)
+    except (TypeError, ValueError, OverflowError):
+        # Plain tuples pickle faster than named ones; the store reads
+        # records by position.
+        rows = [tuple(record) for record in records]
+        return _PICKLE + pickle.dumps(rows, _PROTOCOL)
+
+
+def decode_batch(payload: bytes) -> list[typing.Any] | None:
+    """The records of ``encode_batch``; None for the stop message."""
+    kind, body = payload[:1], memoryview(payload)[1:]
+    if kind == _MSGPACK:
+        return _DECODER.decode(body)
+    if kind == _PICKLE:
+        # From our own parent over a private pipe.
+        return typing.cast(list, pickle.loads(body))  # noqa: S301
+    return None
+
+
+class RemoteWriteError(Exception):
+    """A batch the child could not write; ``permanent`` as it judged."""
+
+    def __init__(self, description: str, permanent: bool) -> None:
+        super().__init__(description)
+        self.description = description
+        self.permanent = permanent
+
+
+def describe(exc: BaseException) -> str:
+    """``Type: first line`` of an error, the child's own for remote ones."""
+    if isinstance(exc, RemoteWriteError):
+        return exc.description
+    lines = str(exc).splitlines()
+    return f"{type(exc).__name__}: {lines[0] if lines else ''}"
+
+
+def ok(new_samples: int) -> Reply:
+    return ("ok", new_samples)
+
+
+def error(exc: BaseException, permanent: bool) -> Reply:
+    return ("error", describe(exc), permanent)
+
+
+def outcome(reply: Reply) -> int:
+    """The new samples of an ``ok`` reply; raise for an ``error`` one."""
+    if reply[0] == "ok":
+        return int(reply[1])
+    raise RemoteWriteError(reply[1], bool(reply[2]))

@@ -1,0 +1,138 @@
+"""The writer process: batches from the pipe into the database.
+
+``serve`` is the child's whole life (see ``process_store``). Each batch
+is decoded and prepared (``SampleStore.prepare``: rows, parameters,
+MySQL statement texts), then written in one transaction
+(``SampleStore.execute``), and one reply per batch goes back in the
+order of the batches.
+
+With MySQL/MariaDB a second thread writes: the main thread prepares
+batch n+1 while the database thread waits for the server to write batch
+n, which is most of a batch's time. SQLite writes in this process, so
+there a second thread would only contend for the interpreter lock; the
+main thread does both.
+"""
+
+import queue
+import signal
+import threading
+import typing
+
+import msgspec
+
+from ceilometer_ha.storage import child_protocol
+
+JOIN_TIMEOUT = 5.0
+
+
+class _Failed(typing.NamedTuple):
+    """A batch that failed before reaching the database."""
+
+    reply: child_protocol.Reply
+
+
+def _failure(exc: Exception, store: typing.Any) -> child_protocol.Reply:
+    if isinstance(exc, msgspec.DecodeError):  # will fail again
+        return child_protocol.error(exc, True)
+    return child_protocol.error(exc, store.is_permanent(exc))
+
+
+def _write_and_reply(store: typing.Any, conn: typing.Any, item) -> bool:
+    """Write one prepared batch and reply; False once the parent is gone."""
+    if isinstance(item, _Failed):
+        reply = item.reply
+    else:
+        try:
+            reply = child_protocol.ok(store.execute(item))
+        except Exception as exc:
+            reply = _failure(exc, store)
+    try:
+        conn.send(reply)
+    except OSError:  # the parent is gone: nothing left to do
+        return False
+    return True
+
+
+class _DatabaseThread:
+    """Writes prepared batches in order, one waiting at most."""
+
+    def __init__(self, store: typing.Any, conn: typing.Any) -> None:
+        self._store, self._conn = store, conn
+        self._prepared: queue.Queue = queue.Queue(maxsize=1)
+        self._thread = threading.Thread(
+            target=self._run, name="sql-writer-db", daemon=True
+        )
+        self._thread.start()
+
+    def _run(self) -> None:
+        while True:
+            item = self._prepared.get()
+            if item is None:
+                return
+            if not _write_and_reply(self._store, self._conn, item):
+                return
+
+    def hand_over(self, item: typing.Any) -> bool:
+        """Queue ``item`` (None: stop); False if the thread has ended."""
+        while self._thread.is_alive():
+            try:
+                self._prepared.put(item, timeout=1.0)
+                return True
+            except queue.Full:
+                continue
+        return False
+
+    def stop(self) -> None:
+        """Let the thread write what it holds, then end."""
+        self.hand_over(None)
+        self._thread.join(JOIN_TIMEOUT)
+
+
+def _receive_and_prepare(
+    conn: typing.Any,
+    store: typing.Any,
+    deliver: typing.Callable[[typing.Any], bool],
+) -> None:
+    """Until the pipe closes or says stop: each batch to ``deliver``."""
+    while True:
+        try:
+            payload = conn.recv_bytes()
+        except (EOFError, OSError):
+            return
+        item: typing.Any
+        try:
+            batch = child_protocol.decode_batch(payload)
+            if batch is None:
+                return
+            item = store.prepare(batch)
+        except Exception as exc:
+            item = _Failed(_failure(exc, store))
+        if not deliver(item):
+            return
+
+
+def serve(url: str, conn: typing.Any) -> None:
+    """The child process: write each batch received, reply in order."""
+    signal.signal(signal.SIGINT, signal.SIG_IGN)
+    signal.signal(signal.SIGTERM, signal.SIG_IGN)
+    # Imported here: the parent needs neither for the pipe end alone.
+    from ceilometer_ha.storage import engine as engine_mod
+    from ceilometer_ha.storage import store as store_mod
+
+    engine = engine_mod.create_engine(url)
+    store = store_mod.SampleStore(engine)
+    try:
+        if engine.dialect.name == "sqlite":
+            _receive_and_prepare(
+                conn,
+                store,
+                lambda item: _write_and_reply(store, conn, item),
+            )
+            return
+        writer = _DatabaseThread(store, conn)
+        try:
+            _receive_and_prepare(conn, store, writer.hand_over)
+        finally:
+            writer.stop()
+    finally:
+        engine.dispose()
