@@ -1,17 +1,16 @@
-"""Multi-row MySQL statements with every value escaped once per sample.
+"""MySQL statements of a batch as text, every value escaped once.
 
-PyMySQL's ``executemany`` escapes each parameter of each statement in
-Python; with two statements per sample (``ha_sample`` and ``ha_latest``)
-that escaping cost more than MySQL's own work. Here each sample's values
-are turned into SQL literals once, escaped as the connection's SQL
-mode requires (``string_escaper``, which honours
-``NO_BACKSLASH_ESCAPES``), and both
-statements are assembled from them in chunks of at most
+PyMySQL's ``executemany`` escapes each parameter in Python, at a cost
+above MySQL's own work. Here each sample's values are turned into SQL
+literals once, escaped as the connection's SQL mode requires
+(``string_escaper``, which honours ``NO_BACKSLASH_ESCAPES``): the
+``ha_sample`` rows go into multi-row INSERTs (``MultiRowStatement``),
+and their message_id literals into the ``IN (...)`` list of the
+``ha_latest`` upsert (``InListStatement``), each in chunks of at most
 ``MAX_STATEMENT_BYTES``, below any ``max_allowed_packet`` in use.
 """
 
 import datetime
-import operator
 import re
 import typing
 
@@ -83,35 +82,56 @@ def literals(
     return out
 
 
-class MultiRowStatement:
-    """``INSERT ... VALUES (...), (...) <suffix>`` from literal rows."""
+def _chunked(
+    prefix: str, items: typing.Iterable[str], suffix: str
+) -> list[str]:
+    """``prefix`` + items joined by commas + ``suffix``, as few statements
+    as keep each under ``MAX_STATEMENT_BYTES``, the items in order."""
+    out: list[str] = []
+    chunk: list[str] = []
+    size = 0
+    for item in items:
+        if chunk and size + len(item) > MAX_STATEMENT_BYTES:
+            out.append(prefix + ",".join(chunk) + suffix)
+            chunk, size = [], 0
+        chunk.append(item)
+        size += len(item) + 1
+    if chunk:
+        out.append(prefix + ",".join(chunk) + suffix)
+    return out
 
-    def __init__(self, sql: str, positions: typing.Sequence[int]) -> None:
-        """``positions``: where each placeholder's literal is in a row."""
+
+class MultiRowStatement:
+    """``INSERT ... VALUES (...), (...) <suffix>`` from literal rows.
+
+    Each row's literals are in the order of the statement's columns.
+    """
+
+    def __init__(self, sql: str) -> None:
         match = _VALUES.match(sql)
         if match is None:
             raise ValueError("not an INSERT ... VALUES statement")
         self._prefix, self._suffix = match.group(1), match.group(2)
-        self._pick = operator.itemgetter(*positions)
 
-    def row(self, lits: typing.Sequence[str]) -> str:
-        return "(" + ",".join(self._pick(lits)) + ")"
-
-    def texts(self, rows: list[list[str]]) -> list[str]:
+    def texts(self, rows: typing.Iterable[typing.Sequence[str]]) -> list[str]:
         """The statements for ``rows``, each under ``MAX_STATEMENT_BYTES``."""
-        out: list[str] = []
-        chunk: list[str] = []
-        size = 0
-        for lits in rows:
-            text = self.row(lits)
-            if chunk and size + len(text) > MAX_STATEMENT_BYTES:
-                out.append(self._prefix + ",".join(chunk) + self._suffix)
-                chunk, size = [], 0
-            chunk.append(text)
-            size += len(text) + 1
-        if chunk:
-            out.append(self._prefix + ",".join(chunk) + self._suffix)
-        return out
+        values = ("(" + ",".join(lits) + ")" for lits in rows)
+        return _chunked(self._prefix, values, self._suffix)
+
+
+class InListStatement:
+    """A statement with one ``IN (...)`` list, from literal items."""
+
+    def __init__(self, sql: str, marker: str) -> None:
+        """``marker``: what stands for the list's items in ``sql``."""
+        self._prefix, found, self._suffix = sql.partition(marker)
+        if not found:
+            raise ValueError(f"no {marker} in the statement")
+
+    def texts(self, items: typing.Iterable[str]) -> list[str]:
+        """The statements for ``items``, each under
+        ``MAX_STATEMENT_BYTES``, in the order of the items."""
+        return _chunked(self._prefix, items, self._suffix)
 
 
 def run(cursor: typing.Any, texts: typing.Sequence[str]) -> int:

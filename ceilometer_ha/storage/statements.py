@@ -2,10 +2,14 @@
 
 ``ha_sample`` ignores a ``message_id`` it already holds (INSERT IGNORE on
 MySQL, ON CONFLICT DO NOTHING on SQLite), so several collectors writing
-one database store a sample once. ``ha_latest`` is upserted per (host,
-meter, resource_id) as documented in ``models``: only a strictly newer
-timestamp changes a row; ``streak`` grows while the volume repeats and
-restarts at 1 (with ``since`` = the new timestamp) when it changes.
+one database store a sample once. ``ha_latest`` is then upserted per
+(host, meter, resource_id) as documented in ``models``, from the
+``ha_sample`` rows of the batch read back in timestamp order (INSERT ...
+SELECT), so that the values cross to the database once: only a strictly
+newer timestamp changes a row; ``streak`` grows while the volume repeats
+and restarts at 1 (with ``since`` = the new timestamp) when it changes.
+A duplicate read back again changes nothing, as it is not newer than
+itself.
 
 MySQL evaluates ``ON DUPLICATE KEY UPDATE`` assignments left to right on
 already updated values, so ``streak`` and ``since`` are assigned before
@@ -37,9 +41,50 @@ _LATEST_COPIED = (
 )
 
 
+def _latest_from_sample(where: typing.Any) -> sa.Select:
+    """The samples just inserted, as ha_latest rows, oldest first."""
+    t = models.sample.c
+    columns = [
+        t.host,
+        t.meter,
+        t.resource_id,
+        t.cluster,
+        t.message_id,
+        t.volume,
+        t.unit,
+        t.timestamp,
+        t.recorded_at,
+        _ONE.label("streak"),
+        t.timestamp.label("since"),
+        t.resource_metadata,
+    ]
+    return sa.select(*columns).where(where).order_by(t.timestamp)
+
+
+_LATEST_COLUMNS = (
+    "host",
+    "meter",
+    "resource_id",
+    "cluster",
+    "message_id",
+    "volume",
+    "unit",
+    "timestamp",
+    "recorded_at",
+    "streak",
+    "since",
+    "resource_metadata",
+)
+
+
 def sqlite_statements() -> tuple[typing.Any, typing.Any]:
+    """INSERT of samples; upsert of ha_latest from the rows whose rowid
+    is above the parameter ``after`` (the highest before the insert)."""
     ins = sqlite.insert(models.sample).on_conflict_do_nothing()
-    up = sqlite.insert(models.latest)
+    after = sa.literal_column("ha_sample.rowid") > sa.bindparam("after")
+    up = sqlite.insert(models.latest).from_select(
+        _LATEST_COLUMNS, _latest_from_sample(after)
+    )
     old, new = models.latest.c, up.excluded
     same = new.volume == old.volume
     set_: dict[str, typing.Any] = {
@@ -57,8 +102,15 @@ def sqlite_statements() -> tuple[typing.Any, typing.Any]:
 
 
 def mysql_statements() -> tuple[typing.Any, typing.Any]:
+    """INSERT IGNORE of samples; upsert of ha_latest from the samples
+    whose message_id is in the expanding parameter ``ids``."""
     ins = mysql.insert(models.sample).prefix_with("IGNORE")
-    up = mysql.insert(models.latest)
+    chosen = models.sample.c.message_id.in_(
+        sa.bindparam("ids", expanding=True)
+    )
+    up = mysql.insert(models.latest).from_select(
+        _LATEST_COLUMNS, _latest_from_sample(chosen)
+    )
     old, new = models.latest.c, up.inserted
     newer = new.timestamp > old.timestamp
     same = new.volume == old.volume

@@ -1,8 +1,9 @@
 """One transaction per batch: insert samples, keep ``ha_latest`` current.
 
 The statements (``storage.statements``) are compiled once and run as
-the driver's own SQL on plain tuples. Samples of one key within a batch
-apply in timestamp order because the batch is sorted, so ``streak`` and
+the driver's own SQL: the samples go in as rows (``storage.rows``), and
+``ha_latest`` is upserted from them by the database itself, reading
+back the rows of the batch in timestamp order, so ``streak`` and
 ``since`` come out as if the samples had arrived one by one.
 
 ``write_batch`` is ``prepare`` (records into the driver's parameters,
@@ -10,84 +11,31 @@ no database) then ``execute`` (one transaction), so that a writer can
 prepare the next batch while the database writes the last one.
 """
 
-import datetime
-import json
-import operator
 import typing
 
-import orjson
 import sqlalchemy as sa
 
 from ceilometer_ha import wire
 from ceilometer_ha.storage import mysql_rows
+from ceilometer_ha.storage import rows as rows_mod
 from ceilometer_ha.storage import statements
 
-# One row per sample, a tuple in this order: the record's fields (times
-# and metadata converted for the driver), then ha_latest's own two. Each
-# statement picks its parameters from it by position.
-ROW_LAYOUT = (*wire.SampleRecord._fields, "since", "streak")
-_POSITION = {name: index for index, name in enumerate(ROW_LAYOUT)}
-
-
-# UTF-8 text as is; anything JSON cannot hold is written as its str().
-# orjson first (about a tenth of the cost per sample); the standard
-# encoder for what orjson refuses (integers beyond 64 bits, nesting
-# deeper than 254, keys that are neither text nor numbers).
-_METADATA_JSON = json.JSONEncoder(ensure_ascii=False, default=str)
-_ORJSON_OPTIONS = orjson.OPT_NON_STR_KEYS
-
-
-def _text_keys(value: typing.Any) -> typing.Any:
-    if isinstance(value, dict):
-        return {str(k): _text_keys(v) for k, v in value.items()}
-    if isinstance(value, (list, tuple)):
-        return [_text_keys(v) for v in value]
-    return value
-
-
-def metadata_text(metadata: dict) -> str:
-    """``resource_metadata`` as JSON; keys JSON cannot hold become text."""
-    try:
-        return orjson.dumps(
-            metadata, default=str, option=_ORJSON_OPTIONS
-        ).decode()
-    except (TypeError, ValueError):  # orjson.JSONEncodeError is both
-        pass
-    try:
-        return _METADATA_JSON.encode(metadata)
-    except (TypeError, ValueError):  # e.g. bytes keys from a bin type
-        return _METADATA_JSON.encode(_text_keys(metadata))
-
-
-def _picker(
-    names: typing.Sequence[str],
-) -> typing.Callable[[tuple[typing.Any, ...]], tuple[typing.Any, ...]]:
-    """A statement's parameters, in its order, from a layout row."""
-    positions = [_POSITION[name] for name in names]
-    if len(positions) == 1:  # itemgetter of one index returns no tuple
-        return lambda row: (row[positions[0]],)
-    return operator.itemgetter(*positions)
+# Where the compiled MySQL upsert takes its message_id list.
+_IDS = "__[POSTCOMPILE_ids]"
+_HIGHEST_ROWID = "SELECT max(rowid) FROM ha_sample"
 
 
 class PreparedBatch(typing.NamedTuple):
     """A batch ready for ``SampleStore.execute``."""
 
-    # ROW_LAYOUT tuples, in timestamp order.
-    rows: list[tuple[typing.Any, ...]]
-    # SQLite: one parameter tuple per row; MySQL: statement texts.
-    insert: list[typing.Any]
-    upsert: list[typing.Any]
-    # MySQL: the string escaper the statements were built with.
+    # storage.rows rows, in timestamp order.
+    rows: list[rows_mod.Row]
+    # PyMySQL: the statement texts of the insert and of the upsert;
+    # other drivers: None (parameters are bound from ``rows``).
+    insert: list[str] | None
+    latest: list[str] | None
+    # PyMySQL: the string escaper the statements were built with.
     escape: typing.Callable[[str], str] | None
-
-
-def _sqlite_time(when: datetime.datetime) -> typing.Any:
-    # SQLAlchemy's SQLite DateTime storage format, so reads parse it.
-    return when.isoformat(" ", "microseconds")
-
-
-def _same(when: datetime.datetime) -> typing.Any:
-    return when
 
 
 class SampleStore:
@@ -95,32 +43,31 @@ class SampleStore:
 
     Statements are built with SQLAlchemy once, then run as the driver's
     own SQL with positional rows (``exec_driver_sql``): per-row parameter
-    processing in SQLAlchemy cost more than the database work.
+    processing in SQLAlchemy cost more than the database work. With
+    PyMySQL the rows become SQL literals (``mysql_rows``) in multi-row
+    statements.
     """
 
     def __init__(self, engine: sa.engine.Engine) -> None:
         self.engine = engine
         dialect = engine.dialect
         if dialect.name == "sqlite":
-            insert, upsert = statements.sqlite_statements()
-            self._time = _sqlite_time
+            insert, self._latest = statements.sqlite_statements()
+            self._time: rows_mod.TimeConverter = rows_mod.sqlite_time
         elif dialect.name == "mysql":
-            insert, upsert = statements.mysql_statements()
-            self._time = _same
+            insert, self._latest = statements.mysql_statements()
+            self._time = rows_mod.same_time
         else:
             raise ValueError(f"unsupported database {dialect.name}")
-        self._insert_sql, insert_names = statements.driver_sql(insert, dialect)
-        self._upsert_sql, upsert_names = statements.driver_sql(upsert, dialect)
-        self._insert_values = _picker(insert_names)
-        self._upsert_values = _picker(upsert_names)
-        self._mysql_insert: mysql_rows.MultiRowStatement | None = None
-        self._mysql_upsert: mysql_rows.MultiRowStatement | None = None
-        if dialect.name == "mysql" and dialect.driver == "pymysql":
-            self._mysql_insert = mysql_rows.MultiRowStatement(
-                self._insert_sql, [_POSITION[n] for n in insert_names]
-            )
-            self._mysql_upsert = mysql_rows.MultiRowStatement(
-                self._upsert_sql, [_POSITION[n] for n in upsert_names]
+        self._insert_sql, names = statements.driver_sql(insert, dialect)
+        if tuple(names) != rows_mod.LAYOUT:
+            raise AssertionError(f"ha_sample columns {names} out of order")
+        self._latest_sql, _ = statements.driver_sql(self._latest, dialect)
+        self._literal = dialect.name == "mysql" and dialect.driver == "pymysql"
+        if self._literal:
+            self._mysql_insert = mysql_rows.MultiRowStatement(self._insert_sql)
+            self._mysql_latest = mysql_rows.InListStatement(
+                self._latest_sql, _IDS
             )
         # MySQL's default SQL mode; corrected by the first connection.
         self._escape: typing.Callable[[str], str] = mysql_rows.default_escaper
@@ -149,80 +96,29 @@ class SampleStore:
         kinds = tuple(getattr(dbapi, n) for n in names if hasattr(dbapi, n))
         return bool(kinds) and isinstance(exc, kinds)
 
-    def _rows(
-        self, records: typing.Sequence[wire.SampleRecord]
-    ) -> list[tuple[typing.Any, ...]]:
-        """One ``ROW_LAYOUT`` tuple per record, in timestamp order."""
-        to_time, dumps = self._time, metadata_text
-        # Datagrams read together share one recorded_at: convert it once.
-        last_recorded: typing.Any = None
-        recorded_text: typing.Any = None
-        rows = []
-        for (
-            message_id,
-            host,
-            cluster,
-            meter,
-            resource_id,
-            volume,
-            unit,
-            timestamp,
-            recorded_at,
-            source,
-            metadata,
-        ) in sorted(records, key=operator.itemgetter(7)):
-            stamp = to_time(timestamp)
-            if recorded_at is not last_recorded:
-                last_recorded = recorded_at
-                recorded_text = to_time(recorded_at)
-            rows.append(
-                (
-                    message_id,
-                    host,
-                    cluster,
-                    meter,
-                    resource_id,
-                    volume,
-                    unit,
-                    stamp,
-                    recorded_text,
-                    source,
-                    dumps(metadata),
-                    stamp,
-                    1,
-                )
-            )
-        return rows
-
     def prepare(
         self, records: typing.Sequence[wire.SampleRecord]
     ) -> PreparedBatch:
-        """The driver's parameters (MySQL: statements) for ``records``.
+        """The rows (PyMySQL: statements) for ``records``.
 
         Pure computation, no database: a writer can prepare the next
-        batch while the database works on the last one.
+        batch while the database writes the last one.
         """
-        rows = self._rows(records)
-        if self._mysql_insert is None:
-            return PreparedBatch(
-                rows,
-                [self._insert_values(r) for r in rows],
-                [self._upsert_values(r) for r in rows],
-                None,
-            )
-        return self._mysql_prepared(rows, self._escape)
+        rows = rows_mod.build(records, self._time)
+        if not self._literal:
+            return PreparedBatch(rows, None, None, None)
+        return self._literal_statements(rows, self._escape)
 
-    def _mysql_prepared(
+    def _literal_statements(
         self,
-        rows: list[tuple[typing.Any, ...]],
+        rows: list[rows_mod.Row],
         escape: typing.Callable[[str], str],
     ) -> PreparedBatch:
-        assert self._mysql_insert and self._mysql_upsert
-        lits = [mysql_rows.literals(r, ROW_LAYOUT, escape) for r in rows]
+        lits = [mysql_rows.literals(r, rows_mod.LAYOUT, escape) for r in rows]
         return PreparedBatch(
             rows,
             self._mysql_insert.texts(lits),
-            self._mysql_upsert.texts(lits),
+            self._mysql_latest.texts([lit[0] for lit in lits]),
             escape,
         )
 
@@ -235,13 +131,23 @@ class SampleStore:
         if not prepared.rows:
             return 0
         with self.engine.begin() as conn:
-            if self._mysql_insert is None:
+            if self._literal:
+                return self._execute_literal(conn, prepared)
+            if self.engine.dialect.name == "sqlite":
+                # The rows of this batch are those above the highest
+                # rowid now (and any another writer inserts meanwhile,
+                # which the upsert finds already applied).
+                after = conn.exec_driver_sql(_HIGHEST_ROWID).scalar() or 0
                 inserted = conn.exec_driver_sql(
-                    self._insert_sql, prepared.insert
+                    self._insert_sql, prepared.rows
                 ).rowcount
-                conn.exec_driver_sql(self._upsert_sql, prepared.upsert)
+                conn.exec_driver_sql(self._latest_sql, (after,))
                 return inserted
-            return self._execute_mysql(conn, prepared)
+            inserted = conn.exec_driver_sql(
+                self._insert_sql, prepared.rows
+            ).rowcount
+            conn.execute(self._latest, {"ids": [r[0] for r in prepared.rows]})
+            return inserted
 
     def write_batch(self, records: typing.Sequence[wire.SampleRecord]) -> int:
         """Store ``records`` in one transaction; return how many were new.
@@ -252,7 +158,7 @@ class SampleStore:
         """
         return self.execute(self.prepare(records))
 
-    def _execute_mysql(
+    def _execute_literal(
         self, conn: sa.engine.Connection, prepared: PreparedBatch
     ) -> int:
         dbapi_conn = conn.connection.dbapi_connection
@@ -263,11 +169,12 @@ class SampleStore:
         escape = mysql_rows.string_escaper(dbapi_conn)
         if escape is not prepared.escape:
             self._escape = escape
-            prepared = self._mysql_prepared(prepared.rows, escape)
+            prepared = self._literal_statements(prepared.rows, escape)
+        assert prepared.insert is not None and prepared.latest is not None
         cursor = dbapi_conn.cursor()
         try:
             inserted = mysql_rows.run(cursor, prepared.insert)
-            mysql_rows.run(cursor, prepared.upsert)
+            mysql_rows.run(cursor, prepared.latest)
         finally:
             cursor.close()
         return inserted

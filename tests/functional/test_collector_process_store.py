@@ -65,16 +65,15 @@ def test_batches_written_by_the_child_keep_the_streak(engine, store):
 
 
 def test_a_refused_row_is_permanent_and_described(engine, store):
-    too_long = _record("x" * 65, 1, 0)._replace(host="h" * 300)
-    try:
-        store.write_batch([too_long])
-    except child_protocol.RemoteWriteError as exc:
-        # SQLite stores it (no length limits); MariaDB refuses it.
-        assert engine.dialect.name == "mysql"
-        assert exc.permanent
-        assert child_protocol.describe(exc).startswith("DataError")
-    else:
-        assert engine.dialect.name == "sqlite"
+    # A lone surrogate cannot be encoded for either database.
+    refused = _record("x", 1, 0)._replace(host="compute-\udc80")
+    with pytest.raises(child_protocol.RemoteWriteError) as failed:
+        store.write_batch([refused])
+    assert failed.value.permanent
+    assert child_protocol.describe(failed.value).startswith(
+        "UnicodeEncodeError"
+    )
+    assert store.write_batch([_record("y", 1, 0)]) == 1
 
 
 def test_a_killed_child_is_replaced_for_the_next_batch(engine, store):

@@ -3,6 +3,7 @@
 import datetime
 import json
 
+import pytest
 import sqlalchemy as sa
 
 from ceilometer_ha import wire
@@ -10,6 +11,7 @@ from ceilometer_ha.storage import engine as engine_mod
 from ceilometer_ha.storage import expiry
 from ceilometer_ha.storage import migration
 from ceilometer_ha.storage import models
+from ceilometer_ha.storage import mysql_rows
 from ceilometer_ha.storage import store as store_mod
 
 T0 = datetime.datetime(2026, 11, 22, 3, 0, 0, 123456)
@@ -111,7 +113,13 @@ def test_streak_and_since_across_batches(database_url):
     assert row["timestamp"] == _at(2)
 
 
-def test_streak_within_one_unsorted_batch(database_url):
+@pytest.mark.parametrize("statement_bytes", [1_000_000, 1])
+def test_streak_within_one_unsorted_batch(
+    database_url, monkeypatch, statement_bytes
+):
+    # With 1 byte, MySQL gets one statement per sample (both the
+    # INSERT and the upsert's IN list): the order must hold across them.
+    monkeypatch.setattr(mysql_rows, "MAX_STATEMENT_BYTES", statement_bytes)
     store = _store(database_url)
     store.write_batch(
         [
