@@ -227,3 +227,17 @@ def test_quotes_backslashes_and_control_characters_round_trip(database_url):
             )
         ).scalar_one()
     assert stored == f"res-{tricky}"
+
+
+def test_sqlite_connections_get_wal_and_the_checkpoint_interval(tmp_path):
+    engine = engine_mod.create_engine(f"sqlite:///{tmp_path / 'x.sqlite'}")
+    with engine.connect() as conn:
+        pragma = conn.exec_driver_sql
+        assert pragma("PRAGMA journal_mode").scalar() == "wal"
+        assert pragma("PRAGMA synchronous").scalar() == 1  # NORMAL
+        assert (
+            pragma("PRAGMA wal_autocheckpoint").scalar()
+            == engine_mod.SQLITE_CHECKPOINT_PAGES
+            == 10_000
+        )
+    engine.dispose()
