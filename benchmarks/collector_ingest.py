@@ -236,7 +236,8 @@ def main():
     parser.add_argument("--workers", type=int, default=1)
     parser.add_argument(
         "--rates",
-        default="5000,10000,15000,20000,25000,30000,40000,60000",
+        default="5000,10000,15000,20000,25000,30000,40000,50000,60000,"
+        "70000,80000",
     )
     args = parser.parse_args()
     rates = [int(r) for r in args.rates.split(",")]
