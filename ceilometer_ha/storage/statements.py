@@ -42,7 +42,7 @@ _LATEST_COPIED = (
 
 
 def _latest_from_sample(where: typing.Any) -> sa.Select:
-    """The samples just inserted, as ha_latest rows, oldest first."""
+    """The samples chosen by ``where``, as ha_latest rows, oldest first."""
     t = models.sample.c
     columns = [
         t.host,
@@ -61,20 +61,13 @@ def _latest_from_sample(where: typing.Any) -> sa.Select:
     return sa.select(*columns).where(where).order_by(t.timestamp)
 
 
-_LATEST_COLUMNS = (
-    "host",
-    "meter",
-    "resource_id",
-    "cluster",
-    "message_id",
-    "volume",
-    "unit",
-    "timestamp",
-    "recorded_at",
-    "streak",
-    "since",
-    "resource_metadata",
-)
+def _latest_from_sample_insert(
+    dialect_insert: typing.Callable[[sa.Table], typing.Any], where: typing.Any
+) -> typing.Any:
+    """The dialect's INSERT INTO ha_latest ... SELECT of those samples."""
+    select = _latest_from_sample(where)
+    names = [column.name for column in select.selected_columns]
+    return dialect_insert(models.latest).from_select(names, select)
 
 
 def sqlite_statements() -> tuple[typing.Any, typing.Any]:
@@ -82,9 +75,7 @@ def sqlite_statements() -> tuple[typing.Any, typing.Any]:
     is above the parameter ``after`` (the highest before the insert)."""
     ins = sqlite.insert(models.sample).on_conflict_do_nothing()
     after = sa.literal_column("ha_sample.rowid") > sa.bindparam("after")
-    up = sqlite.insert(models.latest).from_select(
-        _LATEST_COLUMNS, _latest_from_sample(after)
-    )
+    up = _latest_from_sample_insert(sqlite.insert, after)
     old, new = models.latest.c, up.excluded
     same = new.volume == old.volume
     set_: dict[str, typing.Any] = {
@@ -108,9 +99,7 @@ def mysql_statements() -> tuple[typing.Any, typing.Any]:
     chosen = models.sample.c.message_id.in_(
         sa.bindparam("ids", expanding=True)
     )
-    up = mysql.insert(models.latest).from_select(
-        _LATEST_COLUMNS, _latest_from_sample(chosen)
-    )
+    up = _latest_from_sample_insert(mysql.insert, chosen)
     old, new = models.latest.c, up.inserted
     newer = new.timestamp > old.timestamp
     same = new.volume == old.volume
