@@ -133,20 +133,20 @@ class SampleStore:
         with self.engine.begin() as conn:
             if self._literal:
                 return self._execute_literal(conn, prepared)
-            if self.engine.dialect.name == "sqlite":
+            sqlite = self.engine.dialect.name == "sqlite"
+            if sqlite:
                 # The rows of this batch are those above the highest
                 # rowid now (and any another writer inserts meanwhile,
                 # which the upsert finds already applied).
                 after = conn.exec_driver_sql(_HIGHEST_ROWID).scalar() or 0
-                inserted = conn.exec_driver_sql(
-                    self._insert_sql, prepared.rows
-                ).rowcount
-                conn.exec_driver_sql(self._latest_sql, (after,))
-                return inserted
             inserted = conn.exec_driver_sql(
                 self._insert_sql, prepared.rows
             ).rowcount
-            conn.execute(self._latest, {"ids": [r[0] for r in prepared.rows]})
+            if sqlite:
+                conn.exec_driver_sql(self._latest_sql, (after,))
+            else:
+                ids = [row[0] for row in prepared.rows]
+                conn.execute(self._latest, {"ids": ids})
             return inserted
 
     def write_batch(self, records: typing.Sequence[wire.SampleRecord]) -> int:

@@ -36,6 +36,11 @@ class WriterCounters(typing.Protocol):
     def unstorable(self, count: int) -> None: ...
 
 
+def failure_of(store: batch_store.BatchStore, exc: Exception) -> Failure:
+    """(reason, permanent) of a failed write, as ``store`` judges it."""
+    return child_protocol.describe(exc), store.is_permanent(exc)
+
+
 class Retrying:
     """Writes batches into ``store`` until they are stored or refused."""
 
@@ -133,10 +138,17 @@ class Retrying:
 
     def attempt(self, batch: list[wire.SampleRecord]) -> Failure | None:
         """One attempt: None on success, else (reason, permanent)."""
+        return self.outcome(batch, lambda: self._store.write_batch(batch))
+
+    def outcome(
+        self,
+        batch: list[wire.SampleRecord],
+        write: collections.abc.Callable[[], int],
+    ) -> Failure | None:
+        """Count what ``write`` (of ``batch``) stored, or its failure."""
         try:
-            inserted = self._store.write_batch(batch)
+            inserted = write()
         except Exception as exc:
-            reason = child_protocol.describe(exc)
-            return reason, self._store.is_permanent(exc)
+            return failure_of(self._store, exc)
         self._counters.stored(inserted, len(batch) - inserted)
         return None

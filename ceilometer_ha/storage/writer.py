@@ -26,7 +26,6 @@ from oslo_log import log
 
 from ceilometer_ha import wire
 from ceilometer_ha.storage import batch_store
-from ceilometer_ha.storage import child_protocol
 from ceilometer_ha.storage import write_retry
 
 LOG = log.getLogger(__name__)
@@ -140,18 +139,13 @@ class SqlWriter:
         try:
             self._store.send_batch(batch)
         except Exception as exc:
-            return child_protocol.describe(exc), self._store.is_permanent(exc)
+            return write_retry.failure_of(self._store, exc)
         return None
 
     def _try_receive(
         self, batch: list[wire.SampleRecord]
     ) -> write_retry.Failure | None:
-        try:
-            inserted = self._store.receive_result()
-        except Exception as exc:
-            return child_protocol.describe(exc), self._store.is_permanent(exc)
-        self._counters.stored(inserted, len(batch) - inserted)
-        return None
+        return self._retry.outcome(batch, self._store.receive_result)
 
     def _settle_oldest(self, sent: collections.deque) -> bool:
         """Receive the oldest outcome; on failure, settle all.
