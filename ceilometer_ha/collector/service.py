@@ -134,7 +134,8 @@ class CollectorService:
                 granted,
                 conf.udp_receive_buffer,
             )
-        self.stats.kernel_drop_sources.append(kernel.SocketDrops(sock).read)
+        socket_drops = kernel.SocketDrops(sock)
+        self.stats.kernel_drop_sources.append(socket_drops.read)
         if conf.port_file and self._write_port_file:
             write_port_file(conf.port_file, self.port)
         metrics = None
@@ -150,6 +151,9 @@ class CollectorService:
             await self._stopping.wait()
         finally:
             LOG.info("Stopping: no longer receiving, flushing the queue")
+            # The kernel forgets the socket's drop count when it is
+            # closed: read it first, for the final stats line.
+            socket_drops.read()
             receiver.close()
             reporter.cancel()
             left = 0

@@ -1,10 +1,13 @@
 """The kernel's drop count and receive buffer, on real loopback sockets."""
 
+import signal
 import socket
 
 from ceilometer_ha import receive_buffer
 from ceilometer_ha.collector import kernel
 from ceilometer_ha.collector import stats as stats_mod
+from tests.functional import collector as helper
+from tests.functional import collector_traffic as traffic
 
 
 def test_a_full_receive_buffer_counts_kernel_drops_and_keeps_them():
@@ -37,3 +40,24 @@ def test_the_receive_buffer_granted_is_reported_in_bytes_asked():
             cap = int(f.read())
         # Forced past the cap when privileged, else capped by it.
         assert min(262144, cap) <= granted
+
+
+def test_the_final_stats_line_has_the_drops_of_a_closed_socket(tmp_path):
+    # No periodic stats line: only the one at shutdown can show the
+    # drops, after the socket is closed and the kernel forgot them.
+    url = f"sqlite:///{tmp_path / 'collector.sqlite'}"
+    options = {"collector": {"stats_interval": 0, "udp_receive_buffer": 65536}}
+    with helper.CollectorProcess(url, tmp_path, options) as collector:
+        collector.proc.send_signal(signal.SIGSTOP)
+        try:  # a stopped reader: the 64 KiB buffer fills at once
+            traffic.send_to("127.0.0.1", collector.port, *[b"x" * 1000] * 1000)
+        finally:
+            collector.proc.send_signal(signal.SIGCONT)
+        assert collector.stop() == 0
+    final = [
+        line
+        for line in collector.log_text().splitlines()
+        if "kernel_dropped=" in line
+    ][-1]
+    dropped = int(final.split("kernel_dropped=")[1].split()[0])
+    assert 500 <= dropped <= 1000
