@@ -1,11 +1,13 @@
 """What crosses the pipe between the collector and its writer process.
 
 Batches go to the child as msgpack (msgspec: records as arrays, times
-as ISO text parsed back into datetimes by a typed decoder), several
-times cheaper than pickle for the receiving process; a batch msgpack
-cannot hold (integers beyond 64 bits, unpaired surrogates in metadata)
-goes as a pickle instead. The first byte says which; ``STOP`` alone asks
-the child to finish and exit.
+as RFC 3339 text), several times cheaper than pickle for the receiving
+process. The child keeps the times as text (``ReceivedRecord``), which
+``storage.rows`` rewrites for the database more cheaply than it would
+format a datetime parsed back from it. A batch msgpack cannot hold
+(integers beyond 64 bits, unpaired surrogates in metadata) goes as a
+pickle instead, times as datetimes. The first byte says which;
+``STOP`` alone asks the child to finish and exit.
 
 Replies come back, one per batch and in the order of the batches, as
 ``("ok", new_samples)`` or ``("error", description, permanent)``;
@@ -24,7 +26,19 @@ _PROTOCOL = pickle.HIGHEST_PROTOCOL
 _MSGPACK, _PICKLE = b"m", b"p"
 STOP = b"s"
 _ENCODER = msgspec.msgpack.Encoder()
-_DECODER = msgspec.msgpack.Decoder(list[wire.SampleRecord])
+
+
+# A wire.SampleRecord as the child reads it: the same fields, the times
+# as text.
+_TIMES = ("timestamp", "recorded_at")
+ReceivedRecord = typing.NamedTuple(  # type: ignore[misc]
+    "ReceivedRecord",
+    [
+        (name, str if name in _TIMES else kind)
+        for name, kind in typing.get_type_hints(wire.SampleRecord).items()
+    ],
+)
+_DECODER = msgspec.msgpack.Decoder(list[ReceivedRecord])
 
 Reply = tuple[typing.Any, ...]
 

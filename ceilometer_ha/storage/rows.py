@@ -2,10 +2,17 @@
 
 A row is a tuple in the order of ``wire.SampleRecord``'s fields (the
 order of ``ha_sample``'s columns), with the two times as the driver
-takes them (text on SQLite, in SQLAlchemy's own storage format so that
-reads parse it; datetimes elsewhere) and ``resource_metadata`` as JSON
-text. A batch's rows come in timestamp order, so that samples of one
-key apply to ``ha_latest`` as if they had arrived one by one.
+takes them and ``resource_metadata`` as JSON text. A batch's rows come
+in timestamp order, so that samples of one key apply to ``ha_latest`` as
+if they had arrived one by one.
+
+A record's times are naive UTC datetimes or, in records that crossed
+the pipe to the writer process (``child_protocol``), the RFC 3339 text
+msgspec writes for them (``2026-11-22T03:00:00.250001``, no fraction
+when the microseconds are 0): rewriting that text costs a few percent
+of formatting a datetime. Either way SQLite gets SQLAlchemy's own
+storage format (``2026-11-22 03:00:00.250001``), so that reads parse
+it; MySQL gets the same text or the datetime.
 """
 
 import datetime
@@ -19,7 +26,7 @@ from ceilometer_ha import wire
 
 LAYOUT = wire.SampleRecord._fields
 Row = tuple[typing.Any, ...]
-TimeConverter = typing.Callable[[datetime.datetime], typing.Any]
+TimeConverter = typing.Callable[[datetime.datetime | str], typing.Any]
 
 # UTF-8 text as is; anything JSON cannot hold is written as its str().
 # orjson first (about a tenth of the cost per sample); the standard
@@ -51,12 +58,37 @@ def metadata_text(metadata: dict) -> str:
         return _METADATA_JSON.encode(_text_keys(metadata))
 
 
-def sqlite_time(when: datetime.datetime) -> typing.Any:
+# Lengths of msgspec's text of a naive datetime, with and without the
+# fraction.
+_WITH_MICROSECONDS = len("2026-11-22T03:00:00.250001")
+_WHOLE_SECONDS = len("2026-11-22T03:00:00")
+
+
+def _from_text(text: str) -> str:
+    """msgspec's text of a naive datetime in SQLite's storage format."""
+    if len(text) == _WITH_MICROSECONDS:
+        return text.replace("T", " ")
+    if len(text) == _WHOLE_SECONDS:
+        return text.replace("T", " ") + ".000000"
+    # Not msgspec's: parsed, so that text of another shape is still
+    # stored as the UTC time it says (or raises ValueError).
+    stamp = datetime.datetime.fromisoformat(text)
+    if stamp.tzinfo is not None:
+        stamp = stamp.astimezone(datetime.timezone.utc).replace(tzinfo=None)
+    return stamp.isoformat(" ", "microseconds")
+
+
+def sqlite_time(when: datetime.datetime | str) -> typing.Any:
     """SQLAlchemy's SQLite DateTime storage format."""
-    return when.isoformat(" ", "microseconds")
+    if type(when) is str:
+        return _from_text(when)
+    return typing.cast(datetime.datetime, when).isoformat(" ", "microseconds")
 
 
-def same_time(when: datetime.datetime) -> typing.Any:
+def same_time(when: datetime.datetime | str) -> typing.Any:
+    """A datetime as it is; text as SQLite's format, which MySQL reads."""
+    if type(when) is str:
+        return _from_text(when)
     return when
 
 
@@ -66,12 +98,13 @@ def build(
     """One row per record (see the module doc), in timestamp order."""
     dumps = metadata_text
     # Datagrams read together share one recorded_at: convert it once.
+    # Compared by value: after the pipe, equal times are distinct objects.
     last_recorded: typing.Any = None
     recorded_text: typing.Any = None
     out = []
     for record in sorted(records, key=operator.itemgetter(7)):
         recorded_at = record[8]
-        if recorded_at is not last_recorded:
+        if recorded_at != last_recorded:
             last_recorded = recorded_at
             recorded_text = to_time(recorded_at)
         # message_id .. unit as they are, then the times, source, JSON.

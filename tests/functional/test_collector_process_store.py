@@ -132,3 +132,33 @@ def test_batches_in_flight_when_the_child_dies_fail_as_lost(engine, store):
     # Nothing awaited any more: the next batch gets a new child.
     assert store.write_batch([_record("b", 1, 5)]) == 1
     assert store._proc.pid != first
+
+
+def test_times_written_by_the_child_read_back_exactly(engine, store):
+    whole = T0.replace(microsecond=0)
+    records = [
+        _record("whole", 1, 0)._replace(timestamp=whole, recorded_at=whole),
+        _record("fraction", 1, 0.000001),
+    ]
+    assert store.write_batch(records) == 2
+    t = models.sample.c
+    with engine.connect() as conn:
+        stored = {
+            mid: (stamp, recorded)
+            for mid, stamp, recorded in conn.execute(
+                sa.select(t.message_id, t.timestamp, t.recorded_at)
+            )
+        }
+        raw = conn.exec_driver_sql(
+            "SELECT timestamp FROM ha_sample ORDER BY timestamp"
+        ).scalars()
+        raw = list(raw)
+    assert stored == {
+        r.message_id: (r.timestamp, r.recorded_at) for r in records
+    }
+    if engine.dialect.name == "sqlite":
+        # SQLAlchemy's storage format, which orders as the times do.
+        assert raw == [
+            "2026-11-22 03:00:00.000000",
+            "2026-11-22 03:00:00.250001",
+        ]

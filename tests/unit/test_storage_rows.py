@@ -1,11 +1,14 @@
-"""Row building for the database: metadata JSON and MySQL escaping."""
+"""Row building for the database: times, metadata JSON, MySQL escaping."""
 
+import datetime
 import itertools
 import json
 
 from pymysql import converters
 import pytest
 
+from ceilometer_ha import wire
+from ceilometer_ha.storage import child_protocol
 from ceilometer_ha.storage import mysql_rows
 from ceilometer_ha.storage import rows
 
@@ -74,3 +77,92 @@ def test_statements_are_chunked_under_the_bound_in_order(monkeypatch):
     assert ",".join(items) == ",".join(f"'r{i}'" for i in range(10))
     with pytest.raises(ValueError):
         mysql_rows.InListStatement("DELETE FROM t", "@")
+
+
+T0 = datetime.datetime(2026, 11, 22, 3, 0, 0, 250001)
+
+
+def _record(mid, stamp, recorded_at):
+    return wire.SampleRecord(
+        mid,
+        "compute-1",
+        "rack-a",
+        "ha.storage.loss",
+        "compute-1-198.51.100.7",
+        0.0,
+        "%",
+        stamp,
+        recorded_at,
+        "openstack",
+        {"host": "compute-1"},
+    )
+
+
+def _batch():
+    later, whole = (
+        T0 + datetime.timedelta(seconds=1),
+        T0.replace(microsecond=0),
+    )
+    return [
+        _record("b", later, whole),
+        _record("a", whole, whole),
+        _record("c", T0, later),
+    ]
+
+
+def test_times_as_text_make_the_rows_of_times_as_datetimes():
+    records = _batch()
+    as_text = child_protocol.decode_batch(child_protocol.encode_batch(records))
+    assert type(as_text[0].timestamp) is str
+    expected = rows.build(records, rows.sqlite_time)
+    assert rows.build(as_text, rows.sqlite_time) == expected
+    # In timestamp order, SQLAlchemy's SQLite format, 6 digits always.
+    assert [(r[0], r[7], r[8]) for r in expected] == [
+        ("a", "2026-11-22 03:00:00.000000", "2026-11-22 03:00:00.000000"),
+        ("c", "2026-11-22 03:00:00.250001", "2026-11-22 03:00:01.250001"),
+        ("b", "2026-11-22 03:00:01.250001", "2026-11-22 03:00:00.000000"),
+    ]
+    # MySQL: datetimes as they are, text as the same SQLite-format text.
+    for mine, theirs in zip(
+        rows.build(records, rows.same_time),
+        rows.build(as_text, rows.same_time),
+        strict=True,
+    ):
+        assert mine[7].isoformat(" ", "microseconds") == theirs[7]
+
+
+@pytest.mark.parametrize(
+    ("text", "stored"),
+    [
+        ("2026-11-22 03:00:00.5", "2026-11-22 03:00:00.500000"),
+        ("2026-11-22T04:00:00+01:00", "2026-11-22 03:00:00.000000"),
+    ],
+)
+def test_time_text_of_another_shape_is_parsed(text, stored):
+    assert rows.sqlite_time(text) == stored
+    assert rows.same_time(text) == stored
+
+
+def test_time_text_that_is_no_time_is_refused():
+    with pytest.raises(ValueError):
+        rows.sqlite_time("yesterday")
+
+
+def test_equal_recorded_at_values_are_converted_once():
+    # After the pipe, equal times are distinct objects.
+    seen = []
+
+    def converter(when):
+        seen.append(when)
+        return rows.sqlite_time(when)
+
+    recorded = "2026-11-22T03:00:00.000001"
+    records = [
+        # "".join: a new string each time, equal to the others.
+        _record(str(i), f"2026-11-22T03:00:0{i}", "".join(recorded))
+        for i in range(5)
+    ]
+    assert records[0].recorded_at is not records[1].recorded_at
+    built = rows.build(records, converter)
+    assert len(seen) == 5 + 1
+    assert {r[8] for r in built} == {"2026-11-22 03:00:00.000001"}
