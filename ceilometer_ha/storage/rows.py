@@ -9,10 +9,10 @@ if they had arrived one by one.
 A record's times are naive UTC datetimes or, in records that crossed
 the pipe to the writer process (``child_protocol``), the RFC 3339 text
 msgspec writes for them (``2026-11-22T03:00:00.250001``, no fraction
-when the microseconds are 0): rewriting that text costs a few percent
-of formatting a datetime. Either way SQLite gets SQLAlchemy's own
-storage format (``2026-11-22 03:00:00.250001``), so that reads parse
-it; MySQL gets the same text or the datetime.
+when the microseconds are 0), which is rewritten as it is: cheaper
+than parsing it into a datetime and formatting that. Either way SQLite
+gets SQLAlchemy's own storage format (``2026-11-22 03:00:00.250001``),
+so that reads parse it; MySQL gets the same text or the datetime.
 """
 
 import datetime
