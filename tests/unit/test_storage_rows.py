@@ -128,7 +128,9 @@ def test_times_as_text_make_the_rows_of_times_as_datetimes():
         rows.build(as_text, rows.same_time),
         strict=True,
     ):
-        assert mine[7].isoformat(" ", "microseconds") == theirs[7]
+        for i in (7, 8):
+            assert mine[i].isoformat(" ", "microseconds") == theirs[i]
+        assert (mine[:7], mine[9:]) == (theirs[:7], theirs[9:])
 
 
 @pytest.mark.parametrize(
