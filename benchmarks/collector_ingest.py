@@ -98,6 +98,16 @@ def _rate(count, func):
     return count / (time.perf_counter() - started)
 
 
+def pipe_payloads(batched, singles):
+    """``batched`` in batches of BATCH, and ``singles`` one by one, as
+    they cross the pipe to the collector's writer process."""
+    batches = [
+        child_protocol.encode_batch(batched[i : i + BATCH])
+        for i in range(0, len(batched), BATCH)
+    ]
+    return batches, [child_protocol.encode_batch([r]) for r in singles]
+
+
 def pipeline(url, data, per_row_count):
     """Decode + write in-process; and the writers alone on decoded records."""
     engine = engine_mod.create_engine(url)
@@ -116,13 +126,7 @@ def pipeline(url, data, per_row_count):
             store.write_batch([decoder.decode(d)])
 
     records = [decoder.decode(d) for d in data]
-    batches = [
-        child_protocol.encode_batch(records[i : i + BATCH])
-        for i in range(0, len(records), BATCH)
-    ]
-    singles = [
-        child_protocol.encode_batch([r]) for r in records[:per_row_count]
-    ]
+    batches, singles = pipe_payloads(records, records[:per_row_count])
 
     def batched_writer():
         for payload in batches:

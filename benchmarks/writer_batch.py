@@ -73,13 +73,9 @@ def main():
     total = args.batches * BATCH + args.rows
     records = [decoder.decode(d) for d in collector_ingest.datagrams(total)]
     batched = records[: args.batches * BATCH]
-    batches = [
-        child_protocol.encode_batch(batched[i : i + BATCH])
-        for i in range(0, len(batched), BATCH)
-    ]
-    singles = [
-        child_protocol.encode_batch([r]) for r in records[len(batched) :]
-    ]
+    batches, singles = collector_ingest.pipe_payloads(
+        batched, records[len(batched) :]
+    )
     with tempfile.TemporaryDirectory() as workdir:
         engine = engine_mod.create_engine(f"sqlite:///{workdir}/w.sqlite")
         migration.upgrade(engine)
