@@ -75,14 +75,18 @@ def _from_text(text: str) -> str:
     stamp = datetime.datetime.fromisoformat(text)
     if stamp.tzinfo is not None:
         stamp = stamp.astimezone(datetime.timezone.utc).replace(tzinfo=None)
-    return stamp.isoformat(" ", "microseconds")
+    return _datetime_text(stamp)
+
+
+def _datetime_text(when: datetime.datetime) -> str:
+    return when.isoformat(" ", "microseconds")
 
 
 def sqlite_time(when: datetime.datetime | str) -> typing.Any:
     """SQLAlchemy's SQLite DateTime storage format."""
     if type(when) is str:
         return _from_text(when)
-    return typing.cast(datetime.datetime, when).isoformat(" ", "microseconds")
+    return _datetime_text(typing.cast(datetime.datetime, when))
 
 
 def same_time(when: datetime.datetime | str) -> typing.Any:

@@ -149,10 +149,13 @@ def test_times_written_by_the_child_read_back_exactly(engine, store):
                 sa.select(t.message_id, t.timestamp, t.recorded_at)
             )
         }
-        raw = conn.exec_driver_sql(
-            "SELECT timestamp FROM ha_sample ORDER BY timestamp"
-        ).scalars()
-        raw = list(raw)
+        raw = (
+            conn.exec_driver_sql(
+                "SELECT timestamp FROM ha_sample ORDER BY timestamp"
+            )
+            .scalars()
+            .all()
+        )
     assert stored == {
         r.message_id: (r.timestamp, r.recorded_at) for r in records
     }
