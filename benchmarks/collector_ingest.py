@@ -58,7 +58,13 @@ SOURCES = 16
 
 
 def datagrams(count, start=0):
-    """Signed datagrams as ceilometer's UDPPublisher sends them."""
+    """Signed datagrams as ceilometer's UDPPublisher sends them.
+
+    Timestamps rise by 1 µs from one datagram to the next, the last
+    just before now, so that every sample is newer than the one stored
+    for its (host, meter, resource) and moves its ``ha_latest`` row, as
+    each polling cycle of a compute host does.
+    """
     now = datetime.datetime.now(datetime.timezone.utc)
     out = []
     for i in range(start, start + count):
@@ -68,7 +74,8 @@ def datagrams(count, start=0):
             name=("ha.storage.reachable", "ha.storage.loss")[i % 2],
             volume=int(i % 3 == 0),
             resource_id=f"{host}-198.51.100.{i % 7}",
-            timestamp=now,
+            timestamp=now
+            + datetime.timedelta(microseconds=i - start - count),
         )
         msg = utils.meter_message_from_counter(smp, helper.SEED_SECRET)
         out.append(msgpack.dumps(msg, use_bin_type=True))
