@@ -74,8 +74,7 @@ def datagrams(count, start=0):
             name=("ha.storage.reachable", "ha.storage.loss")[i % 2],
             volume=int(i % 3 == 0),
             resource_id=f"{host}-198.51.100.{i % 7}",
-            timestamp=now
-            + datetime.timedelta(microseconds=i - start - count),
+            timestamp=now - datetime.timedelta(microseconds=start + count - i),
         )
         msg = utils.meter_message_from_counter(smp, helper.SEED_SECRET)
         out.append(msgpack.dumps(msg, use_bin_type=True))
