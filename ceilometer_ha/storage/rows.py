@@ -25,6 +25,7 @@ import orjson
 from ceilometer_ha import wire
 
 LAYOUT = wire.SampleRecord._fields
+_TIMESTAMP = operator.itemgetter(LAYOUT.index("timestamp"))
 Row = tuple[typing.Any, ...]
 TimeConverter = typing.Callable[[datetime.datetime | str], typing.Any]
 
@@ -99,14 +100,19 @@ def same_time(when: datetime.datetime | str) -> typing.Any:
 def build(
     records: typing.Sequence[wire.SampleRecord], to_time: TimeConverter
 ) -> list[Row]:
-    """One row per record (see the module doc), in timestamp order."""
+    """One row per record (see the module doc), in timestamp order.
+
+    Ordered by the converted time, which is of one shape whatever text
+    a record held (SQLite reads a batch's rows back in the order they
+    were inserted).
+    """
     dumps = metadata_text
     # Datagrams read together share one recorded_at: convert it once.
     # Compared by value: after the pipe, equal times are distinct objects.
     last_recorded: typing.Any = None
     recorded_text: typing.Any = None
     out = []
-    for record in sorted(records, key=operator.itemgetter(7)):
+    for record in records:
         recorded_at = record[8]
         if recorded_at != last_recorded:
             last_recorded = recorded_at
@@ -121,4 +127,5 @@ def build(
                 dumps(record[10]),
             )
         )
+    out.sort(key=_TIMESTAMP)
     return out

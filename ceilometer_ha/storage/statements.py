@@ -9,7 +9,9 @@ SELECT), so that the values cross to the database once: only a strictly
 newer timestamp changes a row; ``streak`` grows while the volume repeats
 and restarts at 1 (with ``since`` = the new timestamp) when it changes.
 A duplicate read back again changes nothing, as it is not newer than
-itself.
+itself. On SQLite that order is the rowid's: the writer inserts a
+batch's rows in timestamp order (``storage.rows``), and reading them
+back by rowid spares SQLite a sort of the whole batch.
 
 MySQL evaluates ``ON DUPLICATE KEY UPDATE`` assignments left to right on
 already updated values, so ``streak`` and ``since`` are assigned before
@@ -41,8 +43,8 @@ _LATEST_COPIED = (
 )
 
 
-def _latest_from_sample(where: typing.Any) -> sa.Select:
-    """The samples chosen by ``where``, as ha_latest rows, oldest first."""
+def _latest_from_sample(where: typing.Any, order: typing.Any) -> sa.Select:
+    """The samples chosen by ``where``, as ha_latest rows, by ``order``."""
     t = models.sample.c
     columns = [
         t.host,
@@ -58,24 +60,29 @@ def _latest_from_sample(where: typing.Any) -> sa.Select:
         t.timestamp.label("since"),
         t.resource_metadata,
     ]
-    return sa.select(*columns).where(where).order_by(t.timestamp)
+    return sa.select(*columns).where(where).order_by(order)
 
 
 def _latest_from_sample_insert(
-    dialect_insert: typing.Callable[[sa.Table], typing.Any], where: typing.Any
+    dialect_insert: typing.Callable[[sa.Table], typing.Any],
+    where: typing.Any,
+    order: typing.Any,
 ) -> typing.Any:
     """The dialect's INSERT INTO ha_latest ... SELECT of those samples."""
-    select = _latest_from_sample(where)
+    select = _latest_from_sample(where, order)
     names = [column.name for column in select.selected_columns]
     return dialect_insert(models.latest).from_select(names, select)
 
 
 def sqlite_statements() -> tuple[typing.Any, typing.Any]:
     """INSERT of samples; upsert of ha_latest from the rows whose rowid
-    is above the parameter ``after`` (the highest before the insert)."""
+    is above the parameter ``after`` (the highest before the insert), in
+    rowid order (the order the writer inserted them in)."""
     ins = sqlite.insert(models.sample).on_conflict_do_nothing()
-    after = sa.literal_column("ha_sample.rowid") > sa.bindparam("after")
-    up = _latest_from_sample_insert(sqlite.insert, after)
+    rowid: typing.Any = sa.literal_column("ha_sample.rowid")
+    up = _latest_from_sample_insert(
+        sqlite.insert, rowid > sa.bindparam("after"), rowid
+    )
     old, new = models.latest.c, up.excluded
     same = new.volume == old.volume
     set_: dict[str, typing.Any] = {
@@ -99,7 +106,9 @@ def mysql_statements() -> tuple[typing.Any, typing.Any]:
     chosen = models.sample.c.message_id.in_(
         sa.bindparam("ids", expanding=True)
     )
-    up = _latest_from_sample_insert(mysql.insert, chosen)
+    up = _latest_from_sample_insert(
+        mysql.insert, chosen, models.sample.c.timestamp
+    )
     old, new = models.latest.c, up.inserted
     newer = new.timestamp > old.timestamp
     same = new.volume == old.volume

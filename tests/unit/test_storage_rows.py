@@ -168,3 +168,16 @@ def test_equal_recorded_at_values_are_converted_once():
     built = rows.build(records, converter)
     assert len(seen) == 5 + 1
     assert {r[8] for r in built} == {"2026-11-22 03:00:00.000001"}
+
+
+def test_rows_come_in_the_order_of_their_times_not_of_their_text():
+    # As text, 03:00:01 sorts before 04:00:00.5+01:00 (03:00:00.5 UTC).
+    recorded = "2026-11-22T03:00:02"
+    records = [
+        _record("later", "2026-11-22T03:00:01", recorded),
+        _record("earlier", "2026-11-22T04:00:00.5+01:00", recorded),
+        _record("earliest", "2026-11-22T03:00:00.000001", recorded),
+    ]
+    for to_time in (rows.sqlite_time, rows.same_time):
+        built = rows.build(records, to_time)
+        assert [r[0] for r in built] == ["earliest", "earlier", "later"]
