@@ -91,7 +91,8 @@ latest = sa.Table(
     sa.Column("resource_metadata", MetadataText, nullable=False),
     sa.Index("ix_ha_latest_cluster", "cluster"),
     sa.Index("ix_ha_latest_meter", "meter"),
-    sa.Index("ix_ha_latest_recorded_at", "recorded_at"),
+    # No index on recorded_at (revision 0003): every sample moves it, and
+    # the expiry scans this table of one row per key.
     mysql_engine="InnoDB",
     mysql_charset="utf8mb4",
 )
