@@ -71,12 +71,13 @@ def _from_text(text: str) -> str:
         return text.replace("T", " ")
     if len(text) == _WHOLE_SECONDS:
         return text.replace("T", " ") + ".000000"
-    # Not msgspec's: parsed, so that text of another shape is still
-    # stored as the UTC time it says (or raises ValueError).
-    stamp = datetime.datetime.fromisoformat(text)
-    if stamp.tzinfo is not None:
-        stamp = stamp.astimezone(datetime.timezone.utc).replace(tzinfo=None)
-    return _datetime_text(stamp)
+    # Not msgspec's: parsed as the receiver parses a datagram's, so that
+    # text of another shape is still stored as the UTC time it says. A
+    # ValueError, not DatagramError: the store counts it as permanent.
+    try:
+        return _datetime_text(wire.parse_timestamp(text))
+    except wire.DatagramError as exc:
+        raise ValueError(str(exc)) from None
 
 
 def _datetime_text(when: datetime.datetime) -> str:
