@@ -22,6 +22,7 @@ import typing
 from oslo_config import cfg
 from oslo_log import log
 
+from ceilometer_ha import heap
 from ceilometer_ha import receive_buffer as receive_buffer_mod
 from ceilometer_ha import signing
 from ceilometer_ha import wire
@@ -87,8 +88,12 @@ class CollectorService:
         if self._loop is not None and self._stopping is not None:
             self._loop.call_soon_threadsafe(self._stopping.set)
 
-    async def serve(self) -> int:
-        """Receive until stopped; return samples left unwritten."""
+    async def serve(self, freeze_heap: bool = False) -> int:
+        """Receive until stopped; return samples left unwritten.
+
+        ``freeze_heap``: once set up, keep the garbage collector off the
+        start-up heap (``heap``), when this is the process's whole life.
+        """
         self._loop = asyncio.get_running_loop()
         self._stopping = asyncio.Event()
         conf = self.conf.collector
@@ -144,6 +149,8 @@ class CollectorService:
                 self.stats, conf.metrics_address, conf.metrics_port
             )
         reporter = asyncio.ensure_future(self._report(conf.stats_interval))
+        if freeze_heap:
+            heap.freeze_startup_heap()
         self.ready.set()
         if self._on_ready is not None:
             self._on_ready()
@@ -174,13 +181,14 @@ class CollectorService:
             self.stats.log_line()
 
     def run(self) -> int:
-        """Serve with SIGTERM/SIGINT handlers; the process exit code."""
+        """Serve with SIGTERM/SIGINT handlers, as the process's whole
+        life (its start-up heap frozen); the process exit code."""
 
         async def _main() -> int:
             loop = asyncio.get_running_loop()
             for signum in (signal.SIGTERM, signal.SIGINT):
                 loop.add_signal_handler(signum, self.request_stop)
-            await self.serve()
+            await self.serve(freeze_heap=True)
             return 0
 
         return asyncio.run(_main())

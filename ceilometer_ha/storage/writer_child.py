@@ -20,6 +20,7 @@ import typing
 
 import msgspec
 
+from ceilometer_ha import heap
 from ceilometer_ha.storage import child_protocol
 
 JOIN_TIMEOUT = 5.0
@@ -121,6 +122,7 @@ def serve(url: str, conn: typing.Any) -> None:
 
     engine = engine_mod.create_engine(url)
     store = store_mod.SampleStore(engine)
+    heap.freeze_startup_heap()
     try:
         if engine.dialect.name == "sqlite":
             _receive_and_prepare(
