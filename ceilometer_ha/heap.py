@@ -6,8 +6,10 @@ never garbage. The records of a batch live long enough to reach the
 oldest generation, and every few batches that triggers a full
 collection, which walked that whole heap: about 30 ms each time, half a
 microsecond per sample in each process at 40,000 samples/s. Frozen
-(``gc.freeze``), those objects are no longer walked; they are not freed
-either, which costs nothing, as they live as long as the process.
+(``gc.freeze``), those objects are no longer walked. They are still
+freed when their last reference goes; only a reference cycle among them
+would outlive its use, and the state of start-up lives as long as the
+process anyway.
 """
 
 import gc
