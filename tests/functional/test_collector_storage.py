@@ -229,7 +229,7 @@ def test_quotes_backslashes_and_control_characters_round_trip(database_url):
     assert stored == f"res-{tricky}"
 
 
-def test_sqlite_connections_get_wal_and_the_checkpoint_interval(tmp_path):
+def test_sqlite_connections_get_wal_checkpoints_and_cache(tmp_path):
     engine = engine_mod.create_engine(f"sqlite:///{tmp_path / 'x.sqlite'}")
     with engine.connect() as conn:
         pragma = conn.exec_driver_sql
@@ -240,4 +240,6 @@ def test_sqlite_connections_get_wal_and_the_checkpoint_interval(tmp_path):
             == engine_mod.SQLITE_CHECKPOINT_PAGES
             == 10_000
         )
+        # Negative: KiB rather than pages.
+        assert pragma("PRAGMA cache_size").scalar() == -65_536
     engine.dispose()
