@@ -59,6 +59,9 @@ from tests.functional import collector as helper  # noqa: E402
 
 BATCH = 2000
 HOSTS = 500
+METERS = ("ha.storage.reachable", "ha.storage.loss")
+# Samples of one host's polling cycle: both meters for 7 addresses.
+PER_HOST = 2 * 7
 # Sending sockets (source ports), standing for that many compute hosts.
 SOURCES = 16
 
@@ -66,20 +69,24 @@ SOURCES = 16
 def datagrams(count, start=0):
     """Signed datagrams as ceilometer's UDPPublisher sends them.
 
-    Timestamps rise by 1 µs from one datagram to the next, the last
-    just before now, so that every sample is newer than the one stored
-    for its (host, meter, resource) and moves its ``ha_latest`` row, as
-    each polling cycle of a compute host does.
+    Host after host, each sending its PER_HOST samples (two meters for
+    each of seven storage addresses) back to back, as the compute
+    side's notifier publishes a polling cycle. Timestamps rise by 1 µs
+    from one datagram to the next, the last just before now, so that
+    every sample is newer than the one stored for its (host, meter,
+    resource) and moves its ``ha_latest`` row, as each polling cycle of
+    a compute host does.
     """
     now = datetime.datetime.now(datetime.timezone.utc)
     out = []
     for i in range(start, start + count):
-        host = f"compute-{i % HOSTS}"
+        cycle, k = divmod(i, PER_HOST)
+        host = f"compute-{cycle % HOSTS}"
         smp = helper.make_sample(
             host=host,
-            name=("ha.storage.reachable", "ha.storage.loss")[i % 2],
+            name=METERS[k % len(METERS)],
             volume=int(i % 3 == 0),
-            resource_id=f"{host}-198.51.100.{i % 7}",
+            resource_id=f"{host}-198.51.100.{k // len(METERS)}",
             timestamp=now - datetime.timedelta(microseconds=start + count - i),
         )
         msg = utils.meter_message_from_counter(smp, helper.SEED_SECRET)
@@ -218,9 +225,11 @@ def pipeline(url, data):
 def send_paced(port, data, rate, sources=SOURCES):
     """Send ``data`` at ``rate`` per second in 5 ms slices.
 
-    From ``sources`` sockets in turn, as several compute hosts would:
-    with SO_REUSEPORT the kernel picks a worker per source address and
-    port, so one socket would feed one worker only.
+    From ``sources`` sockets in turn, each run of PER_HOST datagrams
+    (a host's cycle, as ``datagrams`` makes them) from one socket, as
+    several compute hosts would: with SO_REUSEPORT the kernel picks a
+    worker per source address and port, so one socket would feed one
+    worker only.
     """
     slice_s = 0.005
     per_slice = max(1, int(rate * slice_s))
@@ -234,7 +243,7 @@ def send_paced(port, data, rate, sources=SOURCES):
         started = time.perf_counter()
         for n, i in enumerate(range(0, len(data), per_slice)):
             for j, d in enumerate(data[i : i + per_slice], i):
-                sends[j % sources](d, target)
+                sends[j // PER_HOST % sources](d, target)
             ahead = started + (n + 1) * slice_s - time.perf_counter()
             if ahead > 0:
                 time.sleep(ahead)
