@@ -162,11 +162,10 @@ def pipeline(url, data):
 
     Every run writes its own samples into one database that already
     holds ``data.fill`` samples of the same hosts (every ``ha_latest``
-    row present, tables and indexes larger than SQLite's page cache
-    would be for a tiny table), as a collector's database does once it
-    has run for a while. Each per-row run goes first, so every batched
-    run meets a slightly larger database than the per-row run it is
-    compared with.
+    row present, the history index spread over many pages), as a
+    collector's database does once it has run for a while. Each per-row
+    run goes first, so every batched run meets a slightly larger
+    database than the per-row run it is compared with.
     """
     engine = engine_mod.create_engine(url)
     migration.upgrade(engine)
