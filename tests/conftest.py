@@ -4,7 +4,10 @@ The test database comes from the environment, as in aodh: every test
 that takes ``database_url`` runs on SQLite, and again on MySQL/MariaDB
 when ``CEILOMETER_HA_TEST_MYSQL_URL`` names a server (for example
 ``mysql+pymysql://root@127.0.0.1:3306``). Each test gets a database of
-its own, created and dropped here.
+its own, created and dropped here. A module that sets
+``database_url = conftest.every_driver_database_url`` runs on MySQL
+twice more: through PyMySQL, which a ``mysql://`` URL selects, and
+through mysqlclient (``mysql+mysqldb://``), which an operator may name.
 
 In CI, ``CEILOMETER_HA_REQUIRE_MYSQL=1`` and ``CEILOMETER_HA_REQUIRE_NETNS=1``
 turn a skipped MySQL or network-namespace test into a failure: a skip
@@ -38,7 +41,8 @@ def pytest_collection_modifyitems(config, items):
     for item in items:
         if "database_url" in getattr(item, "fixturenames", ()):
             callspec = getattr(item, "callspec", None)
-            if callspec and callspec.params.get("database_url") == "mysql":
+            param = callspec.params.get("database_url") if callspec else None
+            if param in _MYSQL_DRIVERS:
                 item.add_marker(pytest.mark.mysql)
 
 
@@ -80,17 +84,40 @@ def drop_mysql_database(server_url: str, database_url: str) -> None:
     engine.dispose()
 
 
-@pytest.fixture(params=["sqlite", "mysql"])
-def database_url(request, tmp_path):
-    """An empty database, SQLite or MySQL; the MySQL one is dropped after."""
+# database_url parameters that name a MySQL server: the driver of the
+# URL given, or another one (by SQLAlchemy drivername).
+_MYSQL_DRIVERS = {"mysql": None, "mysql-mysqldb": "mysql+mysqldb"}
+
+
+def _database_url(request, tmp_path):
     if request.param == "sqlite":
         yield f"sqlite:///{tmp_path / 'ceilometer_ha.sqlite'}"
         return
     server = mysql_server_url()
     if not server:
         pytest.skip(f"{MYSQL_URL_ENV} is not set")
+    driver = _MYSQL_DRIVERS[request.param]
+    if driver:
+        pytest.importorskip("MySQLdb")
+        server = (
+            sa.engine.make_url(server)
+            .set(drivername=driver)
+            .render_as_string(hide_password=False)
+        )
     url = create_mysql_database(server)
     try:
         yield url
     finally:
         drop_mysql_database(server, url)
+
+
+@pytest.fixture(params=["sqlite", "mysql"])
+def database_url(request, tmp_path):
+    """An empty database, SQLite or MySQL; the MySQL one is dropped after."""
+    yield from _database_url(request, tmp_path)
+
+
+@pytest.fixture(params=["sqlite", "mysql", "mysql-mysqldb"])
+def every_driver_database_url(request, tmp_path):
+    """``database_url``, and MySQL once more through mysqlclient."""
+    yield from _database_url(request, tmp_path)

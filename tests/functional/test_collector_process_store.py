@@ -14,6 +14,10 @@ from ceilometer_ha.storage import engine as engine_mod
 from ceilometer_ha.storage import migration
 from ceilometer_ha.storage import models
 from ceilometer_ha.storage import process_store
+from tests import conftest
+
+# The writer child (a second thread for MySQL) through both drivers.
+database_url = conftest.every_driver_database_url
 
 T0 = datetime.datetime(2026, 11, 22, 3, 0, 0, 250000)
 

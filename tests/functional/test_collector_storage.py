@@ -13,6 +13,10 @@ from ceilometer_ha.storage import migration
 from ceilometer_ha.storage import models
 from ceilometer_ha.storage import mysql_rows
 from ceilometer_ha.storage import store as store_mod
+from tests import conftest
+
+# The store's own semantics, on MySQL through both drivers (conftest).
+database_url = conftest.every_driver_database_url
 
 T0 = datetime.datetime(2026, 11, 22, 3, 0, 0, 123456)
 
@@ -242,4 +246,15 @@ def test_sqlite_connections_get_wal_checkpoints_and_cache(tmp_path):
         )
         # Negative: KiB rather than pages.
         assert pragma("PRAGMA cache_size").scalar() == -65_536
+    engine.dispose()
+
+
+def test_each_parameter_runs_the_driver_it_names(request, database_url):
+    engine = engine_mod.create_engine(database_url)
+    driver = {
+        "sqlite": "pysqlite",
+        "mysql": "pymysql",
+        "mysql-mysqldb": "mysqldb",
+    }[request.node.callspec.params["database_url"]]
+    assert engine.dialect.driver == driver
     engine.dispose()
