@@ -6,8 +6,9 @@ when ``CEILOMETER_HA_TEST_MYSQL_URL`` names a server (for example
 ``mysql+pymysql://root@127.0.0.1:3306``). Each test gets a database of
 its own, created and dropped here. A module that sets
 ``database_url = conftest.every_driver_database_url`` runs on MySQL
-twice more: through PyMySQL, which a ``mysql://`` URL selects, and
-through mysqlclient (``mysql+mysqldb://``), which an operator may name.
+twice: through the driver that URL names (PyMySQL in CI, as for a bare
+``mysql://`` URL), and through mysqlclient (``mysql+mysqldb://``),
+which an operator may name.
 
 In CI, ``CEILOMETER_HA_REQUIRE_MYSQL=1`` and ``CEILOMETER_HA_REQUIRE_NETNS=1``
 turn a skipped MySQL or network-namespace test into a failure: a skip
