@@ -14,7 +14,10 @@ Two figures per database, each beside its baseline from the same run:
     into a database already holding ``--prefill`` samples of the same
     hosts, as a collector's database does once it has run for a while;
     on SQLite each run starts with an empty WAL and its time includes
-    copying back the pages it wrote (a checkpoint).
+    copying back the pages it wrote (a checkpoint). Last, the TTL
+    expiry (``storage.expiry``, the collector's batch size) deletes the
+    oldest prefilled samples, as many as a batched run wrote: in a
+    database at its TTL it deletes as many samples as arrive.
 ``udp``
     end to end: the real ``ceilometer-collector-ha`` process, datagrams
     sent over loopback UDP by a paced sender in this process; the rate
@@ -48,10 +51,12 @@ import msgpack  # noqa: E402
 import sqlalchemy as sa  # noqa: E402
 
 from ceilometer_ha import heap  # noqa: E402
+from ceilometer_ha import opts  # noqa: E402
 from ceilometer_ha import signing  # noqa: E402
 from ceilometer_ha import wire  # noqa: E402
 from ceilometer_ha.storage import child_protocol  # noqa: E402
 from ceilometer_ha.storage import engine as engine_mod  # noqa: E402
+from ceilometer_ha.storage import expiry  # noqa: E402
 from ceilometer_ha.storage import migration  # noqa: E402
 from ceilometer_ha.storage import store as store_mod  # noqa: E402
 from tests import conftest  # noqa: E402
@@ -126,6 +131,31 @@ def _rate(count, func, engine):
     return count / (time.perf_counter() - started)
 
 
+def _expiry_batch_size():
+    """The default of ``[collector] expiry_batch_size``."""
+    for group, options in opts.list_collector_opts():
+        for opt in options:
+            if group == "collector" and opt.name == "expiry_batch_size":
+                return opt.default
+    raise LookupError("[collector] expiry_batch_size")
+
+
+def _expiry(engine, cutoff):
+    """Time the TTL expiry of the rows recorded before ``cutoff``, as
+    the collector runs it, checkpoint included on SQLite."""
+    batch_size = _expiry_batch_size()
+    _checkpoint(engine)
+    started = time.perf_counter()
+    deleted = expiry.expire(engine, cutoff, batch_size)["ha_sample"]
+    _checkpoint(engine)
+    elapsed = time.perf_counter() - started
+    return {
+        "deleted_samples": deleted,
+        "batch_size": batch_size,
+        "us_per_deleted_sample": round(elapsed / max(deleted, 1) * 1e6, 2),
+    }
+
+
 def pipe_payloads(batched, singles):
     """``batched`` in batches of BATCH, and ``singles`` one by one, as
     they cross the pipe to the collector's writer process."""
@@ -180,6 +210,14 @@ def pipeline(url, data):
     fill = decoded(data.fill)
     for i in range(0, len(fill), BATCH):
         store.write_batch(fill[i : i + BATCH])
+    # The oldest of the fill, as many as a batched run writes, expire
+    # at the end: in a database at its TTL the expiry deletes as many
+    # samples as arrive.
+    expire_before = (
+        fill[len(data.batched)].recorded_at
+        if len(fill) > len(data.batched)
+        else None
+    )
     del fill
     batches, _ = pipe_payloads(decoded(data.writer_batched), [])
     _, singles = pipe_payloads([], decoded(data.writer_per_row))
@@ -206,9 +244,11 @@ def pipeline(url, data):
     )
     full_per_row = _rate(len(data.per_row), per_row, engine)
     full = _rate(len(data.batched), batched, engine)
+    expired = _expiry(engine, expire_before) if expire_before else None
     engine.dispose()
     return {
         "prefilled_samples": len(data.fill),
+        "ttl_expiry": expired,
         "decode_verify_validate_per_s": round(decode_only),
         "decode_and_batched_write_per_s": round(full),
         "decode_and_per_row_commit_per_s": round(full_per_row),
