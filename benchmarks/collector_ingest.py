@@ -117,8 +117,8 @@ def _checkpoint(engine):
             conn.exec_driver_sql("PRAGMA wal_checkpoint(TRUNCATE)")
 
 
-def _rate(count, func, engine):
-    """Samples per second of ``func``, which writes ``count`` samples.
+def _timed(func, engine):
+    """``func()`` and the seconds it took.
 
     On SQLite the WAL is emptied before the clock starts and copied back
     before it stops, so that each run pays for the pages it wrote and
@@ -126,33 +126,29 @@ def _rate(count, func, engine):
     """
     _checkpoint(engine)
     started = time.perf_counter()
-    func()
+    result = func()
     _checkpoint(engine)
-    return count / (time.perf_counter() - started)
+    return result, time.perf_counter() - started
 
 
-def _expiry_batch_size():
-    """The default of ``[collector] expiry_batch_size``."""
-    for group, options in opts.list_collector_opts():
-        for opt in options:
-            if group == "collector" and opt.name == "expiry_batch_size":
-                return opt.default
-    raise LookupError("[collector] expiry_batch_size")
+def _rate(count, func, engine):
+    """Samples per second of ``func``, which handles ``count`` samples."""
+    _, seconds = _timed(func, engine)
+    return count / seconds
 
 
 def _expiry(engine, cutoff):
     """Time the TTL expiry of the rows recorded before ``cutoff``, as
-    the collector runs it, checkpoint included on SQLite."""
-    batch_size = _expiry_batch_size()
-    _checkpoint(engine)
-    started = time.perf_counter()
-    deleted = expiry.expire(engine, cutoff, batch_size)["ha_sample"]
-    _checkpoint(engine)
-    elapsed = time.perf_counter() - started
+    the collector runs it (``[collector] expiry_batch_size``'s default)."""
+    defaults = {opt.name: opt.default for opt in opts.COLLECTOR_OPTS}
+    batch_size = defaults["expiry_batch_size"]
+    deleted, seconds = _timed(
+        lambda: expiry.expire(engine, cutoff, batch_size)["ha_sample"], engine
+    )
     return {
         "deleted_samples": deleted,
         "batch_size": batch_size,
-        "us_per_deleted_sample": round(elapsed / max(deleted, 1) * 1e6, 2),
+        "us_per_deleted_sample": round(seconds / max(deleted, 1) * 1e6, 2),
     }
 
 
