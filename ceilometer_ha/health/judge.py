@@ -181,19 +181,24 @@ def _assemble(
     now: datetime.datetime,
     settings: health_settings.HealthSettings,
 ) -> model.Report:
-    verdicts.sort(key=operator.attrgetter("cluster", "host"))
+    # Ordered by cluster, then host: grouped first, then each group
+    # sorted, which costs little as the reader returns hosts by name.
     by_cluster: dict[str, list[model.HostVerdict]] = {}
     for verdict in verdicts:
         by_cluster.setdefault(verdict.cluster, []).append(verdict)
-    clusters = [
-        _cluster_summary(name, members, losses, settings)
-        for name, members in by_cluster.items()
-    ]
-    reason, detail = guards.observer_blind(verdicts, settings)
+    by_host = operator.attrgetter("host")
+    ordered: list[model.HostVerdict] = []
+    clusters = []
+    for name in sorted(by_cluster):
+        members = by_cluster[name]
+        members.sort(key=by_host)
+        ordered.extend(members)
+        clusters.append(_cluster_summary(name, members, losses, settings))
+    reason, detail = guards.observer_blind(ordered, settings)
     return model.Report(
         generated_at=now,
         can_judge=reason is None,
-        hosts=verdicts,
+        hosts=ordered,
         clusters=clusters,
         reason=reason,
         detail=detail,

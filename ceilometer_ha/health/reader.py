@@ -185,28 +185,35 @@ def read_summaries(
     allow_long_concat(conn)
     rows = fetch_all(conn, summary_query(settings, now))
     text = rows[0][0] if rows else None
+    # Hosts in the same state share their two packed numbers (every
+    # healthy host with as many addresses): each pair is decoded once.
+    counts: dict[tuple[str, str], tuple[int, ...]] = {}
     summaries = []
     for line in (text or "").split("\n"):
         if not line:
             continue
         first, second, rest = line.split(" ", 2)
         host, cluster = rest.split("\t", 1)
-        a, b = int(first), int(second)
-        summaries.append(
-            HostSummary(
-                host,
-                cluster,
-                a % 1000,  # heartbeat_fresh
-                a // 1000000 % 1000,  # addresses
-                b % 1000,  # cut
-                b // 1000 % 1000,  # cut_long
-                b // 1000000 % 1000,  # reachable
-                b // 1000000000,  # reachable_long
-                a // 1000 % 1000,  # hypervisor_down
-                a // 1000000000,  # silent_addresses
-            )
-        )
+        decoded = counts.get((first, second))
+        if decoded is None:
+            decoded = counts[first, second] = _unpack_counts(first, second)
+        summaries.append(HostSummary(host, cluster, *decoded))
     return summaries
+
+
+def _unpack_counts(first: str, second: str) -> tuple[int, ...]:
+    """The counts of ``HostSummary`` after host and cluster, in order."""
+    a, b = int(first), int(second)
+    return (
+        a % 1000,  # heartbeat_fresh
+        a // 1000000 % 1000,  # addresses
+        b % 1000,  # cut
+        b // 1000 % 1000,  # cut_long
+        b // 1000000 % 1000,  # reachable
+        b // 1000000000,  # reachable_long
+        a // 1000 % 1000,  # hypervisor_down
+        a // 1000000000,  # silent_addresses
+    )
 
 
 def chunks(

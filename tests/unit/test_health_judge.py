@@ -186,6 +186,35 @@ def test_outages_are_per_cluster(table, clock):
     assert outages == {"rack-a": True, "rack-b": False}
 
 
+def test_hosts_sorted_by_cluster_then_host_each_judged(any_table, clock):
+    # Host names in the opposite order to their clusters, healthy and
+    # cut hosts alternating: hosts in one state share their counts.
+    layout = [
+        ("z-1", "rack-a", healthy()),
+        ("y-1", "rack-b", [1.0] * 5),
+        ("x-1", "rack-a", [1.0] * 5),
+        ("w-1", "rack-b", healthy()),
+        ("v-1", "rack-a", healthy()),
+        ("u-1", "rack-c", healthy()),
+    ]
+    for host, cluster, losses in layout:
+        any_table.host(host, {A: losses, B: losses}, cluster=cluster)
+    report = judge.judge(any_table.engine, DEFAULTS, now=clock.now())
+    assert [(v.cluster, v.host, v.verdict) for v in report.hosts] == [
+        ("rack-a", "v-1", model.OK),
+        ("rack-a", "x-1", model.FAILED),
+        ("rack-a", "z-1", model.OK),
+        ("rack-b", "w-1", model.OK),
+        ("rack-b", "y-1", model.FAILED),
+        ("rack-c", "u-1", model.OK),
+    ]
+    assert [(c.cluster, c.hosts) for c in report.clusters] == [
+        ("rack-a", 3),
+        ("rack-b", 2),
+        ("rack-c", 1),
+    ]
+
+
 def test_all_stale_cannot_judge(table, clock):
     table.host("cmp-1", {A: healthy()}, heartbeat_age=60)
     table.host("cmp-2", {A: healthy()}, heartbeat_age=300)
