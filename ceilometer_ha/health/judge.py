@@ -39,7 +39,11 @@ def utcnow() -> datetime.datetime:
 def needs_detail(
     summary: reader.HostSummary, settings: health_settings.HealthSettings
 ) -> bool:
-    """False only for a host the aggregate alone shows to be ``ok``."""
+    """False only for a host the aggregate alone shows to be ``ok``.
+
+    Reads only the counts (the fields after host and cluster): ``judge``
+    asks once per distinct set of counts.
+    """
     if not summary.heartbeat_fresh or summary.hypervisor_down:
         return True
     if summary.addresses == 0:
@@ -110,11 +114,16 @@ def judge(
     now = now or utcnow()
     with _without_gc_pauses(), engine.connect() as conn:
         summaries = reader.read_summaries(conn, settings, now)
-        detailed = [
-            s
-            for s in summaries
-            if s.host in explain or needs_detail(s, settings)
-        ]
+        # Hosts with the same counts (``HostSummary`` after host and
+        # cluster) share the answer.
+        plain: dict[tuple, bool] = {}
+        detailed = []
+        for s in summaries:
+            need = plain.get(s[2:])
+            if need is None:
+                need = plain[s[2:]] = needs_detail(s, settings)
+            if need or s.host in explain:
+                detailed.append(s)
         facts = _detailed_facts(conn, detailed, now, settings)
         verdicts, losses = [], {}
         for s in summaries:

@@ -215,6 +215,22 @@ def test_hosts_sorted_by_cluster_then_host_each_judged(any_table, clock):
     ]
 
 
+@pytest.mark.parametrize("explained", ["cmp-1", "cmp-2", "cmp-3"])
+def test_explain_reads_evidence_of_the_named_host_only(
+    table, clock, explained
+):
+    # Three hosts in one state: what one of them needs is not the others'.
+    for host in ("cmp-1", "cmp-2", "cmp-3"):
+        table.host(host, {A: healthy(), B: healthy()})
+    report = judge.judge(
+        table.engine, DEFAULTS, now=clock.now(), explain=[explained]
+    )
+    evidence = {v.host: {e.address for e in v.evidence} for v in report.hosts}
+    expected = {"cmp-1": set(), "cmp-2": set(), "cmp-3": set()}
+    assert evidence == dict(expected, **{explained: {A, B}})
+    assert {v.verdict for v in report.hosts} == {model.OK}
+
+
 def test_all_stale_cannot_judge(table, clock):
     table.host("cmp-1", {A: healthy()}, heartbeat_age=60)
     table.host("cmp-2", {A: healthy()}, heartbeat_age=300)
