@@ -164,7 +164,7 @@ COLLECTOR_OPTS: list[cfg.Opt] = [
         "future of the collector clock. Older samples are "
         "rejected as stale (which also stops replays once their "
         "message_id has expired), newer ones as future. Must "
-        "be shorter than [database] metering_time_to_live.",
+        "be shorter than half of [database] metering_time_to_live.",
     ),
     cfg.BoolOpt(
         "allow_unsigned",
@@ -218,7 +218,9 @@ COLLECTOR_OPTS: list[cfg.Opt] = [
     cfg.PortOpt(
         "metrics_port",
         default=0,
-        help="Port of the Prometheus /metrics endpoint; 0 disables it.",
+        help="Port of the Prometheus /metrics endpoint; 0 disables it. "
+        "With several workers, each serves its own counters, worker N "
+        "on this port + N.",
     ),
     cfg.IntOpt(
         "expiry_interval",

@@ -1,9 +1,11 @@
 """Settings that would run an unsafe or useless collector, refused.
 
-``check_config`` runs before the collector binds anything: no listening
-address, no real shared secret (unless unsigned samples are explicitly
-allowed), a misspelt group whose options oslo.config would silently
-ignore, or a freshness window as long as the TTL.
+``check_config`` runs before the collector binds anything: a value
+oslo.config would only reject when first read (perhaps at shutdown), no
+listening address, no real shared secret (unless unsigned samples are
+explicitly allowed), a misspelt group whose options oslo.config would
+silently ignore, a freshness window too long for the TTL, or metrics
+ports out of range.
 """
 
 import collections.abc
@@ -17,6 +19,19 @@ from ceilometer_ha import opts
 
 LOG = log.getLogger(__name__)
 COLLECTOR_GROUPS = ("DEFAULT", "collector", "database", "publisher")
+# Secrets that mean "not set": ceilometer's default and the placeholders
+# of the shipped configuration files.
+UNSET_SECRETS = frozenset(
+    {
+        "",
+        opts.PLACEHOLDER_SECRET,
+        "CHANGE_ME_TO_THE_AGENTS_SECRET",
+        "change-me-to-a-long-random-secret",
+    }
+)
+# The secret printed in the deployment notes this service follows: it
+# works, but everyone who has read them can sign samples with it.
+PUBLISHED_SECRET = "nmWpu7Pu8DDWhQ3oPaBpVQjn"  # noqa: S105
 
 
 class ConfigError(Exception):
@@ -25,21 +40,13 @@ class ConfigError(Exception):
 
 def check_config(conf: cfg.ConfigOpts) -> None:
     """Refuse settings that would run an unsafe or useless collector."""
+    read_every_option(conf)
     if not conf.collector.udp_address:
         raise ConfigError(
             "[collector] udp_address is empty: the collector would "
             "receive nothing"
         )
-    secret = conf.publisher.telemetry_secret
-    if secret in ("", opts.PLACEHOLDER_SECRET):
-        if not conf.collector.allow_unsigned:
-            raise ConfigError(
-                "[publisher] telemetry_secret is empty or ceilometer's "
-                "placeholder, so anyone could forge samples: set the "
-                "secret the agents use, or [collector] allow_unsigned = "
-                "true to accept that risk"
-            )
-        LOG.warning("Accepting samples without a real shared secret")
+    _check_secret(conf)
     for path, group, known in misspelt_groups(conf.config_file):
         raise ConfigError(
             f"{path}: unknown group [{group}], did you mean [{known}]? "
@@ -47,11 +54,60 @@ def check_config(conf: cfg.ConfigOpts) -> None:
             f"check-config {path})"
         )
     ttl = conf.database.metering_time_to_live
-    if 0 < ttl <= conf.collector.freshness_window:
+    window = conf.collector.freshness_window
+    # A sample stamped a window ahead of the collector clock is accepted
+    # until two windows after it arrived: it must not expire before.
+    if 0 < ttl <= 2 * window:
         raise ConfigError(
-            f"[collector] freshness_window ({conf.collector.freshness_window}"
-            f" s) must be shorter than [database] metering_time_to_live "
-            f"({ttl} s), or expired samples could be replayed"
+            f"[collector] freshness_window ({window} s) must be shorter "
+            f"than half of [database] metering_time_to_live ({ttl} s), or "
+            f"a sample could be replayed and stored again after it expired"
+        )
+    port = conf.collector.metrics_port
+    if port and port + conf.collector.workers - 1 > 65535:
+        raise ConfigError(
+            f"[collector] metrics_port {port}: each of the "
+            f"{conf.collector.workers} workers serves /metrics on a port "
+            f"of its own, from metrics_port up, and they would run past "
+            f"65535"
+        )
+
+
+def read_every_option(conf: cfg.ConfigOpts) -> None:
+    """Read each collector option once, so that a bad value is refused now.
+
+    oslo.config checks a value from a file only when it is first read: a
+    bad ``shutdown_timeout`` would otherwise surface at SIGTERM, with
+    samples still queued.
+    """
+    for group, options in opts.list_collector_opts():
+        section = conf if group in (None, "DEFAULT") else conf[group]
+        for opt in options:
+            try:
+                section[opt.dest]
+            except (cfg.Error, ValueError) as exc:
+                raise ConfigError(
+                    f"[{group or 'DEFAULT'}] {opt.name}: {exc}"
+                ) from None
+
+
+def _check_secret(conf: cfg.ConfigOpts) -> None:
+    secret = conf.publisher.telemetry_secret
+    if secret in UNSET_SECRETS:
+        if not conf.collector.allow_unsigned:
+            raise ConfigError(
+                "[publisher] telemetry_secret is empty or a placeholder, "
+                "so anyone could forge samples: set the secret the agents "
+                "use, or [collector] allow_unsigned = true to accept that "
+                "risk"
+            )
+        LOG.warning("Accepting samples without a real shared secret")
+    elif secret == PUBLISHED_SECRET:
+        LOG.warning(
+            "[publisher] telemetry_secret is the one printed in the "
+            "deployment notes: whoever has read them can forge samples. "
+            "Set a secret of your own on the agents and the collectors "
+            "(e.g. openssl rand -hex 32)."
         )
 
 
@@ -70,6 +126,10 @@ def misspelt_groups(
         cfg.ConfigParser(path, sections).parse()
         for group in sections:
             if group in COLLECTOR_GROUPS:
+                continue
+            same = [g for g in COLLECTOR_GROUPS if g.lower() == group.lower()]
+            if same:  # [default] is not [DEFAULT] to oslo.config
+                found.append((path, group, same[0]))
                 continue
             close = difflib.get_close_matches(
                 group, COLLECTOR_GROUPS, n=1, cutoff=0.75

@@ -8,11 +8,14 @@ but one, so that housekeeping of a shared store runs once. The
 ``database`` dispatcher is the one the deployment notes configure.
 """
 
+import collections.abc
+import importlib.metadata
 import threading
 import typing
 
 from oslo_config import cfg
 from oslo_log import log
+import sqlalchemy as sa
 from stevedore import named
 
 from ceilometer_ha import wire
@@ -32,6 +35,10 @@ PIPELINE_DEPTH = 2
 
 class DispatcherError(Exception):
     """A configured dispatcher cannot be loaded or started."""
+
+
+class DatabaseUnavailableError(DispatcherError):
+    """A dispatcher could not reach its database: worth a retry later."""
 
 
 class DatabaseDispatcher:
@@ -111,6 +118,14 @@ class DatabaseDispatcher:
                 )
 
 
+def available_dispatchers() -> list[str]:
+    """Names ``meter_dispatchers`` may list (installed entry points)."""
+    return [
+        entry.name
+        for entry in importlib.metadata.entry_points(group=NAMESPACE)
+    ]
+
+
 def load_dispatchers(
     conf: cfg.ConfigOpts, stats: stats_mod.Stats
 ) -> list[typing.Any]:
@@ -119,11 +134,24 @@ def load_dispatchers(
     if not names:
         raise DispatcherError("[DEFAULT] meter_dispatchers is empty")
     failures: list[str] = []
+    failed: set[str] = set()
+    unreachable: list[bool] = []
 
     def _on_failure(
         _manager: typing.Any, entry: typing.Any, exc: BaseException
     ) -> None:
+        failed.add(entry.name)
         failures.append(f"{entry.name}: {exc}")
+        unreachable.append(isinstance(exc, sa.exc.OperationalError))
+
+    def _on_missing(missing: collections.abc.Iterable[str]) -> None:
+        # stevedore also reports here the names that failed to load.
+        unknown = sorted(set(missing) - failed)
+        if unknown:
+            failures.append(
+                f"unknown dispatcher(s) {', '.join(unknown)} (known: "
+                f"{', '.join(sorted(available_dispatchers()))})"
+            )
 
     manager: named.NamedExtensionManager[typing.Any]
     manager = named.NamedExtensionManager(
@@ -133,10 +161,11 @@ def load_dispatchers(
         invoke_args=(conf, stats),
         name_order=True,
         on_load_failure_callback=_on_failure,
-        on_missing_entrypoints_callback=lambda missing: failures.append(
-            f"unknown dispatcher(s) {', '.join(sorted(missing))}"
-        ),
+        on_missing_entrypoints_callback=_on_missing,
     )
     if failures:
+        # Only load failures: an unknown name is the operator's to fix.
+        if len(unreachable) == len(failures) and all(unreachable):
+            raise DatabaseUnavailableError("; ".join(failures))
         raise DispatcherError("; ".join(failures))
     return [ext.obj for ext in manager]

@@ -111,7 +111,7 @@ def test_ttl_expiry_runs_periodically(tmp_path):
     database_url = f"sqlite:///{tmp_path / 'db.sqlite'}"
     options = {
         "collector": {"freshness_window": 1, "expiry_interval": 1},
-        "database": {"metering_time_to_live": 2},
+        "database": {"metering_time_to_live": 3},
     }
     with helper.InProcessCollector(database_url, tmp_path, options) as coll:
         publisher = helper.ceilometer_publisher("127.0.0.1", coll.port)

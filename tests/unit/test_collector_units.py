@@ -11,6 +11,8 @@ import pytest
 
 from ceilometer_ha.cmd import collector as collector_cmd
 from ceilometer_ha.collector import config_check
+from ceilometer_ha.collector import dispatcher
+from ceilometer_ha.collector import stats as stats_mod
 from tests.unit import systemd_units
 
 REPO = pathlib.Path(__file__).resolve().parents[2]
@@ -108,21 +110,64 @@ def test_misspelt_collector_groups_are_refused(tmp_path, section, refused):
         assert conf.collector.udp_port == 4953
 
 
+def _conf_with(tmp_path, text):
+    path = tmp_path / "ceilometer_ha.conf"
+    path.write_text(CONTROLLER_CONF.read_text() + text)
+    return collector_cmd.prepare_conf(["--config-file", str(path)])
+
+
+REAL_SECRET = "\n[publisher]\ntelemetry_secret = s3cret\n"
+
+
 @pytest.mark.parametrize(
-    "line, message",
+    "text, message",
     [
-        ("telemetry_secret = change this for valid signing", "placeholder"),
-        ("telemetry_secret =", "placeholder"),
-        ("freshness_window = 1800", "freshness_window"),
+        ("", "placeholder"),  # the shipped file's own placeholder
+        (
+            "\n[publisher]\ntelemetry_secret = change this for valid signing",
+            "placeholder",
+        ),
+        ("\n[publisher]\ntelemetry_secret =\n", "placeholder"),
+        (
+            REAL_SECRET + "[collector]\nfreshness_window = 900\n",
+            "freshness_window",
+        ),
+        (
+            REAL_SECRET + "[collector]\nshutdown_timeout = -5\n",
+            r"\[collector\] shutdown_timeout",
+        ),
+        (
+            REAL_SECRET + "[collector]\nworkers = 4\nmetrics_port = 65533\n",
+            "metrics_port",
+        ),
+        (REAL_SECRET + "[default]\nverbose = true\n", r"\[default\]"),
     ],
 )
-def test_unsafe_settings_are_refused(tmp_path, line, message):
-    group = "collector" if "freshness" in line else "publisher"
-    path = tmp_path / "ceilometer_ha.conf"
-    path.write_text(CONTROLLER_CONF.read_text() + f"\n[{group}]\n{line}\n")
-    conf = collector_cmd.prepare_conf(["--config-file", str(path)])
+def test_unsafe_settings_are_refused(tmp_path, text, message):
+    conf = _conf_with(tmp_path, text)
     with pytest.raises(config_check.ConfigError, match=message):
         config_check.check_config(conf)
+
+
+def test_a_window_under_half_the_ttl_and_top_metrics_ports_are_accepted(
+    tmp_path,
+):
+    conf = _conf_with(
+        tmp_path,
+        REAL_SECRET + "[collector]\nfreshness_window = 899\nworkers = 3\n"
+        "metrics_port = 65533\n",
+    )
+    config_check.check_config(conf)
+    assert conf.database.metering_time_to_live == 1800
+
+
+def test_the_published_secret_works_with_a_warning(tmp_path, caplog):
+    conf = _conf_with(
+        tmp_path,
+        f"\n[publisher]\ntelemetry_secret = {config_check.PUBLISHED_SECRET}\n",
+    )
+    config_check.check_config(conf)
+    assert "printed in the deployment notes" in caplog.text
 
 
 def test_allow_unsigned_accepts_an_empty_secret(tmp_path):
@@ -135,3 +180,16 @@ def test_allow_unsigned_accepts_an_empty_secret(tmp_path):
     conf = collector_cmd.prepare_conf(["--config-file", str(path)])
     config_check.check_config(conf)
     assert conf.publisher.telemetry_secret == ""
+
+
+def test_an_unknown_dispatcher_is_named_with_the_known_ones(tmp_path):
+    path = tmp_path / "ceilometer_ha.conf"
+    path.write_text(
+        "[DEFAULT]\nmeter_dispatchers = nosuch\n"
+        f"[database]\nconnection = sqlite:///{tmp_path / 'db.sqlite'}\n"
+    )
+    conf = collector_cmd.prepare_conf(["--config-file", str(path)])
+    with pytest.raises(dispatcher.DispatcherError) as err:
+        dispatcher.load_dispatchers(conf, stats_mod.Stats())
+    assert "unknown dispatcher(s) nosuch (known: database)" in str(err.value)
+    assert not isinstance(err.value, dispatcher.DatabaseUnavailableError)
