@@ -22,6 +22,10 @@ LOG = log.getLogger(__name__)
 INTERNAL_ERROR = "internal_error"
 # Read whole datagrams; the decoder rejects those over the configured size.
 MAX_UDP_PAYLOAD = 65535
+# Datagrams read at most at the stop: more than a receive buffer of
+# 64 MiB holds of samples, about a second or two of decoding.
+MAX_DRAINED = 100_000
+DISPATCH_FAILED = "dispatch_failed"
 
 Sink = collections.abc.Callable[[wire.SampleRecord], typing.Any]
 
@@ -63,10 +67,8 @@ class SampleProtocol(asyncio.DatagramProtocol):
                 for sink in sinks:
                     try:
                         sink(record)
-                    except Exception:
-                        LOG.exception(
-                            "Dispatcher failed on sample %s", record[0]
-                        )
+                    except Exception as exc:
+                        self._dispatch_failed(exc, record)
                 continue
             # Logged outside the except block: no traceback for junk.
             self._stats.reject(rejected.reason)
@@ -88,6 +90,21 @@ class SampleProtocol(asyncio.DatagramProtocol):
             exc,
         )
         LOG.debug("Decoding error", exc_info=True)
+
+    def _dispatch_failed(
+        self, exc: Exception, record: wire.SampleRecord
+    ) -> None:
+        # A sample a dispatcher could not take is lost to it: counted as
+        # dropped, logged at a limited rate, the traceback at debug.
+        self._stats.dropped(1)
+        self._reject_log.warning(
+            DISPATCH_FAILED,
+            "A dispatcher failed on sample %s, which it dropped: %s: %s",
+            record[0],
+            type(exc).__name__,
+            exc,
+        )
+        LOG.debug("Dispatcher failure", exc_info=True)
 
     def error_received(self, exc: Exception) -> None:
         # ICMP errors and the like; the socket stays usable.
@@ -131,12 +148,32 @@ class SocketDrain:
         self._loop.remove_reader(self._fd)
         self._sock.close()
 
-    def _read(self) -> None:
+    def stop(self, limit: int = MAX_DRAINED) -> int:
+        """Stop watching the socket, then handle what already waits on it.
+
+        Datagrams the kernel accepted before the stop are this
+        collector's: left unread they would vanish uncounted when the
+        socket closes. At most ``limit`` are read, so a sender that keeps
+        sending cannot hold the stop. The socket stays open for its
+        owner to close. Returns the number read.
+        """
+        self._loop.remove_reader(self._fd)
+        read = 0
+        while read < limit:
+            count = self._read(min(self._max, limit - read))
+            read += count
+            if count == 0:
+                break
+        if read:
+            LOG.info("Handled %d datagrams waiting at the stop", read)
+        return read
+
+    def _read(self, most: int | None = None) -> int:
         recvfrom = self._sock.recvfrom
         batch: list[tuple[bytes, typing.Any]] = []
         append = batch.append
         try:
-            for _ in range(self._max):
+            for _ in range(most or self._max):
                 append(recvfrom(MAX_UDP_PAYLOAD))
         except (BlockingIOError, InterruptedError):
             pass
@@ -144,3 +181,4 @@ class SocketDrain:
             self._proto.error_received(exc)
         if batch:
             self._proto.datagrams_received(batch)
+        return len(batch)

@@ -3,9 +3,11 @@
 ``CollectorService`` is one receiving process: it loads the dispatchers,
 binds the UDP socket (SO_REUSEPORT, so that workers and several
 collectors share the port; ``::`` also receives IPv4), serves until
-``request_stop`` or SIGTERM/SIGINT, then stops receiving, lets the
-dispatchers flush for at most ``[collector] shutdown_timeout`` and
-returns 0. ``run`` forks ``[collector] workers`` such processes.
+``request_stop`` or SIGTERM/SIGINT, then stops receiving (handling the
+datagrams the kernel already holds for it), lets the dispatchers flush
+for at most ``[collector] shutdown_timeout`` and returns 0, or 1 if
+samples were left unwritten. ``workers.run`` forks ``[collector]
+workers`` such processes.
 """
 
 import asyncio
@@ -63,9 +65,11 @@ class CollectorService:
         write_port_file: bool = True,
         on_ready: collections.abc.Callable[[], typing.Any] | None = None,
         run_expiry: bool = True,
+        worker: int = 0,
     ) -> None:
         """``run_expiry`` False: dispatchers leave TTL expiry to another
-        receiving process (``workers``)."""
+        receiving process (``workers``). Worker ``worker`` serves its
+        /metrics on ``metrics_port + worker``."""
         self.conf = conf
         self.stats = stats_mod.Stats()
         self.port: int | None = None
@@ -74,6 +78,7 @@ class CollectorService:
         self._write_port_file = write_port_file
         self._on_ready = on_ready
         self._run_expiry = run_expiry
+        self._worker = worker
         self._loop: asyncio.AbstractEventLoop | None = None
         self._stopping: asyncio.Event | None = None
         self._stop_requested = False
@@ -114,20 +119,65 @@ class CollectorService:
         sock = bind_socket(
             conf.udp_address, self._port, conf.udp_receive_buffer
         )
-        for dispatcher in dispatchers:
-            dispatcher.start()
-            self.stats.queued_sources.append(
-                functools.partial(operator.attrgetter("queued"), dispatcher)
+        started: list[typing.Any] = []
+        receiver = socket_drops = metrics = reporter = None
+        try:
+            for dispatcher in dispatchers:
+                dispatcher.start()
+                started.append(dispatcher)
+                self.stats.queued_sources.append(
+                    functools.partial(
+                        operator.attrgetter("queued"), dispatcher
+                    )
+                )
+            receiver = protocol.SocketDrain(
+                self._loop,
+                sock,
+                protocol.SampleProtocol(
+                    decoder, [d.dispatch for d in dispatchers], self.stats
+                ),
             )
-        receiver = protocol.SocketDrain(
-            self._loop,
-            sock,
-            protocol.SampleProtocol(
-                decoder, [d.dispatch for d in dispatchers], self.stats
-            ),
-        )
-        receiver.start()
-        self.port = sock.getsockname()[1]
+            receiver.start()
+            socket_drops = kernel.SocketDrops(sock)
+            self.stats.kernel_drop_sources.append(socket_drops.read)
+            self.port = sock.getsockname()[1]
+            self._announce(sock)
+            if conf.metrics_port:
+                metrics = stats_mod.start_metrics_server(
+                    self.stats,
+                    conf.metrics_address,
+                    conf.metrics_port + self._worker,
+                )
+            reporter = asyncio.ensure_future(self._report(conf.stats_interval))
+            if freeze_heap:
+                heap.freeze_startup_heap()
+            self.ready.set()
+            if self._on_ready is not None:
+                self._on_ready()
+            await self._stopping.wait()
+        finally:
+            LOG.info("Stopping: no longer receiving, flushing the queue")
+            if receiver is not None:
+                receiver.stop()
+            # The kernel forgets the socket's drop count when it is
+            # closed: read it first, for the final stats line.
+            if socket_drops is not None:
+                socket_drops.read()
+            sock.close()
+            if reporter is not None:
+                reporter.cancel()
+            left = 0
+            for dispatcher in started:
+                left += await self._loop.run_in_executor(
+                    None, dispatcher.stop, conf.shutdown_timeout
+                )
+            self.stats.log_line()
+            if metrics is not None:
+                metrics.shutdown()
+        return left
+
+    def _announce(self, sock: socket.socket) -> None:
+        conf = self.conf.collector
         LOG.info("Listening on UDP %s port %d", conf.udp_address, self.port)
         granted = receive_buffer_mod.granted_receive_buffer(sock)
         if granted < conf.udp_receive_buffer:
@@ -139,39 +189,8 @@ class CollectorService:
                 granted,
                 conf.udp_receive_buffer,
             )
-        socket_drops = kernel.SocketDrops(sock)
-        self.stats.kernel_drop_sources.append(socket_drops.read)
         if conf.port_file and self._write_port_file:
-            write_port_file(conf.port_file, self.port)
-        metrics = None
-        if conf.metrics_port:
-            metrics = stats_mod.start_metrics_server(
-                self.stats, conf.metrics_address, conf.metrics_port
-            )
-        reporter = asyncio.ensure_future(self._report(conf.stats_interval))
-        if freeze_heap:
-            heap.freeze_startup_heap()
-        self.ready.set()
-        if self._on_ready is not None:
-            self._on_ready()
-        try:
-            await self._stopping.wait()
-        finally:
-            LOG.info("Stopping: no longer receiving, flushing the queue")
-            # The kernel forgets the socket's drop count when it is
-            # closed: read it first, for the final stats line.
-            socket_drops.read()
-            receiver.close()
-            reporter.cancel()
-            left = 0
-            for dispatcher in dispatchers:
-                left += await self._loop.run_in_executor(
-                    None, dispatcher.stop, conf.shutdown_timeout
-                )
-            self.stats.log_line()
-            if metrics is not None:
-                metrics.shutdown()
-        return left
+            write_port_file(conf.port_file, typing.cast(int, self.port))
 
     async def _report(self, interval: int) -> None:
         if interval <= 0:
@@ -188,8 +207,8 @@ class CollectorService:
             loop = asyncio.get_running_loop()
             for signum in (signal.SIGTERM, signal.SIGINT):
                 loop.add_signal_handler(signum, self.request_stop)
-            await self.serve(freeze_heap=True)
-            return 0
+            left = await self.serve(freeze_heap=True)
+            return 1 if left else 0
 
         return asyncio.run(_main())
 

@@ -34,6 +34,7 @@ def _worker(
         write_port_file=False,
         on_ready=ready.set,
         run_expiry=index == 0,
+        worker=index,
     )
     sys.exit(svc.run())
 

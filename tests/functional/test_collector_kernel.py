@@ -1,10 +1,12 @@
 """The kernel's drop count and receive buffer, on real loopback sockets."""
 
+import asyncio
 import signal
 import socket
 
 from ceilometer_ha import receive_buffer
 from ceilometer_ha.collector import kernel
+from ceilometer_ha.collector import protocol
 from ceilometer_ha.collector import stats as stats_mod
 from tests.functional import collector as helper
 from tests.functional import collector_traffic as traffic
@@ -61,3 +63,48 @@ def test_the_final_stats_line_has_the_drops_of_a_closed_socket(tmp_path):
     ][-1]
     dropped = int(final.split("kernel_dropped=")[1].split()[0])
     assert 500 <= dropped <= 1000
+
+
+class RecordingProtocol:
+    """The part of SampleProtocol a SocketDrain feeds."""
+
+    def __init__(self):
+        self.datagrams = []
+
+    def datagrams_received(self, datagrams):
+        self.datagrams.extend(data for data, _addr in datagrams)
+
+    def error_received(self, exc):
+        raise AssertionError(f"unexpected socket error {exc}")
+
+
+def _drain_after(sent, limit):
+    """Datagrams a stopped SocketDrain hands over, its loop never run."""
+    loop = asyncio.new_event_loop()
+    receiver = socket.socket(socket.AF_INET, socket.SOCK_DGRAM)
+    sender = socket.socket(socket.AF_INET, socket.SOCK_DGRAM)
+    try:
+        receiver.bind(("127.0.0.1", 0))
+        receiver.setblocking(False)
+        proto = RecordingProtocol()
+        drain = protocol.SocketDrain(loop, receiver, proto, max_per_wakeup=3)
+        drain.start()
+        for data in sent:
+            sender.sendto(data, receiver.getsockname())
+        read = drain.stop(limit)
+        assert read == len(proto.datagrams)
+        return proto.datagrams
+    finally:
+        receiver.close()
+        sender.close()
+        loop.close()
+
+
+def test_the_stop_hands_over_the_datagrams_already_waiting():
+    sent = [f"d{i}".encode() for i in range(10)]
+    assert _drain_after(sent, protocol.MAX_DRAINED) == sent
+
+
+def test_the_stop_reads_no_more_than_its_limit():
+    sent = [f"d{i}".encode() for i in range(10)]
+    assert _drain_after(sent, 4) == sent[:4]

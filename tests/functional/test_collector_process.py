@@ -1,6 +1,8 @@
 """The real ceilometer-collector-ha process, started from the seed file."""
 
 import signal
+import socket
+import urllib.request
 
 import sqlalchemy as sa
 
@@ -135,3 +137,65 @@ def test_dual_stack_address_receives_ipv4(tmp_path):
         publisher.publish_samples([helper.make_sample()])
         collector.wait_for_rows(1)
         assert collector.stop() == 0
+
+
+def _two_free_tcp_ports():
+    """A port p with p + 1 also free, both on loopback (bounded tries)."""
+    for _ in range(50):
+        with socket.socket() as first:
+            first.bind(("127.0.0.1", 0))
+            port = first.getsockname()[1]
+            if port == 65535:
+                continue
+            with socket.socket() as second:
+                try:
+                    second.bind(("127.0.0.1", port + 1))
+                except OSError:
+                    continue
+        return port
+    raise AssertionError("no two consecutive free TCP ports in 50 tries")
+
+
+def _metrics(port):
+    url = f"http://127.0.0.1:{port}/metrics"
+    with urllib.request.urlopen(url, timeout=10) as response:  # noqa: S310
+        return response.read().decode()
+
+
+def test_each_worker_serves_metrics_on_its_own_port(tmp_path):
+    database_url = f"sqlite:///{tmp_path / 'db.sqlite'}"
+    port = _two_free_tcp_ports()
+    options = {"collector": {"workers": 2, "metrics_port": port}}
+    with helper.CollectorProcess(database_url, tmp_path, options) as collector:
+        publisher = helper.ceilometer_publisher("127.0.0.1", collector.port)
+        samples = [helper.make_sample(resource_id=f"r{i}") for i in range(40)]
+        publisher.publish_samples(samples)
+        collector.wait_for_rows(40)
+        texts = [_metrics(port), _metrics(port + 1)]
+        assert collector.stop() == 0
+    received = [
+        float(line.split()[-1])
+        for text in texts
+        for line in text.splitlines()
+        if line.startswith("ceilometer_ha_collector_received_total ")
+    ]
+    # One counter per worker; together they saw every datagram once.
+    assert len(received) == 2
+    assert sum(received) == 40
+
+
+def test_an_unreachable_database_at_start_exits_1_saying_so(tmp_path):
+    # Nothing listens on port 1 of loopback: the connection is refused.
+    database_url = "mysql+pymysql://root@127.0.0.1:1/ceilometer_ha"
+    collector = helper.CollectorProcess(
+        database_url, tmp_path, run_dbsync=False
+    )
+    try:
+        collector.start(timeout=60)
+    except RuntimeError as exc:
+        assert "database unreachable" in str(exc)
+        assert "unknown dispatcher" not in str(exc)
+    else:
+        collector.stop()
+        raise AssertionError("started without its database")
+    assert collector.proc.returncode == 1

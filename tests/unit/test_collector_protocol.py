@@ -110,11 +110,13 @@ def test_a_decoder_bug_is_counted_not_raised():
     assert stats.rejected[protocol.INTERNAL_ERROR] == 1
 
 
-def test_a_failing_sink_does_not_stop_the_others():
+def test_a_failing_sink_does_not_stop_the_others_and_counts_a_drop():
     broken, working = RecordingSink(fail=True), RecordingSink()
-    proto, _stats = _protocol([broken, working])
-    proto.datagram_received((DATA / "signed_plain.msgpack").read_bytes(), PEER)
-    assert len(working.records) == 1
+    proto, stats = _protocol([broken, working])
+    data = (DATA / "signed_plain.msgpack").read_bytes()
+    proto.datagrams_received([(data, PEER), (data, PEER)])
+    assert len(working.records) == 2
+    assert stats.snapshot()["dropped"] == 2
 
 
 def test_rate_limited_log_lets_one_line_per_interval_through():
