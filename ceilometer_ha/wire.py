@@ -186,6 +186,8 @@ class DatagramDecoder:
             valid = self._signer.verify(message)
         except (TypeError, ValueError):  # unsortable keys, bad bytes
             valid = False
+        except RecursionError:
+            raise DatagramError(INVALID, "nested too deeply") from None
         if not valid:
             raise DatagramError(BAD_SIGNATURE, "signature does not match")
 

@@ -202,3 +202,17 @@ def test_extension_types_are_undecodable():
     message = msgpack.unpackb(_pack(), raw=False)
     message["resource_metadata"]["odd"] = msgpack.ExtType(5, b"xx")
     assert _reason(_decoder(), msgpack.dumps(message)) == wire.UNDECODABLE
+
+
+class DeepSigner(signing.Signer):
+    """Runs out of stack as a metadata nested past the limit makes it."""
+
+    def verify(self, message):
+        raise RecursionError("maximum recursion depth exceeded")
+
+
+def test_metadata_too_deep_to_verify_is_invalid_not_an_internal_error():
+    decoder = wire.DatagramDecoder(
+        DeepSigner(SECRET), 16384, 300, FakeClock(CAPTURE_TIME)
+    )
+    assert _reason(decoder, _pack()) == wire.INVALID
