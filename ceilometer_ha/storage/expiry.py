@@ -63,7 +63,13 @@ def expire_older_than(
     batch_size: int,
     now: datetime.datetime,
 ) -> dict[str, int]:
-    """Delete rows recorded more than ``ttl`` seconds before ``now``."""
+    """Delete rows recorded more than ``ttl`` seconds before ``now``.
+
+    A ``ttl`` of 0 or less keeps every row (``[database]
+    metering_time_to_live``): nothing is deleted.
+    """
+    if ttl <= 0:
+        return {models.sample.name: 0, models.latest.name: 0}
     cutoff = now - datetime.timedelta(seconds=ttl)
     deleted = expire(engine, cutoff, batch_size)
     if any(deleted.values()):

@@ -183,6 +183,24 @@ def test_expiry_deletes_exactly_the_expired_rows(database_url):
     assert set(_latest(store.engine)) == {"kept0", "kept1", "kept2"}
 
 
+@pytest.mark.parametrize("ttl", [0, -1])
+def test_a_ttl_of_zero_or_less_keeps_every_row(database_url, ttl):
+    store = _store(database_url)
+    rows = [
+        _record(f"r{i}", 1, i, resource=f"k{i}", recorded_at=_at(-86400 * i))
+        for i in range(3)
+    ]
+    store.write_batch(rows)
+    deleted = expiry.expire_older_than(store.engine, ttl, 2, _at(0))
+    assert deleted == {"ha_sample": 0, "ha_latest": 0}
+    with store.engine.connect() as conn:
+        count = conn.execute(
+            sa.select(sa.func.count()).select_from(models.sample)
+        )
+        assert count.scalar() == 3
+    assert len(_latest(store.engine)) == 3
+
+
 def test_four_byte_unicode_is_stored_even_with_charset_utf8(database_url):
     # The deployment notes' URL ends in ?charset=utf8 (3-byte UTF-8).
     store = _store(database_url.replace("charset=utf8mb4", "charset=utf8"))
