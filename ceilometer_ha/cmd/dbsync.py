@@ -36,7 +36,9 @@ def run(args: argparse.Namespace) -> int:
     for path in args.config_file:
         argv += ["--config-file", path]
     conf(argv, project="ceilometer", default_config_files=[])
-    engine = engine_mod.create_engine(conf.database.connection)
+    engine = engine_mod.create_engine(
+        conf.database.connection, io_timeouts=False
+    )
     try:
         before = migration.current_revision(engine)
         migration.upgrade(engine, args.revision)

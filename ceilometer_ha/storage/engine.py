@@ -4,7 +4,8 @@ A ``mysql://`` URL, as written in the deployment notes, is served by
 PyMySQL so that no C client library is needed. SQLite files get WAL and a
 busy timeout, so that the collector writing and a status reader reading
 do not block each other, a larger WAL checkpoint interval and a larger
-page cache.
+page cache. MySQL connections get read, write and connect timeouts
+unless the URL sets its own (``mysql_timeouts``).
 """
 
 import sqlalchemy as sa
@@ -26,6 +27,24 @@ SQLITE_CHECKPOINT_PAGES = 10_000
 # samples in place, 343 with this cache; doc/bench-ingest.rst). Pages
 # take memory only once read.
 SQLITE_CACHE_KIB = 65_536
+# Seconds PyMySQL (or mysqlclient) waits for one read or write on the
+# server's socket. Without them a server that goes silent without
+# resetting the connection (power loss, a partition, a VIP moving) holds
+# the statement until TCP gives up (about 15 minutes; hours, until
+# keepalive, once the server acknowledged the request), and the writer
+# neither retries nor logs meanwhile. A timed-out statement closes the
+# connection and fails as a lost connection: retried, with backoff. It
+# must exceed the slowest legitimate wait for one statement's answer: a
+# 5,000-row expiry DELETE or a 2,000-row insert with its ha_latest upsert
+# on a loaded server, or a row lock awaited for InnoDB's default 50 s
+# innodb_lock_wait_timeout (which then fails the statement properly).
+# An operator overrides them in the URL: ``?read_timeout=120``.
+MYSQL_IO_TIMEOUT = 60
+# Seconds to connect and get the server's greeting (PyMySQL's default;
+# mysqlclient has none).
+MYSQL_CONNECT_TIMEOUT = 10
+# The drivers that take these three as connect() arguments.
+_TIMEOUT_DRIVERS = ("pymysql", "mysqldb")
 
 
 def normalize_url(url: str) -> sa_url.URL:
@@ -47,6 +66,37 @@ def normalize_url(url: str) -> sa_url.URL:
     return parsed
 
 
+def mysql_timeouts(url: sa_url.URL, io_timeouts: bool = True) -> sa_url.URL:
+    """``url`` with ``MYSQL_IO_TIMEOUT`` and ``MYSQL_CONNECT_TIMEOUT``
+    for each of ``read_timeout``, ``write_timeout`` and
+    ``connect_timeout`` its query does not set; other URLs unchanged.
+    ``io_timeouts`` False: the connect timeout only."""
+    if url.get_backend_name() not in ("mysql", "mariadb"):
+        return url
+    if url.get_driver_name() not in _TIMEOUT_DRIVERS:
+        return url
+    defaults = {"connect_timeout": MYSQL_CONNECT_TIMEOUT}
+    if io_timeouts:
+        defaults["read_timeout"] = MYSQL_IO_TIMEOUT
+        defaults["write_timeout"] = MYSQL_IO_TIMEOUT
+    missing = {
+        name: str(value)
+        for name, value in defaults.items()
+        if name not in url.query
+    }
+    return url.update_query_dict(missing) if missing else url
+
+
+def read_timeout(url: str) -> float | None:
+    """The seconds one database read may wait with ``create_engine(url)``;
+    None when no timeout applies (SQLite, other drivers)."""
+    parsed = mysql_timeouts(normalize_url(url))
+    value = parsed.query.get("read_timeout")
+    if value is None or parsed.get_driver_name() not in _TIMEOUT_DRIVERS:
+        return None
+    return float(value if isinstance(value, str) else value[-1])
+
+
 def _sqlite_pragmas(dbapi_conn, _record) -> None:
     cursor = dbapi_conn.cursor()
     cursor.execute("PRAGMA journal_mode=WAL")
@@ -57,9 +107,16 @@ def _sqlite_pragmas(dbapi_conn, _record) -> None:
     cursor.close()
 
 
-def create_engine(url: str, **kwargs) -> sa.engine.Engine:
-    """Return an engine for ``url`` with the project's connection settings."""
-    parsed = normalize_url(url)
+def create_engine(
+    url: str, io_timeouts: bool = True, **kwargs
+) -> sa.engine.Engine:
+    """Return an engine for ``url`` with the project's connection settings.
+
+    ``io_timeouts`` False leaves MySQL statements without the default
+    read and write timeouts: for schema migrations, whose ``ALTER
+    TABLE`` on a large table may rightly take longer.
+    """
+    parsed = mysql_timeouts(normalize_url(url), io_timeouts)
     if parsed.get_backend_name() == "mysql":
         kwargs.setdefault("pool_pre_ping", True)
         kwargs.setdefault("pool_recycle", 3600)
