@@ -21,24 +21,44 @@ were sent. What crosses the pipe is in ``child_protocol``.
 
 The child is started with ``spawn`` (nothing inherited from a threaded
 parent), ignores SIGINT and SIGTERM (the parent flushes, then closes the
-pipe) and exits when the pipe closes, so it never outlives the
+pipe) and exits when the pipe ends, so it never outlives the
 collector. A child that dies is started again for the next batch sent
 once every outcome awaited from it has failed as a transient error; the
 writer retries those batches.
+
+No wait on the child is unbounded. Each of its database waits is
+(``engine``: the MySQL drivers' read, write and connect timeouts,
+SQLite's busy timeout), so an outcome comes within a few of them; a
+child silent for ``reply_timeout`` is stuck where none applies and is
+killed, its batches failing as lost. Sending a batch waits at most for
+the child's current write, as the child reads while its database thread
+writes (SQLite: once it wrote). ``close`` ends the pipe without waiting
+and kills a child that has not exited after ``JOIN_TIMEOUT``.
 """
 
+import collections
 import multiprocessing
 import pickle
+import socket
+import threading
 import typing
 
 from oslo_log import log
 
 from ceilometer_ha import wire
 from ceilometer_ha.storage import child_protocol
+from ceilometer_ha.storage import engine as engine_mod
 from ceilometer_ha.storage import writer_child
 
 LOG = log.getLogger(__name__)
 JOIN_TIMEOUT = 5.0
+# The longest wait for a batch's outcome, in driver read timeouts: a
+# batch is a handful of round trips (pre-ping, maybe a reconnect, the
+# insert and upsert statements, COMMIT), each bounded by one.
+REPLY_READ_TIMEOUTS = 10
+# ... and at least this many seconds (SQLite: a write waits at most
+# busy_timeout per statement, 5 s, and a checkpoint).
+REPLY_TIMEOUT_MIN = 300.0
 
 
 def _lost(why: str) -> child_protocol.RemoteWriteError:
@@ -55,8 +75,14 @@ class ProcessStore:
         self._context = multiprocessing.get_context("spawn")
         self._proc: typing.Any = None
         self._conn: typing.Any = None
-        # Batches sent whose outcome was not received yet.
-        self._pending = 0
+        # Batches sent whose outcome was not received yet: their sizes.
+        self._unconfirmed: collections.deque[int] = collections.deque()
+        # The writer thread and ``close`` may both discard the child.
+        self._discard_lock = threading.Lock()
+        read_timeout = engine_mod.read_timeout(url) or 0.0
+        self.reply_timeout = max(
+            REPLY_TIMEOUT_MIN, REPLY_READ_TIMEOUTS * read_timeout
+        )
 
     def start(self) -> None:
         parent, child = self._context.Pipe()
@@ -69,7 +95,7 @@ class ProcessStore:
         proc.start()
         child.close()
         self._proc, self._conn = proc, parent
-        self._pending = 0
+        self._unconfirmed.clear()
 
     def send_batch(self, records: typing.Sequence[wire.SampleRecord]) -> None:
         """Hand a batch to the child; its outcome comes from
@@ -79,7 +105,7 @@ class ProcessStore:
         from it: then this batch fails as lost too.
         """
         if self._proc is None or not self._proc.is_alive():
-            if self._pending:
+            if self._unconfirmed:
                 raise _lost("died")
             self._discard()
             self.start()
@@ -89,22 +115,39 @@ class ProcessStore:
         except OSError as exc:
             self._discard()
             raise _lost(type(exc).__name__) from None
-        self._pending += 1
+        self._unconfirmed.append(len(records))
 
     def receive_result(self) -> int:
         """The outcome of the oldest batch sent: how many samples were new,
-        or ``RemoteWriteError``."""
-        if self._pending <= 0:
+        or ``RemoteWriteError``; at most ``reply_timeout`` seconds."""
+        if not self._unconfirmed:
             raise RuntimeError("no batch was sent")
-        self._pending -= 1
-        if self._conn is None:
+        try:
+            reply = self._receive()
+        finally:
+            self._unconfirmed.popleft()
+        return child_protocol.outcome(reply)
+
+    def _receive(self) -> child_protocol.Reply:
+        conn, proc = self._conn, self._proc
+        if conn is None:
             raise _lost("died")
         try:
-            reply = self._conn.recv()
+            if conn.poll(self.reply_timeout):
+                return conn.recv()
         except (EOFError, OSError) as exc:
             self._discard()
             raise _lost(type(exc).__name__) from None
-        return child_protocol.outcome(reply)
+        LOG.warning(
+            "Database writer process gave no outcome in %.0f s, killed; "
+            "the %d samples sent to it are written again",
+            self.reply_timeout,
+            sum(self._unconfirmed),
+        )
+        if proc is not None:
+            proc.kill()
+        self._discard()
+        raise _lost("no outcome")
 
     def write_batch(self, records: typing.Sequence[wire.SampleRecord]) -> int:
         """Write in the child; raise ``RemoteWriteError`` on failure."""
@@ -121,22 +164,51 @@ class ProcessStore:
         )
 
     def close(self) -> None:
-        """Let the child finish its batch and exit; at most a few seconds."""
-        if self._conn is not None:
-            try:
-                self._conn.send_bytes(child_protocol.STOP)
-            except OSError:
-                pass
+        """Let the child write what it was sent and exit; kill it if it
+        has not after ``JOIN_TIMEOUT``."""
         self._discard()
 
     def _discard(self) -> None:
-        if self._conn is not None:
-            self._conn.close()
-            self._conn = None
-        if self._proc is not None:
-            self._proc.join(JOIN_TIMEOUT)
-            if self._proc.is_alive():
-                LOG.warning("Database writer process did not exit, killed")
-                self._proc.kill()
-                self._proc.join(JOIN_TIMEOUT)
-            self._proc = None
+        """End the child: the end of the pipe (read after what was sent),
+        then SIGKILL if it is still there after ``JOIN_TIMEOUT``.
+
+        The pipe is half-closed rather than sent STOP: that never waits
+        (a child stuck in a write reads nothing), and a batch another
+        thread is still sending fails at once rather than holding it.
+        It is closed once the child is gone, so that no thread waiting
+        on it is left with a number the system may give another file.
+        """
+        with self._discard_lock:
+            conn, self._conn = self._conn, None
+            proc, self._proc = self._proc, None
+        if conn is not None:
+            _end_sending(conn)
+        if proc is not None:
+            proc.join(JOIN_TIMEOUT)
+            if proc.is_alive():
+                LOG.warning(
+                    "Database writer process did not exit in %.1f s, "
+                    "killed with %d samples sent to it not confirmed "
+                    "written",
+                    JOIN_TIMEOUT,
+                    sum(self._unconfirmed),
+                )
+                proc.kill()
+                proc.join(JOIN_TIMEOUT)
+        if conn is not None:
+            conn.close()
+
+
+def _end_sending(conn: typing.Any) -> None:
+    """Shut the sending side of the pipe (a socket pair): the child reads
+    what was sent, then the end."""
+    try:
+        sock = socket.socket(fileno=conn.fileno())
+    except OSError:  # closed already, or not a socket
+        return
+    try:
+        sock.shutdown(socket.SHUT_WR)
+    except OSError:
+        pass
+    finally:
+        sock.detach()

@@ -11,11 +11,18 @@ batch n+1 while the database thread waits for the server to write batch
 n, which is most of a batch's time. SQLite writes in this process, so
 there a second thread would only contend for the interpreter lock; the
 main thread does both.
+
+A statement that times out (the driver's read or write timeout, see
+``engine``) closes its connection, which the pool then discards; the
+batch fails as transient and the parent retries it. The ROLLBACK that
+follows fails in turn on the closed connection and is what gets
+raised, so the reply names the statement's error instead.
 """
 
 import queue
 import signal
 import threading
+import time
 import typing
 
 import msgspec
@@ -32,10 +39,28 @@ class _Failed(typing.NamedTuple):
     reply: child_protocol.Reply
 
 
+def _first_error(exc: Exception, store: typing.Any) -> BaseException:
+    """The driver's error that ``exc`` was raised while cleaning up after,
+    if any (a ROLLBACK failing on the connection a statement lost);
+    else ``exc``."""
+    dbapi = getattr(store.engine.dialect, "dbapi", None)
+    raised = getattr(exc, "orig", None) or exc
+    first = raised.__context__
+    if (
+        dbapi is not None
+        and not raised.__suppress_context__
+        and isinstance(first, dbapi.Error)
+    ):
+        return first
+    return exc
+
+
 def _failure(exc: Exception, store: typing.Any) -> child_protocol.Reply:
     if isinstance(exc, msgspec.DecodeError):  # will fail again
         return child_protocol.error(exc, True)
-    return child_protocol.error(exc, store.is_permanent(exc))
+    # Judged as raised: a connection lost (invalidated) is transient.
+    permanent = store.is_permanent(exc)
+    return child_protocol.error(_first_error(exc, store), permanent)
 
 
 def _write_and_reply(store: typing.Any, conn: typing.Any, item) -> bool:
@@ -73,20 +98,26 @@ class _DatabaseThread:
             if not _write_and_reply(self._store, self._conn, item):
                 return
 
-    def hand_over(self, item: typing.Any) -> bool:
-        """Queue ``item`` (None: stop); False if the thread has ended."""
+    def hand_over(
+        self, item: typing.Any, timeout: float | None = None
+    ) -> bool:
+        """Queue ``item`` (None: stop); False if the thread has ended,
+        or after ``timeout`` seconds (None: as long as it runs)."""
+        deadline = None if timeout is None else time.monotonic() + timeout
         while self._thread.is_alive():
             try:
                 self._prepared.put(item, timeout=1.0)
                 return True
             except queue.Full:
-                continue
+                if deadline is not None and time.monotonic() > deadline:
+                    return False
         return False
 
     def stop(self) -> None:
-        """Let the thread write what it holds, then end."""
-        self.hand_over(None)
-        self._thread.join(JOIN_TIMEOUT)
+        """Let the thread write what it holds, then end; a thread stuck
+        in a statement is left behind (a daemon) after ``JOIN_TIMEOUT``."""
+        if self.hand_over(None, JOIN_TIMEOUT):
+            self._thread.join(JOIN_TIMEOUT)
 
 
 def _receive_and_prepare(

@@ -1,12 +1,15 @@
 """The database goes away under load and comes back: nothing is lost.
 
 A small TCP proxy (127.0.0.1, ephemeral port -> the MariaDB server) sits
-between the collector process and the database. The test severs it while
-samples keep arriving, restores it, and finds every sample stored and the
-collector still running.
+between the collector process and the database. The tests cut it while
+samples keep arriving, either closing the connections (``sever``) or
+holding every byte as a silent server would (``blackhole``), restore it,
+and find every sample stored once and the collector still running; and
+stop the collector while the database is silent.
 """
 
 import contextlib
+import re
 import socket
 import threading
 
@@ -16,12 +19,21 @@ import sqlalchemy as sa
 from tests import conftest
 from tests.functional import collector as helper
 
+# [database] connection's read_timeout for the silent database, seconds.
+READ_TIMEOUT = 2
+STATS = re.compile(r"\b(received|stored|duplicates|dropped)=(\d+)")
+WRITE_FAILED = re.compile(r"Database write of \d+ samples failed \((.*?)\); ")
+
 
 class TcpProxy:
-    """Forwards 127.0.0.1:port to ``upstream``; ``sever``/``restore`` it.
+    """Forwards 127.0.0.1:port to ``upstream``, in three modes.
 
-    While severed every open connection is closed and new ones are
-    accepted and closed at once, as a database that went away.
+    ``sever``: every open connection is closed and new ones are accepted
+    and closed at once, as a database that went away and said so.
+    ``blackhole``: every connection, open or new, stays open but no byte
+    (nor a close) crosses it, as a server that lost power or a partition:
+    what either side sends is held. ``restore`` relays again, the held
+    bytes first.
     """
 
     def __init__(self, upstream: tuple[str, int]) -> None:
@@ -30,9 +42,13 @@ class TcpProxy:
         self._listener.settimeout(0.2)
         self.port = self._listener.getsockname()[1]
         self._severed = threading.Event()
+        self._relaying = threading.Event()
+        self._relaying.set()
         self._closing = threading.Event()
         self._lock = threading.Lock()
         self._sockets: list[socket.socket] = []
+        # Chunks of bytes (or closes) held back while blackholed.
+        self.held = 0
         self._thread = threading.Thread(target=self._accept, daemon=True)
         self._thread.start()
 
@@ -52,6 +68,7 @@ class TcpProxy:
             except OSError:
                 client.close()
                 continue
+            server.settimeout(None)
             with self._lock:
                 self._sockets += [client, server]
             for src, dst in ((client, server), (server, client)):
@@ -59,11 +76,24 @@ class TcpProxy:
                     target=self._pump, args=(src, dst), daemon=True
                 ).start()
 
-    @staticmethod
-    def _pump(src: socket.socket, dst: socket.socket) -> None:
+    def _relay_allowed(self) -> bool:
+        """Wait while blackholed; False once the proxy closes."""
+        if not self._relaying.is_set():
+            with self._lock:
+                self.held += 1
+        while not self._relaying.wait(0.2):
+            if self._closing.is_set():
+                return False
+        return not self._closing.is_set()
+
+    def _pump(self, src: socket.socket, dst: socket.socket) -> None:
         with contextlib.suppress(OSError):
             while data := src.recv(65536):
+                if not self._relay_allowed():
+                    break
                 dst.sendall(data)
+        # A close is relayed like the bytes: not while blackholed.
+        self._relay_allowed()
         for sock in (src, dst):
             with contextlib.suppress(OSError):
                 sock.shutdown(socket.SHUT_RDWR)
@@ -77,11 +107,16 @@ class TcpProxy:
                 sock.shutdown(socket.SHUT_RDWR)
             sock.close()
 
+    def blackhole(self) -> None:
+        self._relaying.clear()
+
     def restore(self) -> None:
         self._severed.clear()
+        self._relaying.set()
 
     def close(self) -> None:
         self._closing.set()
+        self._relaying.set()
         self.sever()
         self._listener.close()
         self._thread.join(5)
@@ -121,19 +156,71 @@ def _batch(start, count):
     ]
 
 
-@pytest.mark.mysql
-def test_database_outage_loses_nothing(mysql_database, tmp_path):
-    direct = sa.engine.make_url(mysql_database)
+@contextlib.contextmanager
+def _collector_behind_proxy(database_url, tmp_path, query=None, **collector):
+    """A collector writing to ``database_url`` through a ``TcpProxy``
+    (``query``: more of the URL's query, as an operator would add)."""
+    direct = sa.engine.make_url(database_url)
     proxy = TcpProxy((direct.host or "127.0.0.1", direct.port or 3306))
     proxied = direct.set(host="127.0.0.1", port=proxy.port)
+    proxied = proxied.update_query_dict(query or {})
     options = {
-        "collector": {"db_retry_max_interval": 0.5, "batch_timeout": 0.05}
+        "collector": {
+            "db_retry_max_interval": 0.5,
+            "batch_timeout": 0.05,
+            **collector,
+        }
     }
-    collector = helper.CollectorProcess(
+    process = helper.CollectorProcess(
         proxied.render_as_string(hide_password=False), tmp_path, options
     )
     try:
-        collector.start()
+        process.start()
+        yield proxy, process
+    finally:
+        if process.running():
+            process.stop()
+        proxy.close()
+
+
+def _failures(collector):
+    """Why each database write failed, as the collector logged it."""
+    return WRITE_FAILED.findall(collector.log_text())
+
+
+def _final_stats(collector):
+    """Counters of the collector's last stats line."""
+    lines = [
+        line
+        for line in collector.log_text().splitlines()
+        if "received=" in line
+    ]
+    assert lines, "no stats line"
+    return {name: int(value) for name, value in STATS.findall(lines[-1])}
+
+
+def _stored_once(url, count):
+    """Every sample of ``_batch(0, count)`` is in ``ha_sample``, once."""
+    engine = sa.create_engine(url)
+    try:
+        with engine.connect() as conn:
+            rows = conn.execute(
+                sa.text(
+                    "SELECT resource_id, COUNT(*) FROM ha_sample "
+                    "GROUP BY resource_id"
+                )
+            ).all()
+    finally:
+        engine.dispose()
+    return dict(rows) == {f"r{i}": 1 for i in range(count)}
+
+
+@pytest.mark.mysql
+def test_database_outage_loses_nothing(mysql_database, tmp_path):
+    with _collector_behind_proxy(mysql_database, tmp_path) as (
+        proxy,
+        collector,
+    ):
         publisher = helper.ceilometer_publisher("127.0.0.1", collector.port)
         publisher.publish_samples(_batch(0, 100))
         _wait_rows(mysql_database, 100, 30)
@@ -160,9 +247,70 @@ def test_database_outage_loses_nothing(mysql_database, tmp_path):
         _wait_rows(mysql_database, 600, 60)
         assert collector.running()
         assert collector.stop() == 0
-    finally:
-        if collector.running():
-            collector.stop()
-        proxy.close()
     assert _count(mysql_database) == 600
     assert "received=600 stored=600 duplicates=0" in collector.log_text()
+
+
+@pytest.mark.mysql
+def test_a_silent_database_times_out_and_loses_nothing(
+    mysql_database, tmp_path
+):
+    # The server neither answers nor closes: each attempt fails after
+    # the read timeout the URL sets, and is retried.
+    query = {"read_timeout": str(READ_TIMEOUT)}
+    with _collector_behind_proxy(mysql_database, tmp_path, query) as (
+        proxy,
+        collector,
+    ):
+        publisher = helper.ceilometer_publisher("127.0.0.1", collector.port)
+        publisher.publish_samples(_batch(0, 100))
+        _wait_rows(mysql_database, 100, 30)
+
+        proxy.blackhole()
+        for start in range(100, 400, 50):
+            publisher.publish_samples(_batch(start, 50))
+        helper.wait_until(
+            lambda: len(_failures(collector)) >= 2, 60, "two failed writes"
+        )
+        publisher.publish_samples(_batch(400, 100))
+        assert _count(mysql_database) == 100
+        assert collector.running()
+
+        proxy.restore()
+        publisher.publish_samples(_batch(500, 100))
+        _wait_rows(mysql_database, 600, 60)
+        assert collector.running()
+        assert collector.stop() == 0
+    assert "timed out" in _failures(collector)[0]
+    assert _stored_once(mysql_database, 600)
+    # A write whose COMMIT the proxy held may have been applied late, so
+    # that its retry found the samples there (duplicates).
+    stats = _final_stats(collector)
+    assert stats["received"] == 600
+    assert stats["stored"] + stats["duplicates"] == 600
+    assert stats["dropped"] == 0
+
+
+@pytest.mark.mysql
+def test_stopping_while_the_database_is_silent_ends(mysql_database, tmp_path):
+    # A read timeout beyond the test: the writer process stays in its
+    # statement, and the flush runs out of its shutdown_timeout.
+    query = {"read_timeout": "3600"}
+    with _collector_behind_proxy(
+        mysql_database, tmp_path, query, shutdown_timeout=1
+    ) as (proxy, collector):
+        publisher = helper.ceilometer_publisher("127.0.0.1", collector.port)
+        publisher.publish_samples(_batch(0, 100))
+        _wait_rows(mysql_database, 100, 30)
+
+        proxy.blackhole()
+        publisher.publish_samples(_batch(100, 100))
+        helper.wait_until(lambda: proxy.held, 30, "a write held")
+        # It exits by itself (not killed by stop), with 1 for the samples
+        # left unwritten.
+        assert collector.stop(timeout=60) == 1
+    left = re.search(
+        r"Stopped with (\d+) samples not written", collector.log_text()
+    )
+    assert left and int(left.group(1)) > 0
+    assert _final_stats(collector)["received"] == 200

@@ -1,0 +1,124 @@
+"""The collector never waits on its writer process without a bound.
+
+A stand-in child that reads nothing and answers nothing (as one stuck
+in a statement no timeout covers) takes the place of the writer process
+of a ``ProcessStore`` on SQLite: the outcome awaited from it fails as
+transient after ``reply_timeout`` and a real child takes over; ``close``
+returns even with a batch filling the pipe, and kills it.
+"""
+
+import datetime
+import multiprocessing
+import select
+import threading
+import time
+
+import pytest
+
+from ceilometer_ha import wire
+from ceilometer_ha.storage import child_protocol
+from ceilometer_ha.storage import engine as engine_mod
+from ceilometer_ha.storage import migration
+from ceilometer_ha.storage import process_store
+from tests.functional import collector as helper
+
+T0 = datetime.datetime(2026, 11, 22, 3, 0, 0)
+# Bounds of the test's own waits, far above what each takes.
+WAIT = 60.0
+
+
+def _silent(_conn) -> None:
+    """A writer process stuck before reading anything (see module doc)."""
+    time.sleep(3600)
+
+
+def _record(mid, note=""):
+    return wire.SampleRecord(
+        mid,
+        "compute-1",
+        "rack-a",
+        "ha.storage.reachable",
+        "compute-1-storage",
+        1.0,
+        "B",
+        T0,
+        T0,
+        "openstack",
+        {"host": "compute-1", "note": note},
+    )
+
+
+@pytest.fixture
+def store(tmp_path):
+    url = f"sqlite:///{tmp_path / 'ha.sqlite'}"
+    engine = engine_mod.create_engine(url)
+    migration.upgrade(engine)
+    engine.dispose()
+    store = process_store.ProcessStore(url)
+    yield store
+    store.close()
+
+
+def _give_silent_child(store):
+    """Make ``store`` send to a ``_silent`` child; return the child."""
+    context = multiprocessing.get_context("spawn")
+    parent, child = context.Pipe()
+    proc = context.Process(target=_silent, args=(child,), daemon=True)
+    proc.start()
+    child.close()
+    store._proc, store._conn = proc, parent
+    return proc
+
+
+def _pipe_full(conn):
+    poller = select.poll()
+    poller.register(conn.fileno(), select.POLLOUT)
+    return not poller.poll(0)
+
+
+def test_an_outcome_not_coming_fails_as_lost_and_a_child_takes_over(store):
+    silent = _give_silent_child(store)
+    store.reply_timeout = 0.5
+    store.send_batch([_record("a")])
+    with pytest.raises(child_protocol.RemoteWriteError) as lost:
+        store.receive_result()
+    assert not lost.value.permanent
+    silent.join(WAIT)
+    assert silent.exitcode is not None
+    assert store.write_batch([_record("a")]) == 1
+
+
+def test_close_returns_while_a_batch_fills_the_pipe(store, monkeypatch):
+    monkeypatch.setattr(process_store, "JOIN_TIMEOUT", 0.5)
+    silent = _give_silent_child(store)
+    # Far more than the pipe holds: the sending thread waits, as a
+    # writer thread the stop gave up on would.
+    batch = [_record(f"m{i}", "x" * 1000) for i in range(5000)]
+    failures = []
+
+    def _send():
+        try:
+            store.send_batch(batch)
+        except child_protocol.RemoteWriteError as exc:
+            failures.append(exc)
+
+    sending = threading.Thread(target=_send, daemon=True)
+    sending.start()
+    helper.wait_until(lambda: _pipe_full(store._conn), WAIT, "a full pipe")
+    assert sending.is_alive()
+
+    closing = threading.Thread(target=store.close, daemon=True)
+    closing.start()
+    closing.join(WAIT)
+    assert not closing.is_alive()
+    assert silent.exitcode is not None
+    sending.join(WAIT)
+    assert not sending.is_alive()
+    assert [f.permanent for f in failures] == [False]
+
+
+def test_close_lets_a_child_that_wrote_everything_exit(store):
+    assert store.write_batch([_record("a")]) == 1
+    child = store._proc
+    store.close()
+    assert child.exitcode == 0
