@@ -7,7 +7,8 @@ process. The child keeps the times as text (``ReceivedRecord``), which
 format a datetime parsed back from it. A batch msgpack cannot hold
 (integers beyond 64 bits, unpaired surrogates in metadata) goes as a
 pickle instead, times as datetimes. The first byte says which;
-``STOP`` alone asks the child to finish and exit.
+``STOP`` alone asks the child to finish and exit, ``RESUME`` alone to
+write again after a failed batch (``writer_child``).
 
 Replies come back, one per batch and in the order of the batches, as
 ``("ok", new_samples)`` or ``("error", description, permanent)``;
@@ -25,6 +26,7 @@ _PROTOCOL = pickle.HIGHEST_PROTOCOL
 # First byte of a message to the child.
 _MSGPACK, _PICKLE = b"m", b"p"
 STOP = b"s"
+RESUME = b"r"
 _ENCODER = msgspec.msgpack.Encoder()
 
 
@@ -88,6 +90,15 @@ def ok(new_samples: int) -> Reply:
 
 def error(exc: BaseException, permanent: bool) -> Reply:
     return ("error", describe(exc), permanent)
+
+
+def held_back() -> Reply:
+    """The reply to a batch not written because an earlier one failed."""
+    return (
+        "error",
+        "not written: an earlier batch failed and goes first",
+        False,
+    )
 
 
 def outcome(reply: Reply) -> int:

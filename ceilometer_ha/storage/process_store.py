@@ -77,6 +77,9 @@ class ProcessStore:
         self._conn: typing.Any = None
         # Batches sent whose outcome was not received yet: their sizes.
         self._unconfirmed: collections.deque[int] = collections.deque()
+        # A failed outcome was received: the child holds back batches
+        # until the next one sent is preceded by RESUME.
+        self._resume = False
         # The writer thread and ``close`` may both discard the child.
         self._discard_lock = threading.Lock()
         read_timeout = engine_mod.read_timeout(url) or 0.0
@@ -96,6 +99,7 @@ class ProcessStore:
         child.close()
         self._proc, self._conn = proc, parent
         self._unconfirmed.clear()
+        self._resume = False
 
     def send_batch(self, records: typing.Sequence[wire.SampleRecord]) -> None:
         """Hand a batch to the child; its outcome comes from
@@ -111,6 +115,11 @@ class ProcessStore:
             self.start()
         payload = child_protocol.encode_batch(records)
         try:
+            if self._resume:
+                # The child holds back every batch after a failed one
+                # until told: the writer now sends them again, in order.
+                self._conn.send_bytes(child_protocol.RESUME)
+                self._resume = False
             self._conn.send_bytes(payload)
         except OSError as exc:
             self._discard()
@@ -126,6 +135,8 @@ class ProcessStore:
             reply = self._receive()
         finally:
             self._unconfirmed.popleft()
+        if reply[0] != "ok":
+            self._resume = True
         return child_protocol.outcome(reply)
 
     def _receive(self) -> child_protocol.Reply:

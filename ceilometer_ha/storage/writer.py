@@ -13,8 +13,9 @@ With ``pipeline_depth`` 2 and a store that can take it
 (``batch_store.PipelinedStore``), a second full batch is handed over
 while the first is being written. Outcomes come back in order; when one
 fails, those of the batches after it are collected, then every failed
-batch is written again, in order, with the usual retries. Only then can
-a batch be stored after one that was taken before it.
+batch is written again, in order, with the usual retries. The store
+writes none of the batches after a failed one until they are sent again
+(``writer_child``), so batches are committed in the order taken.
 """
 
 import collections

@@ -12,6 +12,15 @@ n, which is most of a batch's time. SQLite writes in this process, so
 there a second thread would only contend for the interpreter lock; the
 main thread does both.
 
+Batches are committed in the order they were sent, also across a
+failure: once a batch fails, those the parent sent after it (before it
+knew) are not written but answered as transient failures, until the
+parent's ``RESUME``, sent before it writes the failed batches again,
+oldest first. No batch is thus committed before one taken earlier, and
+``ha_latest`` (which only a strictly newer sample moves) sees every
+sample in its order: a later batch committed first would make the
+earlier one's samples look old, and a streak would miss them.
+
 A statement that times out (the driver's read or write timeout, see
 ``engine``) closes its connection, which the pool then discards; the
 batch fails as transient and the parent retries it. The ROLLBACK that
@@ -63,27 +72,45 @@ def _failure(exc: Exception, store: typing.Any) -> child_protocol.Reply:
     return child_protocol.error(_first_error(exc, store), permanent)
 
 
-def _write_and_reply(store: typing.Any, conn: typing.Any, item) -> bool:
-    """Write one prepared batch and reply; False once the parent is gone."""
-    if isinstance(item, _Failed):
-        reply = item.reply
-    else:
+# What the parent's RESUME becomes on its way to the writing thread.
+RESUMED = object()
+
+
+class InOrder:
+    """Writes prepared batches and replies, holding back after a failure
+    until ``RESUMED`` (see the module doc)."""
+
+    def __init__(self, store: typing.Any, conn: typing.Any) -> None:
+        self._store, self._conn = store, conn
+        self._held = False
+
+    def __call__(self, item: typing.Any) -> bool:
+        """Write ``item`` and reply; False once the parent is gone."""
+        if item is RESUMED:
+            self._held = False
+            return True
+        if self._held:
+            reply = child_protocol.held_back()
+        elif isinstance(item, _Failed):
+            reply = item.reply
+        else:
+            try:
+                reply = child_protocol.ok(self._store.execute(item))
+            except Exception as exc:
+                reply = _failure(exc, self._store)
+        self._held = reply[0] != "ok"
         try:
-            reply = child_protocol.ok(store.execute(item))
-        except Exception as exc:
-            reply = _failure(exc, store)
-    try:
-        conn.send(reply)
-    except OSError:  # the parent is gone: nothing left to do
-        return False
-    return True
+            self._conn.send(reply)
+        except OSError:  # the parent is gone: nothing left to do
+            return False
+        return True
 
 
 class _DatabaseThread:
     """Writes prepared batches in order, one waiting at most."""
 
     def __init__(self, store: typing.Any, conn: typing.Any) -> None:
-        self._store, self._conn = store, conn
+        self._write = InOrder(store, conn)
         self._prepared: queue.Queue = queue.Queue(maxsize=1)
         self._thread = threading.Thread(
             target=self._run, name="sql-writer-db", daemon=True
@@ -95,7 +122,7 @@ class _DatabaseThread:
             item = self._prepared.get()
             if item is None:
                 return
-            if not _write_and_reply(self._store, self._conn, item):
+            if not self._write(item):
                 return
 
     def hand_over(
@@ -132,6 +159,10 @@ def _receive_and_prepare(
         except (EOFError, OSError):
             return
         item: typing.Any
+        if payload == child_protocol.RESUME:
+            if not deliver(RESUMED):
+                return
+            continue
         try:
             batch = child_protocol.decode_batch(payload)
             if batch is None:
@@ -156,11 +187,7 @@ def serve(url: str, conn: typing.Any) -> None:
     heap.freeze_startup_heap()
     try:
         if engine.dialect.name == "sqlite":
-            _receive_and_prepare(
-                conn,
-                store,
-                lambda item: _write_and_reply(store, conn, item),
-            )
+            _receive_and_prepare(conn, store, InOrder(store, conn))
             return
         writer = _DatabaseThread(store, conn)
         try:

@@ -105,7 +105,8 @@ def test_metadata_msgpack_cannot_hold_crosses_as_a_pickle(engine, store):
 def test_outcomes_of_batches_sent_ahead_come_back_in_order(engine, store):
     # The middle batch cannot even be decoded by the child (a volume
     # that is no number): its failure is permanent and reported in its
-    # place, between the two batches around it.
+    # place, between the two batches around it. The batch sent behind
+    # it is held back, not written, until the writer sends it again.
     bad = _record("bad", 1, 5)._replace(volume="many")
     store.send_batch([_record("a", 1, 0)])
     store.send_batch([bad])
@@ -114,9 +115,50 @@ def test_outcomes_of_batches_sent_ahead_come_back_in_order(engine, store):
     with pytest.raises(child_protocol.RemoteWriteError) as failed:
         store.receive_result()
     assert failed.value.permanent
-    assert store.receive_result() == 2
+    with pytest.raises(child_protocol.RemoteWriteError) as held:
+        store.receive_result()
+    assert not held.value.permanent
+    assert "earlier batch failed" in held.value.description
+    assert _latest(engine)["message_id"] == "a"
+    assert store.write_batch([_record("b", 1, 10), _record("c", 1, 20)]) == 2
     row = _latest(engine)
     assert (row["message_id"], row["streak"]) == ("c", 3)
+
+
+def test_a_batch_behind_a_failed_one_is_committed_after_it(tmp_path):
+    # The database is locked while the child writes the first batch,
+    # which fails when SQLite's busy timeout runs out. The second, sent
+    # behind it, must not be committed first: ha_latest would then take
+    # the first batch's sample as old, and its streak would miss it.
+    url = f"sqlite:///{tmp_path / 'locked.sqlite'}"
+    engine = engine_mod.create_engine(url)
+    migration.upgrade(engine)
+    store = process_store.ProcessStore(url)
+    store.start()
+    locker = engine.raw_connection()
+    try:
+        assert store.write_batch([_record("a", 0, 0)]) == 1
+        locker.execute("BEGIN EXCLUSIVE")
+        first, second = [_record("b", 0, 10)], [_record("c", 0, 20)]
+        store.send_batch(first)
+        store.send_batch(second)
+        with pytest.raises(child_protocol.RemoteWriteError) as locked:
+            store.receive_result()
+        assert not locked.value.permanent
+        locker.rollback()
+        with pytest.raises(child_protocol.RemoteWriteError) as held:
+            store.receive_result()
+        assert "earlier batch failed" in held.value.description
+        assert _latest(engine)["message_id"] == "a"
+        # The writer's retry: the failed batches again, oldest first.
+        assert store.write_batch(first) == 1
+        assert store.write_batch(second) == 1
+        row = _latest(engine)
+        assert (row["message_id"], row["streak"]) == ("c", 3)
+    finally:
+        locker.close()
+        store.close()
+        engine.dispose()
 
 
 def test_batches_in_flight_when_the_child_dies_fail_as_lost(engine, store):
