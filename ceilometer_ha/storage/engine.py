@@ -12,7 +12,6 @@ import sqlalchemy as sa
 from sqlalchemy import event
 from sqlalchemy.engine import url as sa_url
 
-_PYMYSQL_DRIVERS = {"mysql": "mysql+pymysql", "mariadb": "mariadb+pymysql"}
 # Pages the SQLite WAL grows to before a commit copies them back into
 # the database file (SQLite's default is 1,000). The writer rewrites
 # most pages of ha_latest and of the index tails in every batch; with a
@@ -50,16 +49,21 @@ _TIMEOUT_DRIVERS = ("pymysql", "mysqldb")
 def normalize_url(url: str) -> sa_url.URL:
     """Parse ``url``, choosing PyMySQL for a bare mysql:// URL.
 
+    A ``mariadb://`` URL is served as ``mysql://`` (the MySQL dialect
+    works with MariaDB): the schema's column types and the store's
+    statements are those of the ``mysql`` dialect, which SQLAlchemy's
+    separate ``mariadb`` dialect would not get (its ``DATETIME`` would
+    lose the sub-second part).
+
     MySQL connections always use ``utf8mb4``, the character set of the
     tables: with the deployment notes' ``?charset=utf8`` (3-byte UTF-8)
     a sample carrying an emoji or another 4-byte character would be
     refused by the server.
     """
     parsed = sa.engine.make_url(url)
-    driver = _PYMYSQL_DRIVERS.get(parsed.drivername)
-    if driver:
-        parsed = parsed.set(drivername=driver)
-    if parsed.get_backend_name() == "mysql":
+    if parsed.get_backend_name() in ("mysql", "mariadb"):
+        driver = parsed.get_driver_name() if "+" in parsed.drivername else ""
+        parsed = parsed.set(drivername=f"mysql+{driver or 'pymysql'}")
         charset = parsed.query.get("charset")
         if charset in (None, "utf8", "utf8mb3"):
             parsed = parsed.update_query_dict({"charset": "utf8mb4"})

@@ -78,3 +78,21 @@ def test_migrations_get_the_connect_timeout_only():
     assert parsed.query["connect_timeout"] == CONNECT
     assert "read_timeout" not in parsed.query
     assert "write_timeout" not in parsed.query
+
+
+@pytest.mark.parametrize(
+    "url, drivername",
+    [
+        ("mysql://c:pw@db.example/c", "mysql+pymysql"),
+        ("mariadb://c:pw@db.example/c", "mysql+pymysql"),
+        ("mariadb+mysqldb://c:pw@db.example/c", "mysql+mysqldb"),
+        ("mysql+mysqldb://c:pw@db.example/c", "mysql+mysqldb"),
+    ],
+)
+def test_mysql_and_mariadb_urls_get_the_mysql_dialect_and_utf8mb4(
+    url, drivername
+):
+    parsed = engine_mod.normalize_url(url + "?charset=utf8")
+    assert parsed.drivername == drivername
+    assert parsed.get_backend_name() == "mysql"
+    assert parsed.query["charset"] == "utf8mb4"
