@@ -4,8 +4,8 @@ Reads the controller ``ceilometer_ha.conf`` of the deployment notes as
 written: options it does not use there (``polling_namespaces``,
 ``verbose``) are ignored, not errors. Exit codes: 0 after a clean stop,
 2 for a configuration or schema problem (the message says what to fix),
-1 for anything else (a database unreachable at start, samples left
-unwritten at the stop).
+1 for anything else (samples left unwritten at the stop, say). A MySQL
+database that does not answer at start is waited for, samples held.
 """
 
 import sys
@@ -50,10 +50,6 @@ def main(argv: list[str] | None = None) -> int:
     try:
         config_check.check_config(conf)
         return workers.run(conf)
-    except dispatcher.DatabaseUnavailableError as exc:
-        LOG.error("Cannot start, the database is unreachable: %s", exc)
-        sys.stderr.write(f"{PROG}: database unreachable: {exc}\n")
-        return 1
     except (
         cfg.Error,
         config_check.ConfigError,

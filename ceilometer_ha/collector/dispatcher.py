@@ -15,14 +15,13 @@ import typing
 
 from oslo_config import cfg
 from oslo_log import log
-import sqlalchemy as sa
 from stevedore import named
 
 from ceilometer_ha import wire
+from ceilometer_ha.collector import schema_wait
 from ceilometer_ha.collector import stats as stats_mod
 from ceilometer_ha.storage import engine as engine_mod
 from ceilometer_ha.storage import expiry
-from ceilometer_ha.storage import migration
 from ceilometer_ha.storage import process_store
 from ceilometer_ha.storage import writer as writer_mod
 
@@ -37,21 +36,21 @@ class DispatcherError(Exception):
     """A configured dispatcher cannot be loaded or started."""
 
 
-class DatabaseUnavailableError(DispatcherError):
-    """A dispatcher could not reach its database: worth a retry later."""
-
-
 class DatabaseDispatcher:
     """Writes samples to ``[database] connection`` and expires them.
 
     Refuses to start unless the schema is at the head revision (see
     ``storage.migration``): the operator runs ``ceilometer-ha dbsync``.
+    A database that does not answer at start is waited for instead:
+    samples are received and held (up to ``max_queued_samples``) and
+    the schema is checked, then written to, once it answers; a wrong
+    schema then holds them with an ERROR until ``dbsync`` is run.
     """
 
     def __init__(self, conf: cfg.ConfigOpts, stats: stats_mod.Stats) -> None:
         self._conf = conf
         self.engine = engine_mod.create_engine(conf.database.connection)
-        migration.check_current(self.engine)
+        self._schema_checked = schema_wait.check_or_wait(self.engine)
         collector = conf.collector
         # Writes run in a child process: a second core, and no contention
         # for the interpreter lock with the event loop receiving.
@@ -71,6 +70,12 @@ class DatabaseDispatcher:
         self._expiry_thread = threading.Thread(
             target=self._expire_periodically, name="ttl-expiry", daemon=True
         )
+        self._waiter = schema_wait.SchemaWaiter(
+            self.engine,
+            collector.db_retry_max_interval,
+            self._stop_expiry,
+            self._start_writing,
+        )
 
     @property
     def queued(self) -> int:
@@ -81,6 +86,12 @@ class DatabaseDispatcher:
         self._expire = False
 
     def start(self) -> None:
+        if self._schema_checked:
+            self._start_writing()
+        else:
+            self._waiter.start()
+
+    def _start_writing(self) -> None:
         self._store.start()
         self._writer.start()
         if self._expire:
@@ -93,6 +104,7 @@ class DatabaseDispatcher:
 
     def stop(self, timeout: float) -> int:
         self._stop_expiry.set()
+        self._waiter.join()
         left = self._writer.stop(timeout)
         self._store.close()
         self.engine.dispose()
@@ -135,14 +147,12 @@ def load_dispatchers(
         raise DispatcherError("[DEFAULT] meter_dispatchers is empty")
     failures: list[str] = []
     failed: set[str] = set()
-    unreachable: list[bool] = []
 
     def _on_failure(
         _manager: typing.Any, entry: typing.Any, exc: BaseException
     ) -> None:
         failed.add(entry.name)
         failures.append(f"{entry.name}: {exc}")
-        unreachable.append(isinstance(exc, sa.exc.OperationalError))
 
     def _on_missing(missing: collections.abc.Iterable[str]) -> None:
         # stevedore also reports here the names that failed to load.
@@ -164,8 +174,5 @@ def load_dispatchers(
         on_missing_entrypoints_callback=_on_missing,
     )
     if failures:
-        # Only load failures: an unknown name is the operator's to fix.
-        if len(unreachable) == len(failures) and all(unreachable):
-            raise DatabaseUnavailableError("; ".join(failures))
         raise DispatcherError("; ".join(failures))
     return [ext.obj for ext in manager]

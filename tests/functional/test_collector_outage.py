@@ -16,6 +16,8 @@ import threading
 import pytest
 import sqlalchemy as sa
 
+from ceilometer_ha.storage import engine as engine_mod
+from ceilometer_ha.storage import migration
 from tests import conftest
 from tests.functional import collector as helper
 
@@ -157,9 +159,13 @@ def _batch(start, count):
 
 
 @contextlib.contextmanager
-def _collector_behind_proxy(database_url, tmp_path, query=None, **collector):
+def _collector_behind_proxy(
+    database_url, tmp_path, query=None, away_at_start=False, **collector
+):
     """A collector writing to ``database_url`` through a ``TcpProxy``
-    (``query``: more of the URL's query, as an operator would add)."""
+    (``query``: more of the URL's query, as an operator would add;
+    ``away_at_start``: the schema made directly, the proxy severed
+    before the collector starts)."""
     direct = sa.engine.make_url(database_url)
     proxy = TcpProxy((direct.host or "127.0.0.1", direct.port or 3306))
     proxied = direct.set(host="127.0.0.1", port=proxy.port)
@@ -174,6 +180,12 @@ def _collector_behind_proxy(database_url, tmp_path, query=None, **collector):
     process = helper.CollectorProcess(
         proxied.render_as_string(hide_password=False), tmp_path, options
     )
+    if away_at_start:
+        engine = engine_mod.create_engine(database_url)
+        migration.upgrade(engine)
+        engine.dispose()
+        proxy.sever()
+        process.run_dbsync = False
     try:
         process.start()
         yield proxy, process
@@ -249,6 +261,28 @@ def test_database_outage_loses_nothing(mysql_database, tmp_path):
         assert collector.stop() == 0
     assert _count(mysql_database) == 600
     assert "received=600 stored=600 duplicates=0" in collector.log_text()
+
+
+@pytest.mark.mysql
+def test_a_database_away_at_start_gets_what_was_held(mysql_database, tmp_path):
+    with _collector_behind_proxy(
+        mysql_database, tmp_path, away_at_start=True, stats_interval=1
+    ) as (proxy, collector):
+        publisher = helper.ceilometer_publisher("127.0.0.1", collector.port)
+        publisher.publish_samples(_batch(0, 100))
+        helper.wait_until(
+            lambda: "received=100 stored=0" in collector.log_text(),
+            30,
+            "the samples held",
+        )
+        assert "does not answer at start" in collector.log_text()
+        proxy.restore()
+        publisher.publish_samples(_batch(100, 100))
+        _wait_rows(mysql_database, 200, 60)
+        assert collector.running()
+        assert collector.stop() == 0
+    assert "its schema is current" in collector.log_text()
+    assert _stored_once(mysql_database, 200)
 
 
 @pytest.mark.mysql

@@ -182,13 +182,29 @@ def test_each_worker_serves_metrics_on_its_own_port(tmp_path):
     assert sum(received) == 40
 
 
-def test_an_unreachable_database_at_start_exits_1_saying_so(tmp_path):
+def test_a_database_away_at_start_is_waited_for_samples_held(tmp_path):
     # Nothing listens on port 1 of loopback: the connection is refused.
     database_url = "mysql+pymysql://root@127.0.0.1:1/ceilometer_ha"
+    options = {"collector": {"stats_interval": 1}}
     collector = helper.CollectorProcess(
-        database_url, tmp_path, run_dbsync=False
+        database_url, tmp_path, options, run_dbsync=False
     )
-    message = _refused(collector, timeout=60)
-    assert "database unreachable" in message
-    assert "unknown dispatcher" not in message
-    assert collector.proc.returncode == 1
+    with collector:
+        publisher = helper.ceilometer_publisher("127.0.0.1", collector.port)
+        publisher.publish_samples(
+            [helper.make_sample(resource_id=f"r{i}") for i in range(20)]
+        )
+        helper.wait_until(
+            lambda: (
+                "received=20 stored=0 duplicates=0 queued=20"
+                in collector.log_text()
+            ),
+            30,
+            "the 20 samples to be held",
+        )
+        assert collector.running()
+        # Never reachable: the stop says what it could not write.
+        assert collector.stop() == 1
+    log = collector.log_text()
+    assert "does not answer at start" in log
+    assert "Stopped with 20 samples not written" in log

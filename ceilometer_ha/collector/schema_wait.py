@@ -1,0 +1,97 @@
+"""The schema check at start, and the wait for a database that is away.
+
+A collector started while its database does not answer (a cold start of
+the control plane, a database failing over) receives and holds samples
+as it does during an outage: ``check_or_wait`` tells the dispatcher to
+wait, and ``SchemaWaiter`` checks the schema in a thread, with the
+writer's backoff, until the database answers. A schema found missing or
+old then is not a reason to drop what is held: the waiter logs an ERROR
+naming ``ceilometer-ha dbsync`` at every attempt and goes on once the
+schema is current. A database that answers at start with a wrong schema
+still stops the start (``migration.SchemaError``), and so does a SQLite
+file that cannot be opened: a local path is a setting to fix, not a
+server to wait for.
+"""
+
+import collections.abc
+import threading
+
+from oslo_log import log
+import sqlalchemy as sa
+
+from ceilometer_ha.storage import migration
+
+LOG = log.getLogger(__name__)
+FIRST_INTERVAL = 0.1
+
+
+def check_or_wait(engine: sa.engine.Engine) -> bool:
+    """True if the schema is current; False if the database is away.
+
+    Raises ``migration.SchemaError`` when the database answers with a
+    schema that is missing or not at the head revision.
+    """
+    try:
+        migration.check_current(engine)
+    except sa.exc.OperationalError as exc:
+        if engine.dialect.name == "sqlite":
+            raise
+        LOG.warning(
+            "The database does not answer at start (%s): receiving and "
+            "holding samples until it does, then checking its schema",
+            _first_line(exc),
+        )
+        return False
+    return True
+
+
+class SchemaWaiter:
+    """Checks the schema until it is current, then calls ``ready``."""
+
+    def __init__(
+        self,
+        engine: sa.engine.Engine,
+        max_interval: float,
+        stopping: threading.Event,
+        ready: collections.abc.Callable[[], None],
+    ) -> None:
+        self._engine = engine
+        self._max_interval = max_interval
+        self._stopping = stopping
+        self._ready = ready
+        self._thread = threading.Thread(
+            target=self._run, name="schema-wait", daemon=True
+        )
+
+    def start(self) -> None:
+        self._thread.start()
+
+    def join(self) -> None:
+        """Wait for the thread after ``stopping`` was set (if it ran)."""
+        if self._thread.is_alive():
+            self._thread.join()
+
+    def _run(self) -> None:
+        pause = FIRST_INTERVAL
+        while not self._stopping.wait(pause):
+            try:
+                migration.check_current(self._engine)
+            except sa.exc.OperationalError as exc:
+                LOG.warning(
+                    "The database still does not answer (%s), next try "
+                    "in %.1f s",
+                    _first_line(exc),
+                    min(pause * 2, self._max_interval),
+                )
+            except migration.SchemaError as exc:
+                LOG.error("Holding samples: %s", exc)
+            else:
+                LOG.info("The database answers and its schema is current")
+                self._ready()
+                return
+            pause = min(pause * 2, self._max_interval)
+
+
+def _first_line(exc: BaseException) -> str:
+    lines = str(exc).splitlines()
+    return lines[0] if lines else type(exc).__name__
