@@ -5,12 +5,15 @@ PyMySQL so that no C client library is needed. SQLite files get WAL and a
 busy timeout, so that the collector writing and a status reader reading
 do not block each other, a larger WAL checkpoint interval and a larger
 page cache. MySQL connections get read, write and connect timeouts
-unless the URL sets its own (``mysql_timeouts``).
+unless the URL sets its own (``mysql_timeouts``), and the sessions that
+lost connections leave on the server are ended (``orphans``).
 """
 
 import sqlalchemy as sa
 from sqlalchemy import event
 from sqlalchemy.engine import url as sa_url
+
+from ceilometer_ha.storage import orphans
 
 # Pages the SQLite WAL grows to before a commit copies them back into
 # the database file (SQLite's default is 1,000). The writer rewrites
@@ -127,4 +130,6 @@ def create_engine(
     engine = sa.create_engine(parsed, **kwargs)
     if parsed.get_backend_name() == "sqlite":
         event.listen(engine, "connect", _sqlite_pragmas)
+    else:
+        orphans.track(engine)
     return engine

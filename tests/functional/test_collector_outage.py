@@ -28,14 +28,16 @@ WRITE_FAILED = re.compile(r"Database write of \d+ samples failed \((.*?)\); ")
 
 
 class TcpProxy:
-    """Forwards 127.0.0.1:port to ``upstream``, in three modes.
+    """Forwards 127.0.0.1:port to ``upstream``, in four modes.
 
     ``sever``: every open connection is closed and new ones are accepted
     and closed at once, as a database that went away and said so.
     ``blackhole``: every connection, open or new, stays open but no byte
     (nor a close) crosses it, as a server that lost power or a partition:
-    what either side sends is held. ``restore`` relays again, the held
-    bytes first.
+    what either side sends is held. ``strand``: the connections open now
+    are blackholed for good, new ones relayed, as after a partition that
+    healed while the server kept the sessions of the lost connections.
+    ``restore`` relays again, the held bytes first.
     """
 
     def __init__(self, upstream: tuple[str, int]) -> None:
@@ -44,8 +46,10 @@ class TcpProxy:
         self._listener.settimeout(0.2)
         self.port = self._listener.getsockname()[1]
         self._severed = threading.Event()
+        # Whether new connections relay; each connection has its own.
         self._relaying = threading.Event()
         self._relaying.set()
+        self._relays: list[threading.Event] = []
         self._closing = threading.Event()
         self._lock = threading.Lock()
         self._sockets: list[socket.socket] = []
@@ -71,31 +75,37 @@ class TcpProxy:
                 client.close()
                 continue
             server.settimeout(None)
+            relay = threading.Event()
             with self._lock:
                 self._sockets += [client, server]
+                self._relays.append(relay)
+                if self._relaying.is_set():
+                    relay.set()
             for src, dst in ((client, server), (server, client)):
                 threading.Thread(
-                    target=self._pump, args=(src, dst), daemon=True
+                    target=self._pump, args=(src, dst, relay), daemon=True
                 ).start()
 
-    def _relay_allowed(self) -> bool:
+    def _relay_allowed(self, relay: threading.Event) -> bool:
         """Wait while blackholed; False once the proxy closes."""
-        if not self._relaying.is_set():
+        if not relay.is_set():
             with self._lock:
                 self.held += 1
-        while not self._relaying.wait(0.2):
+        while not relay.wait(0.2):
             if self._closing.is_set():
                 return False
         return not self._closing.is_set()
 
-    def _pump(self, src: socket.socket, dst: socket.socket) -> None:
+    def _pump(
+        self, src: socket.socket, dst: socket.socket, relay: threading.Event
+    ) -> None:
         with contextlib.suppress(OSError):
             while data := src.recv(65536):
-                if not self._relay_allowed():
+                if not self._relay_allowed(relay):
                     break
                 dst.sendall(data)
         # A close is relayed like the bytes: not while blackholed.
-        self._relay_allowed()
+        self._relay_allowed(relay)
         for sock in (src, dst):
             with contextlib.suppress(OSError):
                 sock.shutdown(socket.SHUT_RDWR)
@@ -109,16 +119,30 @@ class TcpProxy:
                 sock.shutdown(socket.SHUT_RDWR)
             sock.close()
 
+    def _set_relays(self, relaying: bool, new_too: bool) -> None:
+        with self._lock:
+            targets = list(self._relays)
+            if new_too:
+                targets.append(self._relaying)
+        for relay in targets:
+            if relaying:
+                relay.set()
+            else:
+                relay.clear()
+
     def blackhole(self) -> None:
-        self._relaying.clear()
+        self._set_relays(False, new_too=True)
+
+    def strand(self) -> None:
+        self._set_relays(False, new_too=False)
 
     def restore(self) -> None:
         self._severed.clear()
-        self._relaying.set()
+        self._set_relays(True, new_too=True)
 
     def close(self) -> None:
         self._closing.set()
-        self._relaying.set()
+        self._set_relays(True, new_too=True)
         self.sever()
         self._listener.close()
         self._thread.join(5)
@@ -348,3 +372,53 @@ def test_stopping_while_the_database_is_silent_ends(mysql_database, tmp_path):
     )
     assert left and int(left.group(1)) > 0
     assert _final_stats(collector)["received"] == 200
+
+
+def _session_ids(engine):
+    with engine.connect() as conn:
+        return set(
+            conn.execute(
+                sa.text("SELECT ID FROM information_schema.PROCESSLIST")
+            ).scalars()
+        )
+
+
+@pytest.mark.mysql
+def test_a_lost_connections_session_is_ended_with_its_locks(mysql_database):
+    # A transaction holds a row lock when its connection is lost while
+    # the server keeps the session: the engine's next connection ends it.
+    direct = engine_mod.create_engine(mysql_database)
+    url = sa.engine.make_url(mysql_database)
+    proxy = TcpProxy((url.host or "127.0.0.1", url.port or 3306))
+    proxied = engine_mod.create_engine(
+        url.set(host="127.0.0.1", port=proxy.port)
+        .update_query_dict({"read_timeout": "1"})
+        .render_as_string(hide_password=False)
+    )
+    try:
+        with direct.begin() as conn:
+            conn.execute(sa.text("CREATE TABLE locked (id INT PRIMARY KEY)"))
+            conn.execute(sa.text("INSERT INTO locked VALUES (1)"))
+        lost = proxied.connect()
+        lost.execute(sa.text("SELECT id FROM locked WHERE id = 1 FOR UPDATE"))
+        orphan = lost.connection.dbapi_connection.thread_id()
+        proxy.strand()
+        with pytest.raises(sa.exc.OperationalError):
+            lost.execute(sa.text("SELECT 1"))  # the read timeout
+        lost.close()
+        assert orphan in _session_ids(direct)
+        with proxied.connect() as fresh:
+            fresh.execute(sa.text("SELECT 1"))
+        helper.wait_until(
+            lambda: orphan not in _session_ids(direct), 10, "the session end"
+        )
+        with direct.begin() as conn:
+            conn.execute(sa.text("SET SESSION innodb_lock_wait_timeout = 1"))
+            row = conn.execute(
+                sa.text("SELECT id FROM locked WHERE id = 1 FOR UPDATE")
+            ).scalar()
+        assert row == 1
+    finally:
+        proxied.dispose()
+        direct.dispose()
+        proxy.close()
