@@ -144,10 +144,6 @@ class SocketDrain:
     def start(self) -> None:
         self._loop.add_reader(self._fd, self._read)
 
-    def close(self) -> None:
-        self._loop.remove_reader(self._fd)
-        self._sock.close()
-
     def stop(self, limit: int = MAX_DRAINED) -> int:
         """Stop watching the socket, then handle what already waits on it.
 
