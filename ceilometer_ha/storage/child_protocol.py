@@ -7,8 +7,8 @@ process. The child keeps the times as text (``ReceivedRecord``), which
 format a datetime parsed back from it. A batch msgpack cannot hold
 (integers beyond 64 bits, unpaired surrogates in metadata) goes as a
 pickle instead, times as datetimes. The first byte says which;
-``STOP`` alone asks the child to finish and exit, ``RESUME`` alone to
-write again after a failed batch (``writer_child``).
+``RESUME`` alone asks the child to write again after a failed batch
+(``writer_child``). The child exits when the pipe ends.
 
 Replies come back, one per batch and in the order of the batches, as
 ``("ok", new_samples)`` or ``("error", description, permanent)``;
@@ -25,7 +25,6 @@ from ceilometer_ha import wire
 _PROTOCOL = pickle.HIGHEST_PROTOCOL
 # First byte of a message to the child.
 _MSGPACK, _PICKLE = b"m", b"p"
-STOP = b"s"
 RESUME = b"r"
 _ENCODER = msgspec.msgpack.Encoder()
 
@@ -56,15 +55,15 @@ def encode_batch(records: typing.Sequence[wire.SampleRecord]) -> bytes:
         return _PICKLE + pickle.dumps(rows, _PROTOCOL)
 
 
-def decode_batch(payload: bytes) -> list[typing.Any] | None:
-    """The records of ``encode_batch``; None for the stop message."""
+def decode_batch(payload: bytes) -> list[typing.Any]:
+    """The records of ``encode_batch``."""
     kind, body = payload[:1], memoryview(payload)[1:]
     if kind == _MSGPACK:
         return _DECODER.decode(body)
     if kind == _PICKLE:
         # From our own parent over a private pipe.
         return typing.cast(list, pickle.loads(body))  # noqa: S301
-    return None
+    raise ValueError(f"not a batch: first byte {bytes(kind)!r}")
 
 
 class RemoteWriteError(Exception):

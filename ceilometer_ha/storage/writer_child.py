@@ -34,8 +34,6 @@ import threading
 import time
 import typing
 
-import msgspec
-
 from ceilometer_ha import heap
 from ceilometer_ha.storage import child_protocol
 
@@ -65,8 +63,6 @@ def _first_error(exc: Exception, store: typing.Any) -> BaseException:
 
 
 def _failure(exc: Exception, store: typing.Any) -> child_protocol.Reply:
-    if isinstance(exc, msgspec.DecodeError):  # will fail again
-        return child_protocol.error(exc, True)
     # Judged as raised: a connection lost (invalidated) is transient.
     permanent = store.is_permanent(exc)
     return child_protocol.error(_first_error(exc, store), permanent)
@@ -152,7 +148,7 @@ def _receive_and_prepare(
     store: typing.Any,
     deliver: typing.Callable[[typing.Any], bool],
 ) -> None:
-    """Until the pipe closes or says stop: each batch to ``deliver``."""
+    """Until the pipe ends: each batch, or RESUMED, to ``deliver``."""
     while True:
         try:
             payload = conn.recv_bytes()
@@ -165,11 +161,13 @@ def _receive_and_prepare(
             continue
         try:
             batch = child_protocol.decode_batch(payload)
-            if batch is None:
-                return
-            item = store.prepare(batch)
-        except Exception as exc:
-            item = _Failed(_failure(exc, store))
+        except Exception as exc:  # will fail again: permanent
+            item = _Failed(child_protocol.error(exc, True))
+        else:
+            try:
+                item = store.prepare(batch)
+            except Exception as exc:
+                item = _Failed(_failure(exc, store))
         if not deliver(item):
             return
 

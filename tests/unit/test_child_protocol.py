@@ -2,6 +2,8 @@
 
 import datetime
 
+import pytest
+
 from ceilometer_ha import wire
 from ceilometer_ha.storage import child_protocol
 
@@ -52,5 +54,7 @@ def test_what_msgpack_cannot_hold_crosses_as_a_pickle():
         assert child_protocol.decode_batch(payload) == [tuple(records[0])]
 
 
-def test_the_stop_message_is_not_a_batch():
-    assert child_protocol.decode_batch(child_protocol.STOP) is None
+def test_a_message_that_is_no_batch_is_refused():
+    for payload in (child_protocol.RESUME, b"", b"x junk"):
+        with pytest.raises(ValueError, match="not a batch"):
+            child_protocol.decode_batch(payload)
