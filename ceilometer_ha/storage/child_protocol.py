@@ -91,13 +91,13 @@ def error(exc: BaseException, permanent: bool) -> Reply:
     return ("error", describe(exc), permanent)
 
 
+# Why a batch was not written: an earlier one failed (``writer_child``).
+HELD_BACK = "not written: an earlier batch failed and goes first"
+
+
 def held_back() -> Reply:
     """The reply to a batch not written because an earlier one failed."""
-    return (
-        "error",
-        "not written: an earlier batch failed and goes first",
-        False,
-    )
+    return ("error", HELD_BACK, False)
 
 
 def outcome(reply: Reply) -> int:

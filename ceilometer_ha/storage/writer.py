@@ -27,6 +27,7 @@ from oslo_log import log
 
 from ceilometer_ha import wire
 from ceilometer_ha.storage import batch_store
+from ceilometer_ha.storage import child_protocol
 from ceilometer_ha.storage import write_retry
 
 LOG = log.getLogger(__name__)
@@ -167,6 +168,10 @@ class SqlWriter:
             later_failure = later_failure or self._try_receive(later)
             if later_failure is None:
                 self._in_flight -= len(later)
+            elif later_failure[0] == child_protocol.HELD_BACK:
+                # Not tried: written once those before it are, no retry
+                # counted nor waited for.
+                failed.append((later, None))
             else:
                 failed.append((later, later_failure))
         # Failed batches count as in flight until written or queued again.

@@ -6,6 +6,7 @@ import threading
 import time
 
 from ceilometer_ha import wire
+from ceilometer_ha.storage import child_protocol
 from ceilometer_ha.storage import writer
 
 T0 = datetime.datetime(2026, 11, 22, 3, 0, 0)
@@ -257,6 +258,44 @@ def test_a_failed_outcome_is_retried_after_the_batch_sent_behind_it():
     assert store.written == [f"m{i}" for i in range(10, 20)] + [
         f"m{i}" for i in range(10)
     ]
+    assert (counters.stored_count, counters.failures) == (20, 1)
+    assert w.queued == 0
+
+
+class HoldingBackFakeStore(PipelinedFakeStore):
+    """Holds back the batches sent behind a failed one, as the writer
+    process does: their outcomes fail as ``HELD_BACK``, unwritten."""
+
+    def __init__(self):
+        super().__init__()
+        self.held = 0
+
+    def receive_result(self):
+        if self.held:
+            self.held -= 1
+            self.sent.pop(0)
+            raise child_protocol.RemoteWriteError(
+                child_protocol.HELD_BACK, False
+            )
+        try:
+            return super().receive_result()
+        except ConnectionError:
+            self.held = len(self.sent)  # sent before the failure was known
+            raise
+
+
+def test_batches_held_back_behind_a_failed_one_follow_it_uncounted():
+    store, counters = HoldingBackFakeStore(), RecordingCounters()
+    store.fail_next.set()
+    w = _writer(store, counters, pipeline_depth=2)
+    for i in range(20):
+        w.submit(_record(f"m{i}"))
+    w.start()
+    assert _wait_for(lambda: len(store.written) == 20)
+    assert w.stop(5.0) == 0
+    # The batch behind the failed one was held back, then written after
+    # it: in order, and only the real failure counted as one.
+    assert store.written == [f"m{i}" for i in range(20)]
     assert (counters.stored_count, counters.failures) == (20, 1)
     assert w.queued == 0
 
