@@ -8,6 +8,11 @@ Reports, for a compute-node or controller ``ceilometer_ha.conf``:
   registered option is read, so each error names its option;
 * groups the HA services do not read (``[keystone_authtoken]``) and
   options removed from OpenStack (``verbose``): warnings;
+* a ``[publisher] telemetry_secret`` the file leaves empty or at a
+  placeholder (ceilometer's, or a shipped file's), which the collector
+  refuses unless ``allow_unsigned``, or sets to the one printed in the
+  deployment notes, which everyone who read them can sign with:
+  warnings;
 * with ``--collector-config``, a ``[publisher] telemetry_secret`` that
   differs between the compute file and the collector file: an error,
   since every sample would then be rejected.
@@ -27,6 +32,7 @@ from oslo_config import cfg
 from oslo_log import log
 
 from ceilometer_ha import opts
+from ceilometer_ha.collector import config_check
 from ceilometer_ha.pollsters import validate
 
 # Groups of other OpenStack services often left in copied files.
@@ -220,6 +226,14 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     )
 
 
+def _secret_is_default(conf: cfg.ConfigOpts) -> bool:
+    try:
+        where = conf.get_location("telemetry_secret", "publisher")
+    except (cfg.Error, ValueError):
+        return False
+    return where.location == cfg.Locations.opt_default
+
+
 def _secret(conf: cfg.ConfigOpts) -> str | None:
     try:
         return conf.publisher.telemetry_secret
@@ -227,11 +241,34 @@ def _secret(conf: cfg.ConfigOpts) -> str | None:
         return None
 
 
+def _check_secret(path: str, conf: cfg.ConfigOpts | None, findings) -> None:
+    """The secret the file sets, if it sets one (else another file may)."""
+    if conf is None or _secret_is_default(conf):
+        return
+    secret = _secret(conf)
+    if secret in config_check.UNSET_SECRETS:
+        findings.warning(
+            path,
+            "[publisher] telemetry_secret is empty or a placeholder, which "
+            "the collector refuses unless [collector] allow_unsigned: set "
+            "a secret of your own, the same on agents and collectors "
+            "(e.g. openssl rand -hex 32)",
+        )
+    elif secret == config_check.PUBLISHED_SECRET:
+        findings.warning(
+            path,
+            "[publisher] telemetry_secret is the one printed in the "
+            "deployment notes: whoever has read them can forge samples",
+        )
+
+
 def run(args: argparse.Namespace) -> int:
     findings = Findings()
     compute = check_file(args.config_file, findings)
+    _check_secret(args.config_file, compute, findings)
     if args.collector_config:
         collector = check_file(args.collector_config, findings)
+        _check_secret(args.collector_config, collector, findings)
         if compute and collector and _secret(compute) != _secret(collector):
             findings.error(
                 args.collector_config,

@@ -67,17 +67,24 @@ def test_compute_seed_only_misspelt_default_is_an_error(compute_seed, capsys):
     )
 
 
-def test_controller_seed_is_clean_but_for_a_warning(capsys):
+def test_controller_seed_is_clean_but_for_two_warnings(capsys):
     code, lines = check(capsys, CONTROLLER_SEED)
     assert code == 0
-    assert lines[-1] == "0 errors, 1 warnings"
+    assert lines[-1] == "0 errors, 2 warnings"
     assert "[DEFAULT] verbose" in lines[0]
+    assert "printed in the deployment notes" in lines[1]
 
 
-def test_shipped_files_are_clean(capsys):
+def test_shipped_files_are_clean_but_for_their_placeholder_secret(capsys):
     for path in (SHIPPED_COMPUTE, SHIPPED_CONTROLLER):
         code, lines = check(capsys, path)
         assert code == 0, lines
+        assert lines[-1].startswith("0 errors,"), lines
+        assert any(
+            "telemetry_secret is empty or a placeholder" in line
+            and line.startswith("WARNING")
+            for line in lines
+        ), lines
 
 
 def test_same_secret_on_both_sides_is_fine(compute_seed, capsys):
