@@ -231,7 +231,7 @@ def _secret_is_default(conf: cfg.ConfigOpts) -> bool:
         where = conf.get_location("telemetry_secret", "publisher")
     except (cfg.Error, ValueError):
         return False
-    return where.location == cfg.Locations.opt_default
+    return where is None or where.location == cfg.Locations.opt_default
 
 
 def _secret(conf: cfg.ConfigOpts) -> str | None:
