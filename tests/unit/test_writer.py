@@ -244,8 +244,10 @@ def test_an_unpipelined_store_has_one_batch_at_a_time():
     assert _queue_then_write(60).ahead == 0
 
 
-def test_a_failed_outcome_is_retried_after_the_batch_sent_behind_it():
-    store, counters = PipelinedFakeStore(), RecordingCounters()
+def _twenty_past_a_failed_outcome(store):
+    """Two batches of ten, pipelined, the first outcome failing once;
+    the counters once all twenty are written and the writer stopped."""
+    counters = RecordingCounters()
     store.fail_next.set()
     w = _writer(store, counters, pipeline_depth=2)
     for i in range(20):
@@ -253,13 +255,19 @@ def test_a_failed_outcome_is_retried_after_the_batch_sent_behind_it():
     w.start()
     assert _wait_for(lambda: len(store.written) == 20)
     assert w.stop(5.0) == 0
+    assert w.queued == 0
+    return counters
+
+
+def test_a_failed_outcome_is_retried_after_the_batch_sent_behind_it():
+    store = PipelinedFakeStore()
+    counters = _twenty_past_a_failed_outcome(store)
     # The first batch failed while the second was in flight: the second
     # was stored, then the first on its retry; nothing twice, none lost.
     assert store.written == [f"m{i}" for i in range(10, 20)] + [
         f"m{i}" for i in range(10)
     ]
     assert (counters.stored_count, counters.failures) == (20, 1)
-    assert w.queued == 0
 
 
 class HoldingBackFakeStore(PipelinedFakeStore):
@@ -285,19 +293,12 @@ class HoldingBackFakeStore(PipelinedFakeStore):
 
 
 def test_batches_held_back_behind_a_failed_one_follow_it_uncounted():
-    store, counters = HoldingBackFakeStore(), RecordingCounters()
-    store.fail_next.set()
-    w = _writer(store, counters, pipeline_depth=2)
-    for i in range(20):
-        w.submit(_record(f"m{i}"))
-    w.start()
-    assert _wait_for(lambda: len(store.written) == 20)
-    assert w.stop(5.0) == 0
+    store = HoldingBackFakeStore()
+    counters = _twenty_past_a_failed_outcome(store)
     # The batch behind the failed one was held back, then written after
     # it: in order, and only the real failure counted as one.
     assert store.written == [f"m{i}" for i in range(20)]
     assert (counters.stored_count, counters.failures) == (20, 1)
-    assert w.queued == 0
 
 
 def test_a_pipelined_outage_keeps_every_sample_until_it_ends():
