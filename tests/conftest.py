@@ -94,10 +94,15 @@ def _database_url(request, tmp_path):
     if request.param == "sqlite":
         yield f"sqlite:///{tmp_path / 'ceilometer_ha.sqlite'}"
         return
+    yield from _mysql_database(_MYSQL_DRIVERS[request.param])
+
+
+def _mysql_database(driver=None):
+    """An empty database on the test server (through ``driver`` if one is
+    named), dropped after."""
     server = mysql_server_url()
     if not server:
         pytest.skip(f"{MYSQL_URL_ENV} is not set")
-    driver = _MYSQL_DRIVERS[request.param]
     if driver:
         pytest.importorskip("MySQLdb")
         server = (
@@ -110,6 +115,12 @@ def _database_url(request, tmp_path):
         yield url
     finally:
         drop_mysql_database(server, url)
+
+
+@pytest.fixture
+def mysql_database():
+    """An empty MySQL database, dropped after (for MySQL-only tests)."""
+    yield from _mysql_database()
 
 
 @pytest.fixture(params=["sqlite", "mysql"])

@@ -18,7 +18,6 @@ import sqlalchemy as sa
 
 from ceilometer_ha.storage import engine as engine_mod
 from ceilometer_ha.storage import migration
-from tests import conftest
 from tests.functional import collector as helper
 
 # [database] connection's read_timeout for the silent database, seconds.
@@ -148,18 +147,6 @@ class TcpProxy:
         self._thread.join(5)
 
 
-@pytest.fixture
-def mysql_database():
-    server = conftest.mysql_server_url()
-    if not server:
-        pytest.skip(f"{conftest.MYSQL_URL_ENV} is not set")
-    url = conftest.create_mysql_database(server)
-    try:
-        yield url
-    finally:
-        conftest.drop_mysql_database(server, url)
-
-
 def _count(url):
     engine = sa.create_engine(url)
     try:
@@ -251,38 +238,52 @@ def _stored_once(url, count):
     return dict(rows) == {f"r{i}": 1 for i in range(count)}
 
 
+def _through_an_outage(
+    url, proxy, collector, cut, failed, failed_within, more_failed
+):
+    """600 samples: 100 stored, then the database ``cut`` while 400
+    arrive (``failed`` seen within ``failed_within`` seconds of the
+    first 300, ``more_failed`` after the rest), none stored meanwhile;
+    restored, 100 more, all written."""
+    publisher = helper.ceilometer_publisher("127.0.0.1", collector.port)
+    publisher.publish_samples(_batch(0, 100))
+    _wait_rows(url, 100, 30)
+
+    cut()
+    for start in range(100, 400, 50):
+        publisher.publish_samples(_batch(start, 50))
+    helper.wait_until(failed, failed_within, "failed writes")
+    publisher.publish_samples(_batch(400, 100))
+    helper.wait_until(more_failed, 30, "more failed writes")
+    assert _count(url) == 100
+    assert collector.running()
+
+    proxy.restore()
+    publisher.publish_samples(_batch(500, 100))
+    _wait_rows(url, 600, 60)
+    assert collector.running()
+    assert collector.stop() == 0
+
+
+def _failed_writes_logged(collector):
+    return collector.log_text().count("Database write of")
+
+
 @pytest.mark.mysql
 def test_database_outage_loses_nothing(mysql_database, tmp_path):
     with _collector_behind_proxy(mysql_database, tmp_path) as (
         proxy,
         collector,
     ):
-        publisher = helper.ceilometer_publisher("127.0.0.1", collector.port)
-        publisher.publish_samples(_batch(0, 100))
-        _wait_rows(mysql_database, 100, 30)
-
-        proxy.sever()
-        for start in range(100, 400, 50):
-            publisher.publish_samples(_batch(start, 50))
-        helper.wait_until(
-            lambda: "Database write of" in collector.log_text(),
+        _through_an_outage(
+            mysql_database,
+            proxy,
+            collector,
+            proxy.sever,
+            lambda: _failed_writes_logged(collector) >= 1,
             30,
-            "a failed write",
+            lambda: _failed_writes_logged(collector) >= 3,
         )
-        publisher.publish_samples(_batch(400, 100))
-        helper.wait_until(
-            lambda: collector.log_text().count("Database write of") >= 3,
-            30,
-            "three failed writes",
-        )
-        assert _count(mysql_database) == 100
-        assert collector.running()
-
-        proxy.restore()
-        publisher.publish_samples(_batch(500, 100))
-        _wait_rows(mysql_database, 600, 60)
-        assert collector.running()
-        assert collector.stop() == 0
     assert _count(mysql_database) == 600
     assert "received=600 stored=600 duplicates=0" in collector.log_text()
 
@@ -320,25 +321,15 @@ def test_a_silent_database_times_out_and_loses_nothing(
         proxy,
         collector,
     ):
-        publisher = helper.ceilometer_publisher("127.0.0.1", collector.port)
-        publisher.publish_samples(_batch(0, 100))
-        _wait_rows(mysql_database, 100, 30)
-
-        proxy.blackhole()
-        for start in range(100, 400, 50):
-            publisher.publish_samples(_batch(start, 50))
-        helper.wait_until(
-            lambda: len(_failures(collector)) >= 2, 60, "two failed writes"
+        _through_an_outage(
+            mysql_database,
+            proxy,
+            collector,
+            proxy.blackhole,
+            lambda: len(_failures(collector)) >= 2,
+            60,
+            lambda: True,
         )
-        publisher.publish_samples(_batch(400, 100))
-        assert _count(mysql_database) == 100
-        assert collector.running()
-
-        proxy.restore()
-        publisher.publish_samples(_batch(500, 100))
-        _wait_rows(mysql_database, 600, 60)
-        assert collector.running()
-        assert collector.stop() == 0
     assert "timed out" in _failures(collector)[0]
     assert _stored_once(mysql_database, 600)
     # A write whose COMMIT the proxy held may have been applied late, so

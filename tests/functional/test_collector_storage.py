@@ -202,22 +202,15 @@ def test_a_ttl_of_zero_or_less_keeps_every_row(database_url, ttl):
 
 
 @pytest.mark.mysql
-def test_a_mariadb_url_keeps_sub_second_times():
-    server = conftest.mysql_server_url()
-    if not server:
-        pytest.skip(f"{conftest.MYSQL_URL_ENV} is not set")
-    url = conftest.create_mysql_database(server)
-    try:
-        # mariadb:// as an operator may write it for the same server.
-        store = _store("mariadb://" + url.split("://", 1)[1])
-        record = _record("precise", 1, 0)
-        assert record.timestamp.microsecond != 0
-        assert store.write_batch([record]) == 1
-        row = _latest(store.engine)["compute-1-storage"]
-        assert row["timestamp"] == record.timestamp
-        store.engine.dispose()
-    finally:
-        conftest.drop_mysql_database(server, url)
+def test_a_mariadb_url_keeps_sub_second_times(mysql_database):
+    # mariadb:// as an operator may write it for the same server.
+    store = _store("mariadb://" + mysql_database.split("://", 1)[1])
+    record = _record("precise", 1, 0)
+    assert record.timestamp.microsecond != 0
+    assert store.write_batch([record]) == 1
+    row = _latest(store.engine)["compute-1-storage"]
+    assert row["timestamp"] == record.timestamp
+    store.engine.dispose()
 
 
 def test_four_byte_unicode_is_stored_even_with_charset_utf8(database_url):
