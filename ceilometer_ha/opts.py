@@ -257,7 +257,9 @@ COLLECTOR_OPTS: list[cfg.Opt] = [
         default=10.0,
         min=0.0,
         help="Seconds allowed, after SIGTERM or SIGINT, to write the "
-        "samples still queued before exiting.",
+        "samples still queued before exiting. The database writer "
+        "process then gets what is left of them (at least 1 s) to exit, "
+        "or is killed.",
     ),
 ]
 

@@ -11,6 +11,7 @@ but one, so that housekeeping of a shared store runs once. The
 import collections.abc
 import importlib.metadata
 import threading
+import time
 import typing
 
 from oslo_config import cfg
@@ -103,10 +104,19 @@ class DatabaseDispatcher:
             self._expiry_thread.start()
 
     def stop(self, timeout: float) -> int:
+        """Flush within ``timeout``; the writer process then gets what
+        is left of it (at least ``CLOSE_GRACE_MIN``) to exit, or is
+        killed."""
+        deadline = time.monotonic() + timeout
         self._stop_expiry.set()
         self._waiter.join()
         left = self._writer.stop(timeout)
-        self._store.close()
+        self._store.close(
+            max(
+                deadline - time.monotonic(),
+                process_store.CLOSE_GRACE_MIN,
+            )
+        )
         self.engine.dispose()
         return left
 

@@ -33,7 +33,9 @@ child silent for ``reply_timeout`` is stuck where none applies and is
 killed, its batches failing as lost. Sending a batch waits at most for
 the child's current write, as the child reads while its database thread
 writes (SQLite: once it wrote). ``close`` ends the pipe without waiting
-and kills a child that has not exited after ``JOIN_TIMEOUT``.
+and kills a child that has not exited after its ``grace`` (by default
+``JOIN_TIMEOUT``; the collector's stop gives what is left of
+``shutdown_timeout``, at least ``CLOSE_GRACE_MIN``).
 """
 
 import collections
@@ -52,6 +54,9 @@ from ceilometer_ha.storage import writer_child
 
 LOG = log.getLogger(__name__)
 JOIN_TIMEOUT = 5.0
+# The least time a child is given to exit once its pipe ends: a Python
+# process that has written everything exits well within it.
+CLOSE_GRACE_MIN = 1.0
 # The longest wait for a batch's outcome, in driver read timeouts: a
 # batch is a handful of round trips (pre-ping, maybe a reconnect, the
 # insert and upsert statements, COMMIT), each bounded by one.
@@ -174,14 +179,15 @@ class ProcessStore:
             exc, (TypeError, ValueError, RecursionError, pickle.PicklingError)
         )
 
-    def close(self) -> None:
+    def close(self, grace: float | None = None) -> None:
         """Let the child write what it was sent and exit; kill it if it
-        has not after ``JOIN_TIMEOUT``."""
-        self._discard()
+        has not after ``grace`` seconds (``JOIN_TIMEOUT`` if None)."""
+        self._discard(grace)
 
-    def _discard(self) -> None:
+    def _discard(self, grace: float | None = None) -> None:
         """End the child: the end of the pipe (read after what was sent),
-        then SIGKILL if it is still there after ``JOIN_TIMEOUT``.
+        then SIGKILL if it is still there after ``grace`` seconds
+        (``JOIN_TIMEOUT`` if None).
 
         The pipe is half-closed rather than sent STOP: that never waits
         (a child stuck in a write reads nothing), and a batch another
@@ -194,14 +200,16 @@ class ProcessStore:
             proc, self._proc = self._proc, None
         if conn is not None:
             _end_sending(conn)
+        if grace is None:
+            grace = JOIN_TIMEOUT
         if proc is not None:
-            proc.join(JOIN_TIMEOUT)
+            proc.join(grace)
             if proc.is_alive():
                 LOG.warning(
                     "Database writer process did not exit in %.1f s, "
                     "killed with %d samples sent to it not confirmed "
                     "written",
-                    JOIN_TIMEOUT,
+                    grace,
                     sum(self._unconfirmed),
                 )
                 proc.kill()

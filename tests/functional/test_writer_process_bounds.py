@@ -4,7 +4,8 @@ A stand-in child that reads nothing and answers nothing (as one stuck
 in a statement no timeout covers) takes the place of the writer process
 of a ``ProcessStore`` on SQLite: the outcome awaited from it fails as
 transient after ``reply_timeout`` and a real child takes over; ``close``
-returns even with a batch filling the pipe, and kills it.
+returns even with a batch filling the pipe, and kills it; the
+collector's stop gives it no more than ``shutdown_timeout`` allows.
 """
 
 import datetime
@@ -16,11 +17,15 @@ import time
 import pytest
 
 from ceilometer_ha import wire
+from ceilometer_ha.cmd import collector as collector_cmd
+from ceilometer_ha.collector import dispatcher
+from ceilometer_ha.collector import stats as stats_mod
 from ceilometer_ha.storage import child_protocol
 from ceilometer_ha.storage import engine as engine_mod
 from ceilometer_ha.storage import migration
 from ceilometer_ha.storage import process_store
 from tests.functional import collector as helper
+from tests.functional import collector_config
 
 T0 = datetime.datetime(2026, 11, 22, 3, 0, 0)
 # Bounds of the test's own waits, far above what each takes.
@@ -92,8 +97,7 @@ def test_an_outcome_not_coming_fails_as_lost_and_a_child_takes_over(store):
     assert store.write_batch([_record("a")]) == 1
 
 
-def test_close_returns_while_a_batch_fills_the_pipe(store, monkeypatch):
-    monkeypatch.setattr(process_store, "JOIN_TIMEOUT", 0.5)
+def test_close_returns_while_a_batch_fills_the_pipe(store):
     silent = _give_silent_child(store)
     # Far more than the pipe holds: the sending thread waits, as a
     # writer thread the stop gave up on would.
@@ -111,7 +115,7 @@ def test_close_returns_while_a_batch_fills_the_pipe(store, monkeypatch):
     helper.wait_until(lambda: _pipe_full(store._conn), WAIT, "a full pipe")
     assert sending.is_alive()
 
-    closing = threading.Thread(target=store.close, daemon=True)
+    closing = threading.Thread(target=store.close, args=(0.5,), daemon=True)
     closing.start()
     closing.join(WAIT)
     assert not closing.is_alive()
@@ -126,3 +130,42 @@ def test_close_lets_a_child_that_wrote_everything_exit(store):
     child = store._proc
     store.close()
     assert child.exitcode == 0
+
+
+def test_a_stop_gives_a_stuck_writer_process_only_the_budget_left(
+    tmp_path, monkeypatch, caplog
+):
+    # The default grace far beyond the test's wait: only the stop's
+    # budget can end the child in time.
+    monkeypatch.setattr(process_store, "JOIN_TIMEOUT", 10 * WAIT)
+    url = f"sqlite:///{tmp_path / 'ha.sqlite'}"
+    config, overlay, _ = collector_config.write_files(
+        tmp_path, url, collector_config.SEED_CONFIG.read_text(), None
+    )
+    conf = collector_cmd.prepare_conf(
+        ["--config-file", str(config), "--config-file", str(overlay)]
+    )
+    engine = engine_mod.create_engine(url)
+    migration.upgrade(engine)
+    engine.dispose()
+    database = dispatcher.DatabaseDispatcher(conf, stats_mod.Stats())
+    store = database._store
+    children = []
+    monkeypatch.setattr(
+        store, "start", lambda: children.append(_give_silent_child(store))
+    )
+    database.start()
+    database.dispatch(_record("a"))
+    helper.wait_until(lambda: store._unconfirmed, WAIT, "a batch sent")
+
+    left = []
+    stopping = threading.Thread(
+        target=lambda: left.append(database.stop(0.5)), daemon=True
+    )
+    stopping.start()
+    stopping.join(WAIT)
+    assert not stopping.is_alive()
+    assert left == [1]
+    [silent] = children
+    assert silent.exitcode is not None
+    assert "killed with 1 samples sent to it" in caplog.text
