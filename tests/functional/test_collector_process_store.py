@@ -8,13 +8,13 @@ import signal
 import pytest
 import sqlalchemy as sa
 
-from ceilometer_ha import wire
 from ceilometer_ha.storage import child_protocol
 from ceilometer_ha.storage import engine as engine_mod
 from ceilometer_ha.storage import migration
 from ceilometer_ha.storage import models
 from ceilometer_ha.storage import process_store
 from tests import conftest
+from tests import records
 
 # The writer child (a second thread for MySQL) through both drivers.
 database_url = conftest.every_driver_database_url
@@ -23,19 +23,11 @@ T0 = datetime.datetime(2026, 11, 22, 3, 0, 0, 250000)
 
 
 def _record(mid, volume, seconds):
-    stamp = T0 + datetime.timedelta(seconds=seconds)
-    return wire.SampleRecord(
+    return records.record(
         mid,
-        "compute-1",
-        "rack-a",
-        "ha.storage.reachable",
-        "compute-1-storage",
-        float(volume),
-        "B",
-        stamp,
-        stamp,
-        "openstack",
-        {"host": "compute-1", "note": "ünï"},
+        volume=float(volume),
+        timestamp=T0 + datetime.timedelta(seconds=seconds),
+        resource_metadata={"host": "compute-1", "note": "ünï"},
     )
 
 

@@ -6,7 +6,6 @@ import json
 import pytest
 import sqlalchemy as sa
 
-from ceilometer_ha import wire
 from ceilometer_ha.storage import engine as engine_mod
 from ceilometer_ha.storage import expiry
 from ceilometer_ha.storage import migration
@@ -14,6 +13,7 @@ from ceilometer_ha.storage import models
 from ceilometer_ha.storage import mysql_rows
 from ceilometer_ha.storage import store as store_mod
 from tests import conftest
+from tests import records
 
 # The store's own semantics, on MySQL through both drivers (conftest).
 database_url = conftest.every_driver_database_url
@@ -26,21 +26,14 @@ def _at(seconds):
 
 
 def _record(mid, volume, seconds, resource="compute-1-storage", **kw):
-    fields = dict(
-        message_id=mid,
-        host=kw.pop("host", "compute-1"),
-        cluster="rack-a",
-        meter=kw.pop("meter", "ha.storage.reachable"),
-        resource_id=resource,
+    return records.record(
+        mid,
         volume=float(volume),
-        unit="B",
+        resource_id=resource,
         timestamp=_at(seconds),
-        recorded_at=kw.pop("recorded_at", _at(seconds)),
-        source="openstack",
         resource_metadata={"host": "compute-1", "note": "ünï"},
+        **kw,
     )
-    fields.update(kw)
-    return wire.SampleRecord(**fields)
 
 
 def _store(database_url):

@@ -5,12 +5,12 @@ import datetime
 from alembic import command
 import sqlalchemy as sa
 
-from ceilometer_ha import wire
 from ceilometer_ha.storage import engine as engine_mod
 from ceilometer_ha.storage import expiry
 from ceilometer_ha.storage import migration
 from ceilometer_ha.storage import models
 from ceilometer_ha.storage import store as store_mod
+from tests import records
 
 BEFORE = "0002_sqlite_loss_index"
 INDEX = "ix_ha_latest_recorded_at"
@@ -18,18 +18,13 @@ T0 = datetime.datetime(2026, 12, 1, 16, 0, 0, 250000)
 
 
 def _record(i, recorded_at):
-    return wire.SampleRecord(
+    return records.record(
         f"m-{i}",
-        f"compute-{i}",
-        "rack-a",
-        "ha.storage.reachable",
-        f"compute-{i}-198.51.100.7",
-        1.0,
-        "B",
-        T0 + datetime.timedelta(seconds=i),
-        recorded_at,
-        "openstack",
-        {"host": f"compute-{i}"},
+        host=f"compute-{i}",
+        resource_id=f"compute-{i}-198.51.100.7",
+        timestamp=T0 + datetime.timedelta(seconds=i),
+        recorded_at=recorded_at,
+        resource_metadata={"host": f"compute-{i}"},
     )
 
 

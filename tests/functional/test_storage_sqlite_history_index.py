@@ -5,12 +5,12 @@ import datetime
 from alembic import command
 import sqlalchemy as sa
 
-from ceilometer_ha import wire
 from ceilometer_ha.health import history
 from ceilometer_ha.storage import engine as engine_mod
 from ceilometer_ha.storage import migration
 from ceilometer_ha.storage import models
 from ceilometer_ha.storage import store as store_mod
+from tests import records
 
 T0 = datetime.datetime(2026, 11, 22, 3, 0, 0, 250000)
 OLD_INDEX = "ix_ha_sample_host_meter_ts"
@@ -18,25 +18,19 @@ NEW_INDEX = models.HISTORY_INDEX["sqlite"]
 
 
 def _records(count):
-    records = []
-    for i in range(count):
-        meter = ("ha.storage.reachable", models.LOSS_METER)[i % 2]
-        records.append(
-            wire.SampleRecord(
-                f"m-{i}",
-                f"compute-{i % 3}",
-                "rack-a",
-                meter,
-                f"compute-{i % 3}-198.51.100.7",
-                float(i % 2),
-                "%",
-                T0 + datetime.timedelta(seconds=i),
-                T0 + datetime.timedelta(seconds=i),
-                "openstack",
-                {"host": f"compute-{i % 3}"},
-            )
+    return [
+        records.record(
+            f"m-{i}",
+            host=f"compute-{i % 3}",
+            meter=("ha.storage.reachable", models.LOSS_METER)[i % 2],
+            resource_id=f"compute-{i % 3}-198.51.100.7",
+            volume=float(i % 2),
+            unit="%",
+            timestamp=T0 + datetime.timedelta(seconds=i),
+            resource_metadata={"host": f"compute-{i % 3}"},
         )
-    return records
+        for i in range(count)
+    ]
 
 
 def _indexes(engine):

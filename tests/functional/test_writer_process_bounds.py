@@ -8,7 +8,6 @@ returns even with a batch filling the pipe, and kills it; the
 collector's stop gives it no more than ``shutdown_timeout`` allows.
 """
 
-import datetime
 import multiprocessing
 import select
 import threading
@@ -16,7 +15,6 @@ import time
 
 import pytest
 
-from ceilometer_ha import wire
 from ceilometer_ha.cmd import collector as collector_cmd
 from ceilometer_ha.collector import dispatcher
 from ceilometer_ha.collector import stats as stats_mod
@@ -24,10 +22,10 @@ from ceilometer_ha.storage import child_protocol
 from ceilometer_ha.storage import engine as engine_mod
 from ceilometer_ha.storage import migration
 from ceilometer_ha.storage import process_store
+from tests import records
 from tests.functional import collector as helper
 from tests.functional import collector_config
 
-T0 = datetime.datetime(2026, 11, 22, 3, 0, 0)
 # Bounds of the test's own waits, far above what each takes.
 WAIT = 60.0
 
@@ -38,18 +36,8 @@ def _silent(_conn) -> None:
 
 
 def _record(mid, note=""):
-    return wire.SampleRecord(
-        mid,
-        "compute-1",
-        "rack-a",
-        "ha.storage.reachable",
-        "compute-1-storage",
-        1.0,
-        "B",
-        T0,
-        T0,
-        "openstack",
-        {"host": "compute-1", "note": note},
+    return records.record(
+        mid, resource_metadata={"host": "compute-1", "note": note}
     )
 
 

@@ -4,25 +4,25 @@ import datetime
 
 import pytest
 
-from ceilometer_ha import wire
 from ceilometer_ha.storage import child_protocol
+from tests import records
 
 T0 = datetime.datetime(2026, 11, 22, 3, 0, 0, 250001)
 
 
 def _record(**changes):
-    record = wire.SampleRecord(
+    record = records.record(
         "1d541686-e636-11f1-bdb2-02fc00000001",
-        "compute-1",
-        "rack-a",
-        "ha.storage.loss",
-        "compute-1-198.51.100.7",
-        0.25,
-        "%",
-        T0,
-        T0.replace(microsecond=0),
-        "openstack",
-        {"host": "compute-1", "nested": {"n": [1, "два", None, 2.5]}},
+        meter="ha.storage.loss",
+        resource_id="compute-1-198.51.100.7",
+        volume=0.25,
+        unit="%",
+        timestamp=T0,
+        recorded_at=T0.replace(microsecond=0),
+        resource_metadata={
+            "host": "compute-1",
+            "nested": {"n": [1, "два", None, 2.5]},
+        },
     )
     return record._replace(**changes)
 

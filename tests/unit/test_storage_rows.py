@@ -7,10 +7,10 @@ import json
 from pymysql import converters
 import pytest
 
-from ceilometer_ha import wire
 from ceilometer_ha.storage import child_protocol
 from ceilometer_ha.storage import mysql_rows
 from ceilometer_ha.storage import rows
+from tests import records
 
 
 @pytest.mark.parametrize(
@@ -83,18 +83,14 @@ T0 = datetime.datetime(2026, 11, 22, 3, 0, 0, 250001)
 
 
 def _record(mid, stamp, recorded_at):
-    return wire.SampleRecord(
+    return records.record(
         mid,
-        "compute-1",
-        "rack-a",
-        "ha.storage.loss",
-        "compute-1-198.51.100.7",
-        0.0,
-        "%",
-        stamp,
-        recorded_at,
-        "openstack",
-        {"host": "compute-1"},
+        meter="ha.storage.loss",
+        resource_id="compute-1-198.51.100.7",
+        volume=0.0,
+        unit="%",
+        timestamp=stamp,
+        recorded_at=recorded_at,
     )
 
 
