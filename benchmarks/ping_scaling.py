@@ -13,6 +13,7 @@ document; runs in about a minute.
     tox -e bench -- ping_scaling
 """
 
+import argparse
 import json
 import platform
 import statistics
@@ -57,6 +58,8 @@ def serial_cycle(prober: icmp.IcmpProber, n: int) -> dict:
 
 
 def main() -> int:
+    # No options; --help says what it measures, anything else is refused.
+    argparse.ArgumentParser(description=__doc__.splitlines()[0]).parse_args()
     prober = icmp.IcmpProber(count=4, interval=0.1, timeout=0.5)
     prober.ping(["127.0.0.1"])  # choose the socket kind before timing
     rows = []
