@@ -16,7 +16,6 @@ import contextlib
 import functools
 import operator
 import os
-import signal
 import socket
 import threading
 import typing
@@ -31,6 +30,7 @@ from ceilometer_ha import wire
 from ceilometer_ha.collector import dispatcher as dispatcher_mod
 from ceilometer_ha.collector import kernel
 from ceilometer_ha.collector import protocol
+from ceilometer_ha.collector import signals
 from ceilometer_ha.collector import stats as stats_mod
 
 LOG = log.getLogger(__name__)
@@ -200,13 +200,14 @@ class CollectorService:
             self.stats.log_line()
 
     def run(self) -> int:
-        """Serve with SIGTERM/SIGINT handlers, as the process's whole
-        life (its start-up heap frozen); the process exit code."""
+        """Serve with the handlers of ``signals`` (stop, reload), as the
+        process's whole life (its start-up heap frozen); the process
+        exit code."""
 
         async def _main() -> int:
-            loop = asyncio.get_running_loop()
-            for signum in (signal.SIGTERM, signal.SIGINT):
-                loop.add_signal_handler(signum, self.request_stop)
+            signals.install(
+                asyncio.get_running_loop(), self.conf, self.request_stop
+            )
             left = await self.serve(freeze_heap=True)
             return 1 if left else 0
 

@@ -2,12 +2,14 @@
 
 Each worker is a forked ``CollectorService`` with its own socket
 (SO_REUSEPORT: the kernel spreads datagrams across them), its own
-writer and database connection. The parent only forwards SIGTERM/SIGINT
-and waits; if a worker dies unexpectedly the others are stopped and the
-exit code is non-zero, so systemd or Pacemaker restarts the whole set.
+writer and database connection. The parent only forwards SIGTERM,
+SIGINT and SIGHUP (``signals``) and waits; if a worker dies
+unexpectedly the others are stopped and the exit code is non-zero, so
+systemd or Pacemaker restarts the whole set.
 """
 
 import multiprocessing
+import os
 import signal
 import sys
 import types
@@ -17,6 +19,7 @@ from oslo_config import cfg
 from oslo_log import log
 
 from ceilometer_ha.collector import service
+from ceilometer_ha.collector import signals
 
 LOG = log.getLogger(__name__)
 POLL_INTERVAL = 0.5
@@ -27,6 +30,8 @@ def _worker(
 ) -> None:
     signal.signal(signal.SIGTERM, signal.SIG_DFL)
     signal.signal(signal.SIGINT, signal.SIG_DFL)
+    # Until its loop handles it: a reload before then has nothing to do.
+    signal.signal(signals.RELOAD_SIGNAL, signal.SIG_IGN)
     # TTL expiry deletes the same rows whoever runs it: worker 0 does.
     svc = service.CollectorService(
         conf,
@@ -75,8 +80,15 @@ def run(conf: cfg.ConfigOpts) -> int:
             if proc.is_alive() and proc.pid:
                 proc.terminate()
 
-    signal.signal(signal.SIGTERM, _stop)
-    signal.signal(signal.SIGINT, _stop)
+    def _reload(_signum: int, _frame: types.FrameType | None) -> None:
+        signals.reload_configuration(conf)
+        for proc in procs:
+            if proc.is_alive() and proc.pid:
+                os.kill(proc.pid, signals.RELOAD_SIGNAL)
+
+    for signum in signals.STOP_SIGNALS:
+        signal.signal(signum, _stop)
+    signal.signal(signals.RELOAD_SIGNAL, _reload)
     for proc in procs:
         proc.start()
     if _wait_until_listening(procs, events):

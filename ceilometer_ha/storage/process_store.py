@@ -20,8 +20,8 @@ the parent between batches; outcomes come back in the order the batches
 were sent. What crosses the pipe is in ``child_protocol``.
 
 The child is started with ``spawn`` (nothing inherited from a threaded
-parent), ignores SIGINT and SIGTERM (the parent flushes, then closes the
-pipe) and exits when the pipe ends, so it never outlives the
+parent), ignores SIGINT, SIGTERM and SIGHUP (the parent flushes, then
+closes the pipe) and exits when the pipe ends, so it never outlives the
 collector. A child that dies is started again for the next batch sent
 once every outcome awaited from it has failed as a transient error; the
 writer retries those batches.

@@ -174,8 +174,9 @@ def _receive_and_prepare(
 
 def serve(url: str, conn: typing.Any) -> None:
     """The child process: write each batch received, reply in order."""
-    signal.signal(signal.SIGINT, signal.SIG_IGN)
-    signal.signal(signal.SIGTERM, signal.SIG_IGN)
+    # Its parent ends it (the end of the pipe), whatever it was sent.
+    for signum in (signal.SIGINT, signal.SIGTERM, signal.SIGHUP):
+        signal.signal(signum, signal.SIG_IGN)
     # Imported here: the parent needs neither for the pipe end alone.
     from ceilometer_ha.storage import engine as engine_mod
     from ceilometer_ha.storage import store as store_mod

@@ -27,7 +27,11 @@ OCF_AGENT = REPO / "etc" / "pacemaker" / "ceilometer-collector-ha"
 def test_systemd_unit_verifies(tmp_path):
     done = systemd_units.verify(UNIT, tmp_path)
     assert done.returncode == 0, done.stdout + done.stderr
-    assert "Type=simple" in UNIT.read_text()
+    text = UNIT.read_text()
+    assert "Type=simple" in text
+    # A reload is the SIGHUP that tests/functional/test_collector_reload.py
+    # sends to the real collector.
+    assert "ExecReload=/bin/kill -HUP $MAINPID" in text
 
 
 def test_systemd_unit_fails_verification_with_a_missing_binary(tmp_path):

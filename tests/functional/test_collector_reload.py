@@ -1,0 +1,68 @@
+"""SIGHUP reloads the collector's configuration files, and stops nothing.
+
+The real ``ceilometer-collector-ha``, one receiving process and two
+workers: a mutable option (``[DEFAULT] debug``) changed in its files
+takes effect in every process, a change to another is logged as
+ignored, a file that no longer parses leaves the running configuration,
+and samples are received and stored throughout.
+"""
+
+import signal
+
+import pytest
+
+from tests.functional import collector as helper
+from tests.functional import collector_config
+
+
+def _hang_up(collector, line, count):
+    """SIGHUP, then wait until ``line`` is in the log ``count`` times."""
+    collector.proc.send_signal(signal.SIGHUP)
+    helper.wait_until(
+        lambda: collector.log_text().count(line) >= count,
+        30,
+        f"{count} x {line!r}",
+    )
+
+
+@pytest.mark.parametrize("workers", [1, 2])
+def test_sighup_reloads_mutable_options_and_keeps_receiving(tmp_path, workers):
+    database_url = f"sqlite:///{tmp_path / 'db.sqlite'}"
+    options = {"collector": {"workers": workers}}
+    # Each worker reloads, and with workers so does their parent.
+    processes = workers + 1 if workers > 1 else 1
+    with helper.CollectorProcess(database_url, tmp_path, options) as collector:
+        publisher = helper.ceilometer_publisher("127.0.0.1", collector.port)
+        publisher.publish_samples([helper.make_sample(resource_id="r0")])
+        collector.wait_for_rows(1)
+        overlay = collector.overlay_path.read_text()
+
+        collector.overlay_path.write_text(
+            overlay
+            + collector_config.overlay_text(
+                {"DEFAULT": {"debug": "true", "instance_format": "[x] "}}
+            )
+        )
+        _hang_up(
+            collector,
+            "Option DEFAULT.debug changed from [false] to [true]",
+            processes,
+        )
+        text = collector.log_text()
+        assert (
+            text.count("Ignoring change to immutable option DEFAULT.")
+            >= processes
+        )
+
+        collector.overlay_path.write_text("[collector\nnot an ini file\n")
+        _hang_up(
+            collector,
+            "Configuration not reloaded, the running one is kept",
+            processes,
+        )
+
+        publisher.publish_samples([helper.make_sample(resource_id="r1")])
+        collector.wait_for_rows(2)
+        assert collector.running()
+        assert collector.stop() == 0
+    assert collector.log_text().count("Listening on UDP") == workers
