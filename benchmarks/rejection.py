@@ -222,6 +222,12 @@ def run(count: int, workdir: pathlib.Path) -> dict:
         "collector_running_after": alive,
         "collector_exit_code": collector.returncode,
         "expected_reasons": EXPECTED_REASON,
+        # Every hostile datagram rejected and counted, only the valid
+        # ones stored (once), the collector up and stopping cleanly.
+        "meets_target": rejected_total == hostile_sent
+        and stored_rows == count
+        and alive
+        and collector.returncode == 0,
     }
 
 
