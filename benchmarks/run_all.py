@@ -5,8 +5,11 @@ for each name given (all benchmarks when none is), each in its own
 process so that one benchmark's memory and threads never colour another's
 figures. Every benchmark prints one JSON document; this script stores it
 under ``benchmarks/results/NAME.json`` and prints all of them as one JSON
-object keyed by name. A benchmark that fails is reported with its exit
-code and the tail of its error output, and makes this script exit 1.
+object keyed by name, then, on standard error, one line per target a
+report judged (``meets_target``, or ``verdicts`` for several targets):
+met, missed or not measured. A benchmark that fails is reported with
+its exit code and the tail of its error output, and makes this script
+exit 1; a missed target does not (a figure, not a test).
 """
 
 import json
@@ -54,6 +57,31 @@ def run_one(name: str) -> dict:
     return report
 
 
+def _word(met: object) -> str:
+    if met is True:
+        return "met"
+    if met is False:
+        return "MISSED"
+    return "not measured"
+
+
+def summary(reports: dict) -> list[str]:
+    """One line per target the reports judged."""
+    lines = []
+    for name, report in reports.items():
+        if "error" in report:
+            lines.append(f"{name}: {report['error']}")
+            continue
+        if "meets_target" in report:
+            lines.append(f"{name}: {_word(report['meets_target'])}")
+        for target, verdict in report.get("verdicts", {}).items():
+            lines.append(
+                f"{name} {target}: {_word(verdict['met'])} "
+                f"({verdict['measured']} against {verdict['target']})"
+            )
+    return lines
+
+
 def main(argv: list[str]) -> int:
     names = argv or available()
     unknown = sorted(set(names) - set(available()))
@@ -72,6 +100,8 @@ def main(argv: list[str]) -> int:
             json.dumps(reports[name], indent=2) + "\n"
         )
     print(json.dumps(reports, indent=2))
+    for line in summary(reports):
+        sys.stderr.write(f"target: {line}\n")
     return 1 if any("error" in r for r in reports.values()) else 0
 
 
