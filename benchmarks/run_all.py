@@ -7,9 +7,9 @@ figures. Every benchmark prints one JSON document; this script stores it
 under ``benchmarks/results/NAME.json`` and prints all of them as one JSON
 object keyed by name, then, on standard error, one line per target a
 report judged (``meets_target``, or ``verdicts`` for several targets):
-met, missed or not measured. A benchmark that fails is reported with
-its exit code and the tail of its error output, and makes this script
-exit 1; a missed target does not (a figure, not a test).
+met, missed or not shown by this run. A benchmark that fails is
+reported with its exit code and the tail of its error output, and makes
+this script exit 1; a missed target does not (a figure, not a test).
 """
 
 import json
@@ -62,7 +62,7 @@ def _word(met: object) -> str:
         return "met"
     if met is False:
         return "MISSED"
-    return "not measured"
+    return "not shown by this run"
 
 
 def summary(reports: dict) -> list[str]:
