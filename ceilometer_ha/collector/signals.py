@@ -8,7 +8,8 @@ once, and oslo.config logs a change to any other as ignored until a
 restart. A file that no longer parses is logged and the running
 configuration kept: a reload never stops the collector. With several
 workers the parent forwards SIGHUP to each of them. The database
-writer process ignores all three; its parent ends it.
+writer process ignores all three (``storage.writer_child``); its parent
+ends it.
 """
 
 import asyncio
@@ -45,9 +46,3 @@ def install(
     for signum in STOP_SIGNALS:
         loop.add_signal_handler(signum, stop)
     loop.add_signal_handler(RELOAD_SIGNAL, reload_configuration, conf)
-
-
-def ignore_all() -> None:
-    """For a process that its parent ends (the writer process)."""
-    for signum in (*STOP_SIGNALS, RELOAD_SIGNAL):
-        signal.signal(signum, signal.SIG_IGN)
