@@ -2,25 +2,25 @@
 
 Safe to run again: an up-to-date schema is left as it is. The collector
 refuses to start on a missing or older schema and names this command.
+Exit codes: 0 the schema is at the revision asked for; 1 configuration
+or database error, said in one line on standard error.
 """
 
 import argparse
 import sys
 
 from oslo_config import cfg
+import sqlalchemy as sa
 
 from ceilometer_ha import opts
+from ceilometer_ha.cmd import conf_files
 from ceilometer_ha.storage import engine as engine_mod
 from ceilometer_ha.storage import migration
 
 
 def add_arguments(parser: argparse.ArgumentParser) -> None:
-    parser.add_argument(
-        "--config-file",
-        required=True,
-        action="append",
-        help="ceilometer_ha.conf whose [database] connection is used; "
-        "may be given more than once, later files win.",
+    conf_files.add_arguments(
+        parser, "[database] connection", required=True, database_url=False
     )
     parser.add_argument(
         "--revision",
@@ -29,20 +29,27 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     )
 
 
+EXIT_ERROR = 1
+PROG = "ceilometer-ha dbsync"
+
+
 def run(args: argparse.Namespace) -> int:
-    conf = cfg.ConfigOpts()
-    opts.register_database_opts(conf)
-    argv: list[str] = []
-    for path in args.config_file:
-        argv += ["--config-file", path]
-    conf(argv, project="ceilometer", default_config_files=[])
-    engine = engine_mod.create_engine(
-        conf.database.connection, io_timeouts=False
-    )
+    try:
+        conf = conf_files.load(args, opts.register_database_opts)
+        engine = engine_mod.create_engine(
+            conf.database.connection, io_timeouts=False
+        )
+    except (cfg.Error, ValueError, sa.exc.ArgumentError) as exc:
+        sys.stderr.write(f"{PROG}: configuration: {exc}\n")
+        return EXIT_ERROR
     try:
         before = migration.current_revision(engine)
         migration.upgrade(engine, args.revision)
         after = migration.current_revision(engine)
+    except sa.exc.SQLAlchemyError as exc:
+        reason = getattr(exc, "orig", None) or exc
+        sys.stderr.write(f"{PROG}: database: {reason}\n")
+        return EXIT_ERROR
     finally:
         engine.dispose()
     sys.stdout.write(f"database schema: {before or 'none'} -> {after}\n")

@@ -22,6 +22,7 @@ from oslo_config import cfg
 import sqlalchemy as sa
 
 from ceilometer_ha import opts
+from ceilometer_ha.cmd import conf_files
 from ceilometer_ha.health import judge
 from ceilometer_ha.health import model
 from ceilometer_ha.health import render
@@ -35,17 +36,8 @@ EXIT_ERROR = 4
 
 
 def add_arguments(parser: argparse.ArgumentParser) -> None:
-    parser.add_argument(
-        "--config-file",
-        action="append",
-        default=[],
-        help="ceilometer_ha.conf with [database] connection and [health] "
-        "options; may be given more than once, later files win.",
-    )
-    parser.add_argument(
-        "--database-url",
-        help="SQLAlchemy URL of the database; overrides [database] "
-        "connection.",
+    conf_files.add_arguments(
+        parser, "[database] connection and [health] options"
     )
     parser.add_argument("--cluster", help="Show only this cluster.")
     parser.add_argument("--host", help="Show only this host, with evidence.")
@@ -82,15 +74,10 @@ def exit_code(report: model.Report) -> int:
 def _load(
     args: argparse.Namespace,
 ) -> tuple[str, health_settings.HealthSettings]:
-    conf = cfg.ConfigOpts()
-    opts.register_database_opts(conf)
-    opts.register_health_opts(conf)
-    argv: list[str] = []
-    for path in args.config_file:
-        argv += ["--config-file", path]
-    conf(argv, project="ceilometer", default_config_files=[])
-    url = args.database_url or conf.database.connection
-    return url, health_settings.from_conf(conf)
+    conf = conf_files.load(
+        args, opts.register_database_opts, opts.register_health_opts
+    )
+    return conf_files.database_url(args, conf), health_settings.from_conf(conf)
 
 
 def _show(engine, settings, args, colour: bool) -> int:

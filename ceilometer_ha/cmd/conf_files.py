@@ -1,0 +1,54 @@
+"""The configuration files of the ``ceilometer-ha`` subcommands.
+
+Each subcommand reads the options it needs from ``--config-file`` (given
+once or more, later files win) and, where it reads the database,
+``--database-url`` overrides ``[database] connection``.
+"""
+
+import argparse
+import collections.abc
+
+from oslo_config import cfg
+
+
+def add_arguments(
+    parser: argparse.ArgumentParser,
+    holds: str,
+    required: bool = False,
+    database_url: bool = True,
+) -> None:
+    """``--config-file`` (its files hold ``holds``), ``--database-url``."""
+    parser.add_argument(
+        "--config-file",
+        action="append",
+        required=required,
+        default=None if required else [],
+        help=f"ceilometer_ha.conf with {holds}; may be given more than "
+        "once, later files win.",
+    )
+    if database_url:
+        parser.add_argument(
+            "--database-url",
+            help="SQLAlchemy URL of the database; overrides [database] "
+            "connection.",
+        )
+
+
+def load(
+    args: argparse.Namespace,
+    *register: collections.abc.Callable[[cfg.ConfigOpts], None],
+) -> cfg.ConfigOpts:
+    """The files of ``--config-file`` with the options ``register`` adds."""
+    conf = cfg.ConfigOpts()
+    for add in register:
+        add(conf)
+    argv: list[str] = []
+    for path in args.config_file:
+        argv += ["--config-file", path]
+    conf(argv, project="ceilometer", default_config_files=[])
+    return conf
+
+
+def database_url(args: argparse.Namespace, conf: cfg.ConfigOpts) -> str:
+    """``--database-url`` if given, else ``[database] connection``."""
+    return args.database_url or conf.database.connection
