@@ -22,6 +22,10 @@ SUBCOMMANDS = {
         "ceilometer_ha.cmd.check_config",
         "Check configuration files for mistakes.",
     ),
+    "expire": (
+        "ceilometer_ha.cmd.expire",
+        "Delete the samples older than the TTL, once.",
+    ),
 }
 
 

@@ -1,0 +1,84 @@
+"""``ceilometer-ha expire``: what it refuses, on a small SQLite database.
+
+What it deletes is tested on SQLite and MariaDB in
+``tests/functional/test_expire_cli.py``.
+"""
+
+import datetime
+
+import pytest
+import sqlalchemy as sa
+
+from ceilometer_ha import wire
+from ceilometer_ha.cmd import expire
+from ceilometer_ha.cmd import manage
+from ceilometer_ha.storage import engine as engine_mod
+from ceilometer_ha.storage import migration
+from ceilometer_ha.storage import models
+from ceilometer_ha.storage import store as store_mod
+from tests import records
+
+
+def _database(tmp_path, schema=True):
+    url = f"sqlite:///{tmp_path / 'ha.sqlite'}"
+    engine = engine_mod.create_engine(url)
+    if schema:
+        migration.upgrade(engine)
+        old = wire.utcnow() - datetime.timedelta(days=2)
+        store_mod.SampleStore(engine).write_batch(
+            [records.record("old", timestamp=old)]
+        )
+    return url, engine
+
+
+def _samples(engine):
+    with engine.connect() as conn:
+        return conn.execute(
+            sa.select(sa.func.count()).select_from(models.sample)
+        ).scalar()
+
+
+def test_a_ttl_that_keeps_everything_deletes_nothing_and_says_so(
+    tmp_path, capsys
+):
+    url, engine = _database(tmp_path)
+    config = tmp_path / "ceilometer_ha.conf"
+    config.write_text(f"[database]\nconnection = {url}\n")
+    code = manage.main(["expire", "--config-file", str(config)])
+    assert code == expire.EXIT_KEEPS_ALL
+    assert "metering_time_to_live is -1" in capsys.readouterr().err
+    assert _samples(engine) == 1
+
+
+def test_a_missing_schema_names_dbsync(tmp_path, capsys):
+    url, engine = _database(tmp_path, schema=False)
+    code = manage.main(["expire", "--database-url", url, "--ttl", "60"])
+    assert code == expire.EXIT_ERROR
+    err = capsys.readouterr().err
+    assert err.startswith("ceilometer-ha expire: schema:")
+    assert "ceilometer-ha dbsync" in err
+
+
+def test_a_missing_configuration_file_is_an_error(tmp_path, capsys):
+    code = manage.main(
+        ["expire", "--config-file", str(tmp_path / "nowhere.conf")]
+    )
+    assert code == expire.EXIT_ERROR
+    assert "configuration:" in capsys.readouterr().err
+
+
+def test_ttl_zero_is_a_usage_error(tmp_path, capsys):
+    url, engine = _database(tmp_path)
+    with pytest.raises(SystemExit) as exit_:
+        manage.main(["expire", "--database-url", url, "--ttl", "0"])
+    assert exit_.value.code == 2
+    assert "--ttl: must be more than 0" in capsys.readouterr().err
+    assert _samples(engine) == 1
+
+
+def test_ttl_deletes_what_is_older(tmp_path, capsys):
+    url, engine = _database(tmp_path)
+    code = manage.main(["expire", "--database-url", url, "--ttl", "86400"])
+    assert code == expire.EXIT_OK
+    assert capsys.readouterr().out.startswith("deleted 1 samples")
+    assert _samples(engine) == 0
