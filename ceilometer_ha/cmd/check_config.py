@@ -17,19 +17,22 @@ Reports, for a compute-node or controller ``ceilometer_ha.conf``:
   differs between the compute file and the collector file: an error,
   since every sample would then be rejected.
 
-Known options are ceilometer's (``ceilometer.opts.list_opts``, the
-keystoneauth options registered as ``prepare_service`` does), oslo.log's
-and ceilometer-ha's own. Exit code 0 without errors, 1 with errors.
+Known options are those of every namespace of ceilometer's own
+configuration generator (ceilometer, its keystoneauth options registered
+as ``prepare_service`` does, cotyledon, oslo.cache, oslo.concurrency,
+oslo.log, oslo.messaging, oslo.reports, oslo.service) and ceilometer-ha's
+own. Exit code 0 without errors, 1 with errors.
 """
 
 import argparse
 import difflib
 import importlib
+import importlib.metadata
 import sys
+import types
 import warnings
 
 from oslo_config import cfg
-from oslo_log import log
 
 from ceilometer_ha import opts
 from ceilometer_ha.collector import config_check
@@ -49,6 +52,22 @@ UNUSED_GROUPS = frozenset(
         "matchmaker_redis",
         "database_ro",
     }
+)
+# The namespaces of ceilometer's own oslo-config-generator file
+# (etc/ceilometer/ceilometer-config-generator.conf): every option a
+# ceilometer configuration file may hold, whether or not the health
+# samples need it (transport_url, [oslo_concurrency] lock_path, ...).
+OPTS_ENTRY_POINTS = "oslo.config.opts"
+CEILOMETER_NAMESPACES = (
+    "ceilometer",
+    "ceilometer-auth",
+    "cotyledon",
+    "oslo.cache",
+    "oslo.concurrency",
+    "oslo.log",
+    "oslo.messaging",
+    "oslo.reports",
+    "oslo.service.service",
 )
 # Options removed from OpenStack that old files still carry.
 REMOVED_OPTIONS = {
@@ -99,27 +118,28 @@ class KnownOptions:
                 )
 
 
-def _ceilometer_modules():
-    """ceilometer's option modules, imported without their warnings.
-
-    Importing them pulls in eventlet-era libraries whose deprecation
-    warnings would bury the report on stderr.
-    """
+def _namespace_opts() -> tuple[list, types.ModuleType]:
+    """The options of ``CEILOMETER_NAMESPACES``, from their entry points,
+    loaded without their warnings (eventlet-era libraries whose
+    deprecation warnings would bury the report on stderr)."""
+    found = {
+        ep.name: ep
+        for ep in importlib.metadata.entry_points(group=OPTS_ENTRY_POINTS)
+    }
+    lists: list = []
     with warnings.catch_warnings():
         warnings.simplefilter("ignore")
-        return (
-            importlib.import_module("ceilometer.opts"),
-            importlib.import_module("ceilometer.keystone_client"),
-        )
+        for namespace in CEILOMETER_NAMESPACES:
+            if namespace in found:
+                lists += found[namespace].load()()
+        keystone_client = importlib.import_module("ceilometer.keystone_client")
+    return lists, keystone_client
 
 
 def build_conf() -> KnownOptions:
-    """Every option of ceilometer, keystoneauth, oslo.log and ours."""
-    ceilometer_opts, keystone_client = _ceilometer_modules()
+    """Every option a ceilometer configuration file may hold, and ours."""
+    lists, keystone_client = _namespace_opts()
     known = KnownOptions()
-    lists = list(ceilometer_opts.list_opts())
-    lists += ceilometer_opts.list_keystoneauth_opts()
-    lists += [("DEFAULT", log._options.list_opts()[0][1])]
     for function in (
         opts.list_compute_opts,
         opts.list_collector_opts,

@@ -122,6 +122,8 @@ def test_different_secrets_are_an_error(tmp_path, capsys):
         ("[compute]\ncluster_source = magic\n", "[compute] cluster_source"),
         ("[healht]\nfail_cycles = 3\n", "did you mean 'health'"),
         ("[compute]\nping_count = 4\n", "no address to ping"),
+        ("[oslo_concurency]\nlock_path = /tmp\n", "'oslo_concurrency'"),
+        ("[DEFAULT]\ntransport_ulr = rabbit://\n", "'transport_url'"),
     ],
 )
 def test_mistakes_name_the_option(tmp_path, capsys, text, expected):
@@ -144,3 +146,18 @@ def test_unreadable_file_is_an_error(tmp_path, capsys):
     code, lines = check(capsys, tmp_path / "missing.conf")
     assert code == 1
     assert lines[0].startswith("ERROR")
+
+
+def test_options_of_ceilometer_libraries_are_known(tmp_path, capsys):
+    """A ceilometer.conf may hold what ceilometer's own generator lists:
+    oslo.messaging, oslo.concurrency, oslo.cache options are no error."""
+    path = tmp_path / "ok.conf"
+    path.write_text(
+        "[DEFAULT]\ntransport_url = rabbit://ceilometer:x@198.51.100.9//\n"
+        "[compute]\nstorage_server_address = 198.51.100.7\n"
+        "[oslo_concurrency]\nlock_path = /var/lib/ceilometer/tmp\n"
+        "[cache]\nenabled = false\n"
+    )
+    code, lines = check(capsys, path)
+    assert code == 0, lines
+    assert not any(x.startswith("ERROR") for x in lines), lines
