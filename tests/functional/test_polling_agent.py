@@ -9,6 +9,8 @@ accepts and metadata with this run's host and cluster.
 
 import importlib.util
 import re
+import signal
+import subprocess
 import time
 
 from ceilometer.publisher import utils as publisher_utils
@@ -199,3 +201,55 @@ def test_keystone_outage_never_holds_samples_back(tmp_path):
     clusters = {s["resource_metadata"]["cluster"] for s in samples}
     assert clusters == {"static-fallback"}
     assert warned, log[-3000:]
+
+
+def test_a_reload_applies_a_checked_file_and_keeps_polling(tmp_path):
+    """What the systemd unit's ExecReload= does: the file is checked,
+    then the agent gets SIGHUP and its new worker polls the new storage
+    address. A file that fails the check is never signalled."""
+    with agent.UdpCollector() as collector:
+        settings = agent.AgentSettings(
+            collectors=[collector.address], storage=["127.0.0.1"]
+        )
+        with agent.PollingAgent(tmp_path, settings) as running:
+            before = ("ha.storage.loss", f"{settings.host}-127.0.0.1")
+            collector.receive_until(
+                lambda got: before in _pairs(got), STARTUP_TIMEOUT
+            )
+            assert before in _pairs(collector.samples)
+
+            good = agent.render_config(
+                tmp_path,
+                agent.AgentSettings(
+                    collectors=[collector.address], storage=["::1"]
+                ),
+            )
+            bad = tmp_path / "bad.conf"
+            bad.write_text(
+                good.read_text().replace(
+                    "ping_loss_ratio = 0.5", "ping_loss_ratio = 7"
+                )
+            )
+            assert "ping_loss_ratio = 7" in bad.read_text()
+            assert _check_config(bad).returncode != 0
+            assert _check_config(good).returncode == 0
+            assert good == running.config_path
+
+            running.process.send_signal(signal.SIGHUP)
+            after = ("ha.storage.loss", f"{settings.host}-::1")
+            collector.receive_until(
+                lambda got: after in _pairs(got), STARTUP_TIMEOUT
+            )
+            assert after in _pairs(collector.samples)
+            assert running.wait(0) is None  # still running
+
+
+def _check_config(path):
+    return subprocess.run(
+        [str(agent.polling_binary().parent / "ceilometer-ha"), "check-config"]
+        + [str(path)],
+        capture_output=True,
+        text=True,
+        timeout=120,
+        check=False,
+    )

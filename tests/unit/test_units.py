@@ -41,6 +41,12 @@ def test_systemd_unit_runs_the_stock_agent():
     text = UNIT.read_text()
     assert _unit_values(text, "ExecStart") == [f"/usr/bin/{COMMAND}"]
     assert _unit_values(text, "ExecStartPre") == [f"/usr/bin/{CHECK}"]
+    # The file is checked before the SIGHUP: a bad value would stop the
+    # agent's new worker, and the agent with it.
+    assert _unit_values(text, "ExecReload") == [
+        f"/usr/bin/{CHECK}",
+        "/bin/kill -HUP $MAINPID",
+    ]
     assert _unit_values(text, "User") == ["ceilometer"]
     assert _unit_values(text, "Restart") == ["on-failure"]
     assert _unit_values(text, "AmbientCapabilities") == ["CAP_NET_RAW"]
