@@ -348,25 +348,23 @@ def udp(url, workdir, rates, seconds, workers):
     return {"zero_loss_per_s": best, "workers": workers, "steps": steps}
 
 
+def _at_least(measured: float, target: float) -> dict:
+    return {"target": target, "measured": measured, "met": measured >= target}
+
+
 def verdicts(report: dict) -> dict:
     """Every target this run measured: the figure, and whether it met it."""
     found = {}
     for kind, target in RATE_TARGETS.items():
         result = report.get(kind, {})
         if "udp" in result:
-            rate = result["udp"]["zero_loss_per_s"]
-            found[f"{kind}_zero_loss_per_s"] = {
-                "target": target,
-                "measured": rate,
-                "met": rate >= target,
-            }
+            found[f"{kind}_zero_loss_per_s"] = _at_least(
+                result["udp"]["zero_loss_per_s"], target
+            )
         if "pipeline" in result:
-            ratio = result["pipeline"]["ratio_writers"]
-            found[f"{kind}_writer_ratio"] = {
-                "target": RATIO_TARGET,
-                "measured": ratio,
-                "met": ratio >= RATIO_TARGET,
-            }
+            found[f"{kind}_writer_ratio"] = _at_least(
+                result["pipeline"]["ratio_writers"], RATIO_TARGET
+            )
     return found
 
 
