@@ -17,6 +17,7 @@ import sqlalchemy as sa
 from ceilometer_ha import opts
 from ceilometer_ha.collector import config_check
 from ceilometer_ha.collector import dispatcher
+from ceilometer_ha.collector import signals
 from ceilometer_ha.collector import workers
 from ceilometer_ha.storage import migration
 
@@ -40,6 +41,7 @@ def prepare_conf(argv: list[str]) -> cfg.ConfigOpts:
 
 
 def main(argv: list[str] | None = None) -> int:
+    signals.ignore_reload_until_ready()
     argv = sys.argv[1:] if argv is None else argv
     try:
         conf = prepare_conf(argv)

@@ -110,7 +110,7 @@ class DatabaseDispatcher:
         deadline = time.monotonic() + timeout
         self._stop_expiry.set()
         self._waiter.join()
-        left = self._writer.stop(timeout)
+        left = self._writer.stop(max(deadline - time.monotonic(), 0.0))
         self._store.close(
             max(
                 deadline - time.monotonic(),

@@ -14,6 +14,8 @@ ends it.
 
 import asyncio
 import collections.abc
+import contextlib
+import os
 import signal
 
 from oslo_config import cfg
@@ -29,12 +31,42 @@ def reload_configuration(conf: cfg.ConfigOpts) -> None:
     LOG.info("SIGHUP: reloading the configuration files")
     try:
         conf.mutate_config_files()
-    except Exception as exc:  # whatever a broken file raises
+    # A bad value of a command-line option (oslo.log's debug,
+    # log_file...) raises SystemExit; anything else a broken file raises.
+    except SystemExit:
+        # oslo.config wrote which option to standard error, just before.
+        error = (
+            "a command-line option (such as debug) has a bad value in a "
+            "file; oslo.config named it on standard error"
+        )
+    except Exception as exc:
         error = str(exc)
     else:
+        LOG.info("Configuration files reloaded")
+        # Shows only when the reload left (or put) logging at DEBUG.
+        LOG.debug("Logging at DEBUG level in process %d", os.getpid())
         return
     # Logged outside the handler: oslo.log would repeat the exception.
     LOG.error("Configuration not reloaded, the running one is kept: %s", error)
+
+
+def ignore_reload_until_ready() -> None:
+    """From the start of the process until ``install``: a reload then
+    has nothing to reload, and SIGHUP's default action would end it."""
+    signal.signal(RELOAD_SIGNAL, signal.SIG_IGN)
+
+
+@contextlib.contextmanager
+def held() -> collections.abc.Iterator[None]:
+    """Hold (block) the three signals, e.g. while forking workers: a
+    child must not run its parent's handlers before it sets its own.
+    What arrived meanwhile is delivered when the block ends."""
+    every = {*STOP_SIGNALS, RELOAD_SIGNAL}
+    signal.pthread_sigmask(signal.SIG_BLOCK, every)
+    try:
+        yield
+    finally:
+        signal.pthread_sigmask(signal.SIG_UNBLOCK, every)
 
 
 def install(

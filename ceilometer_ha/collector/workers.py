@@ -8,6 +8,7 @@ unexpectedly the others are stopped and the exit code is non-zero, so
 systemd or Pacemaker restarts the whole set.
 """
 
+import contextlib
 import multiprocessing
 import os
 import signal
@@ -28,10 +29,15 @@ POLL_INTERVAL = 0.5
 def _worker(
     conf: cfg.ConfigOpts, port: int, ready: typing.Any, index: int
 ) -> None:
+    # Forked with the three signals held (``run``): its own dispositions
+    # first, then what arrived meanwhile. Until its loop handles SIGHUP
+    # a reload is ignored (the configuration was read before the fork).
     signal.signal(signal.SIGTERM, signal.SIG_DFL)
     signal.signal(signal.SIGINT, signal.SIG_DFL)
-    # Until its loop handles it: a reload before then has nothing to do.
-    signal.signal(signals.RELOAD_SIGNAL, signal.SIG_IGN)
+    signals.ignore_reload_until_ready()
+    signal.pthread_sigmask(
+        signal.SIG_UNBLOCK, {*signals.STOP_SIGNALS, signals.RELOAD_SIGNAL}
+    )
     # TTL expiry deletes the same rows whoever runs it: worker 0 does.
     svc = service.CollectorService(
         conf,
@@ -84,13 +90,15 @@ def run(conf: cfg.ConfigOpts) -> int:
         signals.reload_configuration(conf)
         for proc in procs:
             if proc.is_alive() and proc.pid:
-                os.kill(proc.pid, signals.RELOAD_SIGNAL)
+                with contextlib.suppress(ProcessLookupError):
+                    os.kill(proc.pid, signals.RELOAD_SIGNAL)
 
-    for signum in signals.STOP_SIGNALS:
-        signal.signal(signum, _stop)
-    signal.signal(signals.RELOAD_SIGNAL, _reload)
-    for proc in procs:
-        proc.start()
+    with signals.held():
+        for signum in signals.STOP_SIGNALS:
+            signal.signal(signum, _stop)
+        signal.signal(signals.RELOAD_SIGNAL, _reload)
+        for proc in procs:
+            proc.start()
     if _wait_until_listening(procs, events):
         LOG.info("%d workers listening on UDP port %d", count, port)
     if conf.collector.port_file and all(e.is_set() for e in events):

@@ -7,12 +7,15 @@ ignored, a file that no longer parses leaves the running configuration,
 and samples are received and stored throughout.
 """
 
+import re
 import signal
 
 import pytest
 
 from tests.functional import collector as helper
 from tests.functional import collector_config
+
+DEBUG_LINE = re.compile(r" (\d+) DEBUG .*Logging at DEBUG level in process ")
 
 
 def _hang_up(collector, line, count):
@@ -53,11 +56,27 @@ def test_sighup_reloads_mutable_options_and_keeps_receiving(tmp_path, workers):
             text.count("Ignoring change to immutable option DEFAULT.")
             >= processes
         )
+        # Logging really is at DEBUG now, in every process.
+        debug_pids = set(DEBUG_LINE.findall(text))
+        assert len(debug_pids) == processes, text
 
+        # Neither a file that no longer parses nor a bad value of a
+        # command-line option (which oslo.config raises as SystemExit)
+        # stops anything.
+        not_reloaded = "Configuration not reloaded, the running one is kept"
         collector.overlay_path.write_text("[collector\nnot an ini file\n")
+        _hang_up(collector, not_reloaded, processes)
+        collector.overlay_path.write_text(
+            overlay
+            + collector_config.overlay_text({"DEFAULT": {"debug": "maybe"}})
+        )
+        _hang_up(collector, not_reloaded, 2 * processes)
+
+        # A good file again: debug back off.
+        collector.overlay_path.write_text(overlay)
         _hang_up(
             collector,
-            "Configuration not reloaded, the running one is kept",
+            "Option DEFAULT.debug changed from [true] to [false]",
             processes,
         )
 

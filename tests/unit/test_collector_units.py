@@ -29,9 +29,18 @@ def test_systemd_unit_verifies(tmp_path):
     assert done.returncode == 0, done.stdout + done.stderr
     text = UNIT.read_text()
     assert "Type=simple" in text
-    # A reload is the SIGHUP that tests/functional/test_collector_reload.py
-    # sends to the real collector.
-    assert "ExecReload=/bin/kill -HUP $MAINPID" in text
+    # A reload checks the file, then is the SIGHUP that
+    # tests/functional/test_collector_reload.py sends to the collector.
+    reloads = [
+        line.split("=", 1)[1]
+        for line in text.splitlines()
+        if line.startswith("ExecReload=")
+    ]
+    assert reloads == [
+        "/usr/bin/ceilometer-ha check-config "
+        "/etc/ceilometer/ceilometer_ha.conf",
+        "/bin/kill -HUP $MAINPID",
+    ]
 
 
 def test_systemd_unit_fails_verification_with_a_missing_binary(tmp_path):
