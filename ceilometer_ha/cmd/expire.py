@@ -5,14 +5,15 @@ expiry_interval``); this runs the same expiry once, by hand or from
 cron: after the collectors were stopped for long, for a deployment
 whose collectors keep samples forever and leave expiry to a cron job,
 or with ``--ttl`` to shrink the database once. Rows go by the
-collector's ``recorded_at`` clock, in statements of ``[collector]
-expiry_batch_size`` rows that each commit, so running collectors keep
-writing meanwhile.
+collector's ``recorded_at`` clock, against the cutoff this host's clock
+gives (keep it in time with the collectors', NTP), in statements of
+``[collector] expiry_batch_size`` rows that each commit, so running
+collectors keep writing meanwhile.
 
-Exit codes: 0 the expiry ran (also when nothing was old enough); 1 the
-TTL keeps every sample (``metering_time_to_live`` <= 0 and no
-``--ttl``): nothing was deleted; 2 usage error (argparse); 4
-configuration, database or schema error.
+Exit codes: 0 the expiry ran (also when nothing was old enough); 2
+usage error (argparse); 3 the TTL keeps every sample
+(``metering_time_to_live`` <= 0 and no ``--ttl``): nothing was deleted;
+4 configuration, database or schema error.
 """
 
 import argparse
@@ -30,16 +31,25 @@ from ceilometer_ha.storage import migration
 from ceilometer_ha.storage import models
 
 EXIT_OK = 0
-EXIT_KEEPS_ALL = 1
+EXIT_KEEPS_ALL = 3
 EXIT_ERROR = 4
+# A TTL beyond this many seconds (a century) is a mistake: the cutoff
+# would fall before the first year a datetime can hold.
+MAX_TTL = 100 * 365 * 86400
 PROG = "ceilometer-ha expire"
 
 
-def _positive(text: str) -> float:
+def _ttl(text: str) -> float:
     value = float(text)
-    if not value > 0:
-        raise argparse.ArgumentTypeError("must be more than 0")
+    if not 0 < value <= MAX_TTL:  # also refuses nan and inf
+        raise argparse.ArgumentTypeError(
+            f"must be more than 0 and at most {MAX_TTL} (a century)"
+        )
     return value
+
+
+def _seconds(value: float) -> str:
+    return f"{value:.0f}" if value == int(value) else f"{value:g}"
 
 
 def add_arguments(parser: argparse.ArgumentParser) -> None:
@@ -50,7 +60,7 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     )
     parser.add_argument(
         "--ttl",
-        type=_positive,
+        type=_ttl,
         metavar="SECONDS",
         help="Delete what was recorded more than SECONDS ago; overrides "
         "[database] metering_time_to_live.",
@@ -76,10 +86,11 @@ def run(args: argparse.Namespace) -> int:
     except (cfg.Error, ValueError, sa.exc.ArgumentError) as exc:
         return _error("configuration", exc)
     if ttl <= 0:
+        engine.dispose()
         sys.stderr.write(
-            f"{PROG}: [database] metering_time_to_live is {ttl:g}: samples "
-            "are kept forever, nothing deleted (give --ttl SECONDS to "
-            "expire anyway)\n"
+            f"{PROG}: [database] metering_time_to_live is "
+            f"{_seconds(ttl)}: samples are kept forever, nothing deleted "
+            "(give --ttl SECONDS to expire anyway)\n"
         )
         return EXIT_KEEPS_ALL
     try:
@@ -90,12 +101,14 @@ def run(args: argparse.Namespace) -> int:
         return _error("schema", exc)
     except sa.exc.SQLAlchemyError as exc:
         return _error("database", getattr(exc, "orig", None) or exc)
+    except OverflowError as exc:  # a TTL from the file beyond any date
+        return _error("configuration", f"metering_time_to_live: {exc}")
     finally:
         engine.dispose()
     samples = deleted[models.sample.name]
     sys.stdout.write(
         f"deleted {samples} samples and {deleted[models.latest.name]} "
-        f"latest rows recorded more than {ttl:g} s before "
+        f"latest rows recorded more than {_seconds(ttl)} s before "
         f"{now.isoformat(sep=' ', timespec='seconds')} UTC\n"
     )
     if samples >= expiry.MAX_STATEMENTS * batch_size:

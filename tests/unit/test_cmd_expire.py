@@ -82,3 +82,35 @@ def test_ttl_deletes_what_is_older(tmp_path, capsys):
     assert code == expire.EXIT_OK
     assert capsys.readouterr().out.startswith("deleted 1 samples")
     assert _samples(engine) == 0
+
+
+@pytest.mark.parametrize("ttl", ["inf", "nan", "-5", "4e9"])
+def test_a_ttl_beyond_reason_is_a_usage_error(tmp_path, capsys, ttl):
+    url, engine = _database(tmp_path)
+    with pytest.raises(SystemExit) as exit_:
+        manage.main(["expire", "--database-url", url, "--ttl", ttl])
+    assert exit_.value.code == 2
+    assert "--ttl: must be more than 0" in capsys.readouterr().err
+    assert _samples(engine) == 1
+
+
+def test_a_ttl_beyond_any_date_in_the_file_is_an_error(tmp_path, capsys):
+    url, engine = _database(tmp_path)
+    config = tmp_path / "ceilometer_ha.conf"
+    config.write_text(
+        f"[database]\nconnection = {url}\n"
+        "metering_time_to_live = 100000000000\n"
+    )
+    code = manage.main(["expire", "--config-file", str(config)])
+    assert code == expire.EXIT_ERROR
+    err = capsys.readouterr().err
+    assert err.startswith("ceilometer-ha expire: configuration: ")
+    assert "metering_time_to_live" in err
+    assert _samples(engine) == 1
+
+
+def test_the_ttl_is_printed_in_whole_seconds(tmp_path, capsys):
+    url, _ = _database(tmp_path)
+    code = manage.main(["expire", "--database-url", url, "--ttl", "2592000"])
+    assert code == expire.EXIT_OK
+    assert "more than 2592000 s before" in capsys.readouterr().out
