@@ -2,13 +2,15 @@
 
 Safe to run again: an up-to-date schema is left as it is. The collector
 refuses to start on a missing or older schema and names this command.
-Exit codes: 0 the schema is at the revision asked for; 1 configuration
-or database error, said in one line on standard error.
+Exit codes: 0 the schema is at the revision asked for; 2 usage error
+(argparse); 4 configuration, database or revision error, said in one
+line on standard error (4 as for the other subcommands).
 """
 
 import argparse
 import sys
 
+from alembic import util as alembic_util
 from oslo_config import cfg
 import sqlalchemy as sa
 
@@ -29,7 +31,7 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     )
 
 
-EXIT_ERROR = 1
+EXIT_ERROR = 4
 PROG = "ceilometer-ha dbsync"
 
 
@@ -49,6 +51,9 @@ def run(args: argparse.Namespace) -> int:
     except sa.exc.SQLAlchemyError as exc:
         reason = getattr(exc, "orig", None) or exc
         sys.stderr.write(f"{PROG}: database: {reason}\n")
+        return EXIT_ERROR
+    except alembic_util.CommandError as exc:  # an unknown --revision
+        sys.stderr.write(f"{PROG}: revision: {exc}\n")
         return EXIT_ERROR
     finally:
         engine.dispose()

@@ -49,9 +49,20 @@ def test_creates_then_leaves_the_schema_at_head(tmp_path, capsys):
     ],
     ids=["unopenable", "no-file", "bad-url"],
 )
-def test_errors_are_one_line_and_exit_1(tmp_path, capsys, config, said):
+def test_errors_are_one_line(tmp_path, capsys, config, said):
     code = manage.main(["dbsync", "--config-file", config(tmp_path)])
     assert code == dbsync.EXIT_ERROR
     err = capsys.readouterr().err
     assert err.startswith(said)
+    assert err.count("\n") == 1
+
+
+def test_an_unknown_revision_is_one_line(tmp_path, capsys):
+    config = _config(tmp_path, f"sqlite:///{tmp_path / 'ha.sqlite'}")
+    code = manage.main(
+        ["dbsync", "--config-file", config, "--revision", "bogus"]
+    )
+    assert code == dbsync.EXIT_ERROR
+    err = capsys.readouterr().err
+    assert err.startswith("ceilometer-ha dbsync: revision: ")
     assert err.count("\n") == 1
