@@ -213,6 +213,7 @@ def check_file(path: str, findings: Findings) -> cfg.ConfigOpts | None:
             ["--config-file", path],
             project="ceilometer",
             default_config_files=[],
+            default_config_dirs=[],
             use_env=False,
         )
     except cfg.RequiredOptError:

@@ -8,6 +8,7 @@ written: options it does not use there (``polling_namespaces``,
 database that does not answer at start is waited for, samples held.
 """
 
+import pathlib
 import sys
 
 from oslo_config import cfg
@@ -25,6 +26,22 @@ LOG = log.getLogger(__name__)
 PROG = "ceilometer-collector-ha"
 
 
+def own_config_dirs() -> list[str]:
+    """oslo.config's default directories but ceilometer's own.
+
+    The collector reads drop-in files from its program's directory
+    (``/etc/ceilometer/ceilometer-collector-ha.conf.d/``), never from
+    ``ceilometer.conf.d/``, whose files are meant for ceilometer's own
+    services: any option they set that ``--config-file`` leaves out
+    would be the collector's too.
+    """
+    return [
+        path
+        for path in cfg.find_config_dirs("ceilometer", PROG)
+        if pathlib.PurePath(path).name != "ceilometer.conf.d"
+    ]
+
+
 def prepare_conf(argv: list[str]) -> cfg.ConfigOpts:
     """A fresh ConfigOpts with the collector and oslo.log options, parsed."""
     conf = cfg.ConfigOpts()
@@ -35,6 +52,7 @@ def prepare_conf(argv: list[str]) -> cfg.ConfigOpts:
         project="ceilometer",
         prog=PROG,
         default_config_files=[],
+        default_config_dirs=own_config_dirs(),
         validate_default_values=True,
     )
     return conf

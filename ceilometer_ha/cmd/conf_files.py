@@ -1,8 +1,9 @@
 """The configuration files of the ``ceilometer-ha`` subcommands.
 
 Each subcommand reads the options it needs from ``--config-file`` (given
-once or more, later files win) and, where it reads the database,
-``--database-url`` overrides ``[database] connection``.
+once or more, later files win; nothing else is read) and, where it
+reads the database, ``--database-url`` overrides ``[database]
+connection``.
 """
 
 import argparse
@@ -45,7 +46,13 @@ def load(
     argv: list[str] = []
     for path in args.config_file:
         argv += ["--config-file", path]
-    conf(argv, project="ceilometer", default_config_files=[])
+    # Only the files given: no ceilometer.conf, no conf.d directory.
+    conf(
+        argv,
+        project="ceilometer",
+        default_config_files=[],
+        default_config_dirs=[],
+    )
     return conf
 
 

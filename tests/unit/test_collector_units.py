@@ -205,3 +205,23 @@ def test_an_unknown_dispatcher_is_named_with_the_known_ones(tmp_path):
     with pytest.raises(dispatcher.DispatcherError) as err:
         dispatcher.load_dispatchers(conf, stats_mod.Stats())
     assert "unknown dispatcher(s) nosuch (known: database)" in str(err.value)
+
+
+def test_drop_ins_come_from_the_collector_dir_not_ceilometers(
+    tmp_path, monkeypatch
+):
+    """oslo.config would read ~/.ceilometer/ceilometer.conf.d/ (as it
+    would /etc/ceilometer/ceilometer.conf.d/): what its files set and
+    --config-file does not would become the collector's."""
+    monkeypatch.setenv("HOME", str(tmp_path))
+    ceilometers = tmp_path / ".ceilometer" / "ceilometer.conf.d"
+    own = tmp_path / ".ceilometer" / "ceilometer-collector-ha.conf.d"
+    for directory, text in (
+        (ceilometers, "[collector]\nstats_interval = 7\n"),
+        (own, "[collector]\nworkers = 3\n"),
+    ):
+        directory.mkdir(parents=True)
+        (directory / "drop-in.conf").write_text(text)
+    conf = collector_cmd.prepare_conf(["--config-file", str(CONTROLLER_CONF)])
+    assert conf.collector.stats_interval == 60  # the default
+    assert conf.collector.workers == 3
