@@ -118,6 +118,10 @@ class KnownOptions:
                 )
 
 
+class UnknownOptionsError(Exception):
+    """The options of a namespace cannot be listed: nothing is checked."""
+
+
 def _namespace_opts() -> tuple[list, types.ModuleType]:
     """The options of ``CEILOMETER_NAMESPACES``, from their entry points,
     loaded without their warnings (eventlet-era libraries whose
@@ -130,8 +134,12 @@ def _namespace_opts() -> tuple[list, types.ModuleType]:
     with warnings.catch_warnings():
         warnings.simplefilter("ignore")
         for namespace in CEILOMETER_NAMESPACES:
-            if namespace in found:
+            if namespace not in found:
+                raise UnknownOptionsError(f"{namespace}: not installed")
+            try:
                 lists += found[namespace].load()()
+            except Exception as exc:  # a library that fails to import
+                raise UnknownOptionsError(f"{namespace}: {exc}") from exc
         keystone_client = importlib.import_module("ceilometer.keystone_client")
     return lists, keystone_client
 
@@ -285,6 +293,11 @@ def _check_secret(path: str, conf: cfg.ConfigOpts | None, findings) -> None:
 
 def run(args: argparse.Namespace) -> int:
     findings = Findings()
+    try:
+        build_conf()
+    except UnknownOptionsError as exc:
+        sys.stdout.write(f"ERROR cannot list the known options: {exc}\n")
+        return 1
     compute = check_file(args.config_file, findings)
     _check_secret(args.config_file, compute, findings)
     if args.collector_config:

@@ -4,6 +4,7 @@ import pathlib
 
 import pytest
 
+from ceilometer_ha.cmd import check_config
 from ceilometer_ha.cmd import manage
 
 ROOT = pathlib.Path(__file__).resolve().parents[2]
@@ -161,3 +162,20 @@ def test_options_of_ceilometer_libraries_are_known(tmp_path, capsys):
     code, lines = check(capsys, path)
     assert code == 0, lines
     assert not any(x.startswith("ERROR") for x in lines), lines
+
+
+def test_options_that_cannot_be_listed_are_one_error(
+    tmp_path, capsys, monkeypatch
+):
+    """A library of ceilometer's generator missing: nothing is checked,
+    and the unit's ExecStartPre says why, in one line."""
+    monkeypatch.setattr(
+        check_config,
+        "CEILOMETER_NAMESPACES",
+        (*check_config.CEILOMETER_NAMESPACES, "no.such.library"),
+    )
+    code, lines = check(capsys, SHIPPED_COMPUTE)
+    assert code == 1
+    assert lines == [
+        "ERROR cannot list the known options: no.such.library: not installed"
+    ]
