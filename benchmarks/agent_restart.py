@@ -30,6 +30,7 @@ import signal
 import statistics
 import sys
 import tempfile
+import threading
 import time
 
 import msgpack
@@ -44,25 +45,47 @@ WAIT = 60.0
 
 
 class Heartbeats:
-    """Arrival times of the agent's heartbeats on a loopback socket."""
+    """Heartbeats of the agent, stamped on arrival by a reader thread,
+    with the source port they came from: each agent process (and each
+    polling worker) publishes from a socket of its own, so a heartbeat
+    is told to come from the agent before or after a restart."""
 
     def __init__(self, collector: agent.UdpCollector) -> None:
-        self.collector = collector
-        self.times: list[float] = []
+        self.sock = collector.sock
+        self.sock.settimeout(0.2)
+        self.beats: list[tuple[float, int]] = []
+        self._lock = threading.Lock()
+        self._done = threading.Event()
+        self._thread = threading.Thread(target=self._read, daemon=True)
+        self._thread.start()
 
-    def wait_for(self, count: int) -> None:
-        """Until ``count`` heartbeats arrived in all; bounded by WAIT."""
-        deadline = time.monotonic() + WAIT
-        while len(self.times) < count:
-            if time.monotonic() > deadline:
-                raise TimeoutError(f"{count} heartbeats")
-            self.collector.sock.settimeout(0.2)
+    def _read(self) -> None:
+        while not self._done.is_set():
             try:
-                data = self.collector.sock.recv(65535)
+                data, source = self.sock.recvfrom(65535)
             except TimeoutError:
                 continue
+            arrived = time.monotonic()
             if msgpack.loads(data).get("counter_name") == "ha.heartbeat":
-                self.times.append(time.monotonic())
+                with self._lock:
+                    self.beats.append((arrived, source[1]))
+
+    def snapshot(self) -> list[tuple[float, int]]:
+        with self._lock:
+            return list(self.beats)
+
+    def wait_for(self, done, what: str) -> list[tuple[float, int]]:
+        """Until ``done(heartbeats)``; bounded by WAIT."""
+        deadline = time.monotonic() + WAIT
+        while not done(beats := self.snapshot()):
+            if time.monotonic() > deadline:
+                raise TimeoutError(what)
+            time.sleep(0.05)
+        return beats
+
+    def close(self) -> None:
+        self._done.set()
+        self._thread.join(WAIT)
 
 
 def _summary(gaps: list[float]) -> dict:
@@ -75,7 +98,9 @@ def _summary(gaps: list[float]) -> dict:
 
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    parser.add_argument("--trials", type=int, default=5)
+    parser.add_argument(
+        "--trials", type=int, default=5, choices=range(1, 101), metavar="N"
+    )
     args = parser.parse_args(argv)
     restart, reload, steady = [], [], []
     with (
@@ -88,32 +113,43 @@ def main(argv: list[str] | None = None) -> int:
         running = agent.PollingAgent(pathlib.Path(workdir), settings).start()
         beats = Heartbeats(collector)
         try:
-            beats.wait_for(4)
-            steady = [b - a for a, b in itertools.pairwise(beats.times[1:])]
+            seen = beats.wait_for(lambda b: len(b) >= 4, "4 heartbeats")
+            steady = [b[0] - a[0] for a, b in itertools.pairwise(seen[1:])]
             for _ in range(args.trials):
-                before = beats.times[-1]
+                ports = {port for _, port in beats.snapshot()}
+                old_port = beats.snapshot()[-1][1]
                 running.stop()
                 running = agent.PollingAgent(
                     pathlib.Path(workdir), settings
                 ).start()
-                beats.wait_for(len(beats.times) + 3)
-                first_after = next(t for t in beats.times if t > before)
-                restart.append(first_after - before)
+                seen = beats.wait_for(
+                    lambda b, known=ports: any(p not in known for _, p in b),
+                    "a heartbeat of the new agent",
+                )
+                last_old = max(t for t, port in seen if port == old_port)
+                first_new = min(t for t, port in seen if port not in ports)
+                restart.append(first_new - last_old)
             for _ in range(args.trials):
-                start = len(beats.times) - 1
+                start = len(beats.snapshot()) - 1
                 running.process.send_signal(signal.SIGHUP)
-                beats.wait_for(len(beats.times) + 4)
-                times = beats.times[start:]
-                reload.append(max(b - a for a, b in itertools.pairwise(times)))
+                seen = beats.wait_for(
+                    lambda b, n=start + 5: len(b) >= n, "4 heartbeats"
+                )[start:]
+                reload.append(
+                    max(b[0] - a[0] for a, b in itertools.pairwise(seen))
+                )
         finally:
             running.stop()
+            beats.close()
     report = {
         "benchmark": "agent_restart",
         "stale_after_s": STALE_SECONDS,
         "baseline_steady_gap": _summary(steady),
         "restart": _summary(restart),
         "reload_sighup": _summary(reload),
-        "meets_target": max(restart + reload) < STALE_SECONDS,
+        # Not a target of the brief: not called meets_target, so that
+        # run_all does not list it among them.
+        "within_stale_after": max(restart + reload) < STALE_SECONDS,
     }
     json.dump(report, sys.stdout, indent=2)
     sys.stdout.write("\n")

@@ -348,6 +348,10 @@ def udp(url, workdir, rates, seconds, workers):
     return {"zero_loss_per_s": best, "workers": workers, "steps": steps}
 
 
+def _not_shown(target: float) -> dict:
+    return {"target": target, "measured": None, "met": None}
+
+
 def _at_least(measured: float, target: float) -> dict:
     return {"target": target, "measured": measured, "met": measured >= target}
 
@@ -357,6 +361,10 @@ def verdicts(report: dict) -> dict:
     found = {}
     for kind, target in RATE_TARGETS.items():
         result = report.get(kind, {})
+        if "skipped" in result:  # no database: neither figure shown
+            found[f"{kind}_zero_loss_per_s"] = _not_shown(target)
+            found[f"{kind}_writer_ratio"] = _not_shown(RATIO_TARGET)
+            continue
         if "udp" in result:
             found[f"{kind}_zero_loss_per_s"] = _at_least(
                 result["udp"]["zero_loss_per_s"], target

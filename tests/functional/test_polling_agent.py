@@ -204,9 +204,10 @@ def test_keystone_outage_never_holds_samples_back(tmp_path):
 
 
 def test_a_reload_applies_a_checked_file_and_keeps_polling(tmp_path):
-    """What the systemd unit's ExecReload= does: the file is checked,
-    then the agent gets SIGHUP and its new worker polls the new storage
-    address. A file that fails the check is never signalled."""
+    """The two steps of the systemd unit's ExecReload=: check-config
+    refuses a file with a bad value (systemd then stops the reload) and
+    accepts a good one; the agent then gets SIGHUP and its new worker
+    polls the new storage address."""
     with agent.UdpCollector() as collector:
         settings = agent.AgentSettings(
             collectors=[collector.address], storage=["127.0.0.1"]
