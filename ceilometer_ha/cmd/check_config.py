@@ -36,6 +36,7 @@ from oslo_config import cfg
 
 from ceilometer_ha import opts
 from ceilometer_ha.collector import config_check
+from ceilometer_ha.pollsters import pipeline_files
 from ceilometer_ha.pollsters import validate
 
 # Groups of other OpenStack services often left in copied files.
@@ -237,6 +238,8 @@ def check_file(path: str, findings: Findings) -> cfg.ConfigOpts | None:
             missing = None  # a bad address value, reported above
         if missing:
             findings.error(path, missing)
+    for problem in pipeline_files.problems(conf):
+        findings.error(path, problem)
     return conf
 
 

@@ -11,6 +11,7 @@ ROOT = pathlib.Path(__file__).resolve().parents[2]
 CONTROLLER_SEED = ROOT / "tests/functional/data/controller_ceilometer_ha.conf"
 SHIPPED_COMPUTE = ROOT / "etc/ceilometer/compute/ceilometer_ha.conf"
 SHIPPED_CONTROLLER = ROOT / "etc/ceilometer/controller/ceilometer_ha.conf"
+SHIPPED_PIPELINE = ROOT / "etc/ceilometer/pipeline_ha.yaml"
 
 # The compute-node file of the deployment notes, comments left out.
 COMPUTE_SEED = """\
@@ -51,8 +52,22 @@ def check(capsys, *args):
 
 @pytest.fixture
 def compute_seed(tmp_path):
+    """The notes' compute file, beside the pipeline file it names."""
     path = tmp_path / "ceilometer_ha.conf"
     path.write_text(COMPUTE_SEED)
+    (tmp_path / "pipeline_ha.yaml").write_text(SHIPPED_PIPELINE.read_text())
+    return path
+
+
+@pytest.fixture
+def installed_compute(tmp_path):
+    """The shipped compute files as installed: side by side, as in
+    /etc/ceilometer, for the relative pipeline file name to resolve."""
+    etc = tmp_path / "etc"
+    etc.mkdir()
+    (etc / "pipeline_ha.yaml").write_text(SHIPPED_PIPELINE.read_text())
+    path = etc / "ceilometer_ha.conf"
+    path.write_text(SHIPPED_COMPUTE.read_text())
     return path
 
 
@@ -76,8 +91,10 @@ def test_controller_seed_is_clean_but_for_two_warnings(capsys):
     assert "printed in the deployment notes" in lines[1]
 
 
-def test_shipped_files_are_clean_but_for_their_placeholder_secret(capsys):
-    for path in (SHIPPED_COMPUTE, SHIPPED_CONTROLLER):
+def test_shipped_files_are_clean_but_for_their_placeholder_secret(
+    installed_compute, capsys
+):
+    for path in (installed_compute, SHIPPED_CONTROLLER):
         code, lines = check(capsys, path)
         assert code == 0, lines
         assert lines[-1].startswith("0 errors,"), lines
@@ -179,3 +196,26 @@ def test_options_that_cannot_be_listed_are_one_error(
     assert lines == [
         "ERROR cannot list the known options: no.such.library: not installed"
     ]
+
+
+def test_a_pipeline_file_that_does_not_load_is_one_error(
+    installed_compute, capsys
+):
+    """The agent's polling worker would exit at every start, forever."""
+    pipeline = installed_compute.parent / "pipeline_ha.yaml"
+    pipeline.write_text(pipeline.read_text().replace("sinks:", "sinks: [", 1))
+    code, lines = check(capsys, installed_compute)
+    assert code == 1
+    errors = [x for x in lines if x.startswith("ERROR")]
+    assert len(errors) == 1, lines
+    assert (
+        "[polling] cfg_file and [DEFAULT] pipeline_cfg_file "
+        "pipeline_ha.yaml: cannot be loaded: " in errors[0]
+    )
+
+
+def test_a_missing_pipeline_file_is_an_error(installed_compute, capsys):
+    (installed_compute.parent / "pipeline_ha.yaml").unlink()
+    code, lines = check(capsys, installed_compute)
+    assert code == 1
+    assert any("No such file" in x and x.startswith("ERROR") for x in lines)

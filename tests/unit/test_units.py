@@ -67,7 +67,13 @@ def test_upstart_job_runs_the_stock_agent():
 def test_the_unit_config_check_passes_on_the_shipped_config(tmp_path):
     """ExecStartPre= must accept the shipped compute configuration."""
     binary = pathlib.Path(sys.executable).parent / "ceilometer-ha"
-    config = REPO / "etc" / "ceilometer" / "compute" / "ceilometer_ha.conf"
+    # As installed: both files in one directory (/etc/ceilometer).
+    etc = REPO / "etc" / "ceilometer"
+    config = tmp_path / "ceilometer_ha.conf"
+    config.write_text((etc / "compute" / "ceilometer_ha.conf").read_text())
+    (tmp_path / "pipeline_ha.yaml").write_text(
+        (etc / "pipeline_ha.yaml").read_text()
+    )
     done = subprocess.run(
         [str(binary), "check-config", str(config)],
         capture_output=True,
