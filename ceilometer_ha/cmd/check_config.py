@@ -26,6 +26,7 @@ own. Exit code 0 without errors, 1 with errors.
 
 import argparse
 import difflib
+import functools
 import importlib
 import importlib.metadata
 import sys
@@ -123,9 +124,10 @@ class UnknownOptionsError(Exception):
     """The options of a namespace cannot be listed: nothing is checked."""
 
 
-def _namespace_opts() -> tuple[list, types.ModuleType]:
+@functools.cache
+def _namespace_opts() -> tuple[tuple, types.ModuleType]:
     """The options of ``CEILOMETER_NAMESPACES``, from their entry points,
-    loaded without their warnings (eventlet-era libraries whose
+    loaded once and without their warnings (eventlet-era libraries whose
     deprecation warnings would bury the report on stderr)."""
     found = {
         ep.name: ep
@@ -138,16 +140,22 @@ def _namespace_opts() -> tuple[list, types.ModuleType]:
             if namespace not in found:
                 raise UnknownOptionsError(f"{namespace}: not installed")
             try:
-                lists += found[namespace].load()()
+                # Lists, not the iterators some namespaces give: the
+                # result serves every file checked.
+                lists += [
+                    (group, list(options))
+                    for group, options in found[namespace].load()()
+                ]
             except Exception as exc:  # a library that fails to import
                 raise UnknownOptionsError(f"{namespace}: {exc}") from exc
         keystone_client = importlib.import_module("ceilometer.keystone_client")
-    return lists, keystone_client
+    return tuple(lists), keystone_client
 
 
 def build_conf() -> KnownOptions:
     """Every option a ceilometer configuration file may hold, and ours."""
-    lists, keystone_client = _namespace_opts()
+    loaded, keystone_client = _namespace_opts()
+    lists = list(loaded)
     known = KnownOptions()
     for function in (
         opts.list_compute_opts,
@@ -297,7 +305,7 @@ def _check_secret(path: str, conf: cfg.ConfigOpts | None, findings) -> None:
 def run(args: argparse.Namespace) -> int:
     findings = Findings()
     try:
-        build_conf()
+        _namespace_opts()
     except UnknownOptionsError as exc:
         sys.stdout.write(f"ERROR cannot list the known options: {exc}\n")
         return 1
