@@ -5,11 +5,13 @@ flush bounded by ``[collector] shutdown_timeout``. SIGHUP reloads the
 configuration files, as OpenStack services do: the options marked
 mutable (oslo.log's ``debug`` and ``log_config_append``) take effect at
 once, and oslo.config logs a change to any other as ignored until a
-restart. A file that no longer parses is logged and the running
-configuration kept: a reload never stops the collector. With several
-workers the parent forwards SIGHUP to each of them. The database
-writer process ignores all three (``storage.writer_child``); its parent
-ends it.
+restart. A file that no longer parses, or gives a bad value to an
+option such as ``debug``, is logged and the running configuration kept:
+a reload never stops the collector. A process still starting ignores
+SIGHUP (it has just read its files). With several workers the parent
+forwards SIGHUP to each of them, which are forked with the three
+signals held. The database writer process ignores all three
+(``storage.writer_child``); its parent ends it.
 """
 
 import asyncio
