@@ -5,7 +5,9 @@ Each worker is a forked ``CollectorService`` with its own socket
 writer and database connection. The parent only forwards SIGTERM,
 SIGINT and SIGHUP (``signals``) and waits; if a worker dies
 unexpectedly the others are stopped and the exit code is non-zero, so
-systemd or Pacemaker restarts the whole set.
+systemd or Pacemaker restarts the whole set. Once every receiving
+process listens, systemd is told (``READY=1``, ``Type=notify``; the
+parent with several workers).
 """
 
 import contextlib
@@ -18,6 +20,7 @@ import typing
 
 from oslo_config import cfg
 from oslo_log import log
+from oslo_service import systemd
 
 from ceilometer_ha.collector import service
 from ceilometer_ha.collector import signals
@@ -63,7 +66,9 @@ def run(conf: cfg.ConfigOpts) -> int:
     """Run the configured number of workers; the process exit code."""
     count = conf.collector.workers
     if count == 1:
-        return service.CollectorService(conf).run()
+        return service.CollectorService(
+            conf, on_ready=systemd.notify_once
+        ).run()
     port = conf.collector.udp_port or service.free_port(
         conf.collector.udp_address
     )
@@ -101,8 +106,10 @@ def run(conf: cfg.ConfigOpts) -> int:
             proc.start()
     if _wait_until_listening(procs, events):
         LOG.info("%d workers listening on UDP port %d", count, port)
-    if conf.collector.port_file and all(e.is_set() for e in events):
-        service.write_port_file(conf.collector.port_file, port)
+    if all(e.is_set() for e in events):
+        if conf.collector.port_file:
+            service.write_port_file(conf.collector.port_file, port)
+        systemd.notify_once()
     while any(proc.is_alive() for proc in procs):
         for proc in procs:
             proc.join(POLL_INTERVAL / len(procs))

@@ -2,8 +2,10 @@
 
 import signal
 import socket
+import struct
 import urllib.request
 
+import pytest
 import sqlalchemy as sa
 
 from ceilometer_ha import opts
@@ -208,3 +210,38 @@ def test_a_database_away_at_start_is_waited_for_samples_held(tmp_path):
     log = collector.log_text()
     assert "does not answer at start" in log
     assert "Stopped with 20 samples not written" in log
+
+
+def _notifications(listener):
+    """(message, sender pid) of every datagram waiting on ``listener``."""
+    received = []
+    size = socket.CMSG_SPACE(struct.calcsize("3i"))
+    while True:
+        try:
+            message, ancillary, _, _ = listener.recvmsg(512, size)
+        except BlockingIOError:
+            return received
+        pid = None
+        for level, kind, data in ancillary:
+            if (level, kind) == (socket.SOL_SOCKET, socket.SCM_CREDENTIALS):
+                pid = struct.unpack("3i", data[: struct.calcsize("3i")])[0]
+        received.append((message, pid))
+
+
+@pytest.mark.parametrize("workers", [1, 2])
+def test_tells_systemd_once_it_listens(tmp_path, monkeypatch, workers):
+    """Type=notify, NotifyAccess=main: one READY=1, from the main
+    process (the workers' parent), by the time it receives samples."""
+    with socket.socket(socket.AF_UNIX, socket.SOCK_DGRAM) as listener:
+        listener.bind(str(tmp_path / "notify.sock"))
+        listener.setsockopt(socket.SOL_SOCKET, socket.SO_PASSCRED, 1)
+        monkeypatch.setenv("NOTIFY_SOCKET", str(tmp_path / "notify.sock"))
+        database_url = f"sqlite:///{tmp_path / 'db.sqlite'}"
+        options = {"collector": {"workers": workers}}
+        with helper.CollectorProcess(database_url, tmp_path, options) as coll:
+            publisher = helper.ceilometer_publisher("127.0.0.1", coll.port)
+            publisher.publish_samples([helper.make_sample()])
+            coll.wait_for_rows(1)
+            listener.setblocking(False)
+            assert _notifications(listener) == [(b"READY=1", coll.proc.pid)]
+            assert coll.stop() == 0

@@ -28,7 +28,10 @@ def test_systemd_unit_verifies(tmp_path):
     done = systemd_units.verify(UNIT, tmp_path)
     assert done.returncode == 0, done.stdout + done.stderr
     text = UNIT.read_text()
-    assert "Type=simple" in text
+    # Ready once listening: tests/functional/test_collector_process.py
+    # receives the READY=1 the real collector sends.
+    assert "Type=notify" in text
+    assert "NotifyAccess=main" in text
     # A reload checks the file, then is the SIGHUP that
     # tests/functional/test_collector_reload.py sends to the collector.
     reloads = [
