@@ -263,6 +263,10 @@ COLLECTOR_OPTS: list[cfg.Opt] = [
     ),
 ]
 
+# A longer TTL is a mistake: its cutoff would fall before the first
+# year a datetime holds, and every expiry run would fail.
+MAX_TIME_TO_LIVE = 100 * 365 * 86400
+
 DATABASE_OPTS: list[cfg.Opt] = [
     cfg.StrOpt(
         "connection",
@@ -280,10 +284,11 @@ DATABASE_OPTS: list[cfg.Opt] = [
     cfg.IntOpt(
         "metering_time_to_live",
         default=-1,
+        max=MAX_TIME_TO_LIVE,
         deprecated_name="time_to_live",
         help="Number of seconds that samples are kept in the database "
         "for (<= 0 means forever), counted from the moment the "
-        "collector recorded them.",
+        "collector recorded them; at most a century.",
     ),
 ]
 

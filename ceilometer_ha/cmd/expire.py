@@ -33,9 +33,8 @@ from ceilometer_ha.storage import models
 EXIT_OK = 0
 EXIT_KEEPS_ALL = 3
 EXIT_ERROR = 4
-# A TTL beyond this many seconds (a century) is a mistake: the cutoff
-# would fall before the first year a datetime can hold.
-MAX_TTL = 100 * 365 * 86400
+# As [database] metering_time_to_live's own bound: a century.
+MAX_TTL = opts.MAX_TIME_TO_LIVE
 PROG = "ceilometer-ha expire"
 
 
@@ -101,8 +100,6 @@ def run(args: argparse.Namespace) -> int:
         return _error("schema", exc)
     except sa.exc.SQLAlchemyError as exc:
         return _error("database", getattr(exc, "orig", None) or exc)
-    except OverflowError as exc:  # a TTL from the file beyond any date
-        return _error("configuration", f"metering_time_to_live: {exc}")
     finally:
         engine.dispose()
     samples = deleted[models.sample.name]

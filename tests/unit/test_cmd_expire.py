@@ -94,7 +94,7 @@ def test_a_ttl_beyond_reason_is_a_usage_error(tmp_path, capsys, ttl):
     assert _samples(engine) == 1
 
 
-def test_a_ttl_beyond_any_date_in_the_file_is_an_error(tmp_path, capsys):
+def test_a_ttl_beyond_a_century_in_the_file_is_an_error(tmp_path, capsys):
     url, engine = _database(tmp_path)
     config = tmp_path / "ceilometer_ha.conf"
     config.write_text(

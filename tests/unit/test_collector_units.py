@@ -157,6 +157,11 @@ REAL_SECRET = "\n[publisher]\ntelemetry_secret = s3cret\n"
             "metrics_port",
         ),
         (REAL_SECRET + "[default]\nverbose = true\n", r"\[default\]"),
+        (
+            # Beyond a century: no expiry run could compute its cutoff.
+            REAL_SECRET + "[database]\nmetering_time_to_live = 4000000000\n",
+            r"\[database\] metering_time_to_live",
+        ),
     ],
 )
 def test_unsafe_settings_are_refused(tmp_path, text, message):
