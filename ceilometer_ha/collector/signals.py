@@ -26,6 +26,7 @@ from oslo_log import log
 LOG = log.getLogger(__name__)
 STOP_SIGNALS = (signal.SIGTERM, signal.SIGINT)
 RELOAD_SIGNAL = signal.SIGHUP
+HANDLED_SIGNALS = frozenset({*STOP_SIGNALS, RELOAD_SIGNAL})
 
 
 def reload_configuration(conf: cfg.ConfigOpts) -> None:
@@ -63,12 +64,11 @@ def held() -> collections.abc.Iterator[None]:
     """Hold (block) the three signals, e.g. while forking workers: a
     child must not run its parent's handlers before it sets its own.
     What arrived meanwhile is delivered when the block ends."""
-    every = {*STOP_SIGNALS, RELOAD_SIGNAL}
-    signal.pthread_sigmask(signal.SIG_BLOCK, every)
+    signal.pthread_sigmask(signal.SIG_BLOCK, HANDLED_SIGNALS)
     try:
         yield
     finally:
-        signal.pthread_sigmask(signal.SIG_UNBLOCK, every)
+        signal.pthread_sigmask(signal.SIG_UNBLOCK, HANDLED_SIGNALS)
 
 
 def install(

@@ -38,9 +38,7 @@ def _worker(
     signal.signal(signal.SIGTERM, signal.SIG_DFL)
     signal.signal(signal.SIGINT, signal.SIG_DFL)
     signals.ignore_reload_until_ready()
-    signal.pthread_sigmask(
-        signal.SIG_UNBLOCK, {*signals.STOP_SIGNALS, signals.RELOAD_SIGNAL}
-    )
+    signal.pthread_sigmask(signal.SIG_UNBLOCK, signals.HANDLED_SIGNALS)
     # TTL expiry deletes the same rows whoever runs it: worker 0 does.
     svc = service.CollectorService(
         conf,
