@@ -33,16 +33,16 @@ from ceilometer_ha.storage import models
 EXIT_OK = 0
 EXIT_KEEPS_ALL = 3
 EXIT_ERROR = 4
-# As [database] metering_time_to_live's own bound: a century.
-MAX_TTL = opts.MAX_TIME_TO_LIVE
 PROG = "ceilometer-ha expire"
 
 
 def _ttl(text: str) -> float:
     value = float(text)
-    if not 0 < value <= MAX_TTL:  # also refuses nan and inf
+    # The bound of [database] metering_time_to_live; refuses nan, inf.
+    if not 0 < value <= opts.MAX_TIME_TO_LIVE:
         raise argparse.ArgumentTypeError(
-            f"must be more than 0 and at most {MAX_TTL} (a century)"
+            f"must be more than 0 and at most {opts.MAX_TIME_TO_LIVE} "
+            "(a century)"
         )
     return value
 
