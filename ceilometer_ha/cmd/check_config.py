@@ -8,6 +8,11 @@ Reports, for a compute-node or controller ``ceilometer_ha.conf``:
   registered option is read, so each error names its option;
 * groups the HA services do not read (``[keystone_authtoken]``) and
   options removed from OpenStack (``verbose``): warnings;
+* oslo.messaging's groups (``[oslo_messaging_rabbit]`` ...) are checked
+  as any other in a compute node's file (one with a ``[compute]``
+  section): ``ceilometer-polling`` builds its notification transport
+  at start, and a bad value there stops the agent. The collector never
+  reads them, so in any other file they are a warning;
 * a ``[publisher] telemetry_secret`` the file leaves empty or at a
   placeholder (ceilometer's, or a shipped file's), which the collector
   refuses unless ``allow_unsigned``, or sets to the one printed in the
@@ -44,15 +49,22 @@ from ceilometer_ha.pollsters import validate
 UNUSED_GROUPS = frozenset(
     {
         "keystone_authtoken",
-        "oslo_messaging_rabbit",
         "oslo_messaging_amqp",
-        "oslo_messaging_notifications",
         "oslo_policy",
         "oslo_middleware",
         "cors",
         "api",
         "matchmaker_redis",
         "database_ro",
+    }
+)
+# Read by ceilometer-polling (its notification transport, even when
+# the ha_pipeline driver publishes), never by the collector.
+AGENT_ONLY_GROUPS = frozenset(
+    {
+        "oslo_messaging_kafka",
+        "oslo_messaging_notifications",
+        "oslo_messaging_rabbit",
     }
 )
 # The namespaces of ceilometer's own oslo-config-generator file
@@ -177,10 +189,22 @@ def _suggest(name: str, candidates) -> str:
     return f"; did you mean {close[0]!r}?" if close else ""
 
 
-def _check_names(path, known, findings) -> None:
+def _check_names(path, known, findings) -> set[str]:
+    """Report the file's unknown and unread groups and options; return
+    the groups whose values are not this file's reader's business."""
     sections: dict = {}
     cfg.ConfigParser(path, sections).parse()
+    compute = "compute" in sections  # a compute node's file
+    unread = set()
     for group, values in sections.items():
+        if group in AGENT_ONLY_GROUPS and not compute:
+            findings.warning(
+                path,
+                f"[{group}] is read by ceilometer-polling on compute "
+                "nodes, not by the collector",
+            )
+            unread.add(group)
+            continue
         if group in UNUSED_GROUPS:
             findings.warning(
                 path,
@@ -205,11 +229,16 @@ def _check_names(path, known, findings) -> None:
                 f"[{group}] unknown option {option!r}"
                 + _suggest(option, known[group]),
             )
+    return unread
 
 
-def _check_values(known: KnownOptions, findings, path) -> None:
+def _check_values(
+    known: KnownOptions, findings, path, unread: set[str]
+) -> None:
     conf = known.conf
     for group, names in sorted(known.registered.items()):
+        if group in unread:
+            continue
         section = conf if group == "DEFAULT" else conf[group]
         for name in sorted(names):
             try:
@@ -224,8 +253,9 @@ def check_file(path: str, findings: Findings) -> cfg.ConfigOpts | None:
     """Check one file; returns its loaded ConfigOpts, or None if unreadable."""
     known = build_conf()
     conf = known.conf
+    unread: set[str] = set()
     try:
-        _check_names(path, known.names, findings)
+        unread = _check_names(path, known.names, findings)
         conf(
             ["--config-file", path],
             project="ceilometer",
@@ -238,7 +268,7 @@ def check_file(path: str, findings: Findings) -> cfg.ConfigOpts | None:
     except (cfg.Error, OSError) as exc:
         findings.error(path, str(exc))
         return None
-    _check_values(known, findings, path)
+    _check_values(known, findings, path, unread)
     if "compute" in conf.list_all_sections():  # a compute node's file
         try:
             missing = validate.missing_address(conf)

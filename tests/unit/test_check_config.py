@@ -2,6 +2,8 @@
 
 import pathlib
 
+from ceilometer import messaging
+from oslo_config import cfg
 import pytest
 
 from ceilometer_ha.cmd import check_config
@@ -222,3 +224,63 @@ def test_a_missing_pipeline_file_is_an_error(installed_compute, capsys):
     code, lines = check(capsys, installed_compute)
     assert code == 1
     assert any("No such file" in x and x.startswith("ERROR") for x in lines)
+
+
+BAD_RABBIT = "\n[oslo_messaging_rabbit]\nrabbit_qos_prefetch_count = many\n"
+
+
+def test_messaging_values_are_checked_in_a_compute_file(
+    installed_compute, capsys
+):
+    """ceilometer-polling builds its notification transport at start,
+    even with the ha_pipeline driver: a bad value there stops it."""
+    with installed_compute.open("a") as f:
+        f.write(BAD_RABBIT)
+    code, lines = check(capsys, installed_compute)
+    assert code == 1
+    errors = [x for x in lines if x.startswith("ERROR")]
+    assert len(errors) == 1, lines
+    assert "[oslo_messaging_rabbit] rabbit_qos_prefetch_count:" in errors[0]
+    assert not any("oslo_messaging_rabbit" in x for x in lines[1:]), lines
+
+
+def test_the_value_refused_stops_the_agents_transport(tmp_path):
+    """What the error above stands for: ceilometer's own transport,
+    which the polling agent builds at start, refuses the same value."""
+    path = tmp_path / "rabbit.conf"
+    path.write_text(BAD_RABBIT)
+    conf = cfg.ConfigOpts()
+    conf(
+        ["--config-file", str(path)],
+        project="ceilometer",
+        default_config_files=[],
+        default_config_dirs=[],
+    )
+    with pytest.raises(cfg.ConfigFileValueError, match="prefetch_count"):
+        messaging.get_transport(conf, cache=False)
+
+
+def test_misspelt_messaging_options_are_named_in_a_compute_file(
+    installed_compute, capsys
+):
+    with installed_compute.open("a") as f:
+        f.write("\n[oslo_messaging_rabbit]\nrabit_ha_queues = true\n")
+    code, lines = check(capsys, installed_compute)
+    assert code == 1
+    assert (
+        "[oslo_messaging_rabbit] unknown option 'rabit_ha_queues'; "
+        "did you mean 'rabbit_ha_queues'?" in lines[0]
+    ), lines
+
+
+def test_messaging_groups_are_a_warning_in_a_controller_file(tmp_path, capsys):
+    """The collector never reads them: no error, one warning."""
+    path = tmp_path / "ceilometer_ha.conf"
+    path.write_text(SHIPPED_CONTROLLER.read_text() + BAD_RABBIT)
+    code, lines = check(capsys, path)
+    assert code == 0, lines
+    assert not any(x.startswith("ERROR") for x in lines), lines
+    assert (
+        f"WARNING {path}: [oslo_messaging_rabbit] is read by "
+        "ceilometer-polling on compute nodes, not by the collector" in lines
+    )
