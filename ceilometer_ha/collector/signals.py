@@ -8,9 +8,10 @@ once, and oslo.config logs a change to any other as ignored until a
 restart. A file that no longer parses, or gives a bad value to an
 option such as ``debug``, is logged and the running configuration kept:
 a reload never stops the collector. A process still starting ignores
-SIGHUP (it has just read its files). With several workers the parent
-forwards SIGHUP to each of them, which are forked with the three
-signals held. The database writer process ignores all three
+SIGHUP (it has just read its files), from before it imports the
+collector's modules (``cmd.collector_entry``). With several workers
+the parent forwards SIGHUP to each of them, which are forked with the
+three signals held. The database writer process ignores all three
 (``storage.writer_child``); its parent ends it.
 """
 
