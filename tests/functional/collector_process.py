@@ -9,6 +9,7 @@ listens, ``stop`` sends SIGTERM and returns the exit code.
 import pathlib
 import signal
 import subprocess
+import typing
 
 from tests.functional import collector_config
 from tests.functional import collector_rows
@@ -52,8 +53,16 @@ class CollectorProcess(collector_rows.RowCounting):
             str(self.overlay_path),
         ]
 
-    def start(self, timeout: float = 30.0) -> "CollectorProcess":
-        """Launch and wait until it listens; ``port`` is then set."""
+    def start(
+        self,
+        timeout: float = 30.0,
+        while_starting: typing.Callable[[], object] | None = None,
+    ) -> "CollectorProcess":
+        """Launch and wait until it listens; ``port`` is then set.
+
+        ``while_starting`` is called once the process is launched, while
+        it starts (``listening()`` tells when that is over).
+        """
         if self.run_dbsync:
             collector_config.dbsync(self.config_path)
         self.port_file.unlink(missing_ok=True)
@@ -62,6 +71,8 @@ class CollectorProcess(collector_rows.RowCounting):
                 self.argv, stdout=log_file, stderr=subprocess.STDOUT
             )
         proc = self.proc
+        if while_starting is not None:
+            while_starting()
 
         def _listening():
             if proc.poll() is not None:
@@ -69,8 +80,7 @@ class CollectorProcess(collector_rows.RowCounting):
                     f"collector exited with {proc.returncode}:\n"
                     + self.log_text()
                 )
-            text = self.port_file.exists() and self.port_file.read_text()
-            return text.strip() if text and text.endswith("\n") else None
+            return self.port_file.read_text() if self.listening() else None
 
         self.port = int(
             collector_rows.wait_until(
@@ -92,6 +102,11 @@ class CollectorProcess(collector_rows.RowCounting):
                 self.proc.wait(10)
         self.returncode = self.proc.returncode
         return self.returncode
+
+    def listening(self) -> bool:
+        """True once the process has written the port it listens on."""
+        text = self.port_file.exists() and self.port_file.read_text()
+        return bool(text and text.endswith("\n"))
 
     def running(self) -> bool:
         return self.proc is not None and self.proc.poll() is None

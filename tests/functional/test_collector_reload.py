@@ -9,6 +9,7 @@ and samples are received and stored throughout.
 
 import re
 import signal
+import time
 
 import pytest
 
@@ -83,5 +84,50 @@ def test_sighup_reloads_mutable_options_and_keeps_receiving(tmp_path, workers):
         publisher.publish_samples([helper.make_sample(resource_id="r1")])
         collector.wait_for_rows(2)
         assert collector.running()
+        assert collector.stop() == 0
+    assert collector.log_text().count("Listening on UDP") == workers
+
+
+def _hangup_ignored(pid):
+    """True once process ``pid`` ignores SIGHUP (its SigIgn mask)."""
+    with open(f"/proc/{pid}/status") as status:
+        for line in status:
+            if line.startswith("SigIgn:"):
+                mask = int(line.split()[1], 16)
+                return bool(mask >> (signal.SIGHUP - 1) & 1)
+    return False
+
+
+@pytest.mark.parametrize("workers", [1, 2])
+def test_sighup_while_starting_stops_nothing(tmp_path, workers):
+    """``kill -HUP`` from the moment the program ignores SIGHUP (before
+    it imports the collector: tests/unit/test_collector_entry.py) until
+    it listens: it starts as if none had come, and receives."""
+    database_url = f"sqlite:///{tmp_path / 'db.sqlite'}"
+    options = {"collector": {"workers": workers}}
+    collector = helper.CollectorProcess(database_url, tmp_path, options)
+    sent = []
+
+    def hang_up_while_starting():
+        proc = collector.proc
+        helper.wait_until(
+            lambda: _hangup_ignored(proc.pid), 30, "SIGHUP ignored", 0.001
+        )
+        # Bounded: 1,000 signals, 5 ms apart.
+        for _ in range(1000):
+            if collector.listening() or proc.poll() is not None:
+                return
+            proc.send_signal(signal.SIGHUP)
+            sent.append(1)
+            time.sleep(0.005)
+
+    collector.start(while_starting=hang_up_while_starting)
+    try:
+        assert sent, "no SIGHUP was sent while the collector started"
+        publisher = helper.ceilometer_publisher("127.0.0.1", collector.port)
+        publisher.publish_samples([helper.make_sample(resource_id="r0")])
+        collector.wait_for_rows(1)
+        assert collector.running()
+    finally:
         assert collector.stop() == 0
     assert collector.log_text().count("Listening on UDP") == workers
