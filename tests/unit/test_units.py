@@ -4,6 +4,7 @@ The systemd unit is verified as :mod:`tests.unit.systemd_units` explains.
 """
 
 import pathlib
+import re
 import subprocess
 import sys
 
@@ -12,6 +13,7 @@ from tests.unit import systemd_units
 REPO = pathlib.Path(__file__).resolve().parents[2]
 UNIT = REPO / "etc" / "systemd" / "ceilometer-polling-ha.service"
 UPSTART = REPO / "etc" / "init" / "ceilometer-polling-ha.conf"
+COMPUTE_CONF = REPO / "etc" / "ceilometer" / "compute" / "ceilometer_ha.conf"
 CHECK = "ceilometer-ha check-config /etc/ceilometer/ceilometer_ha.conf"
 COMMAND = (
     "ceilometer-polling --polling-namespaces compute "
@@ -49,6 +51,13 @@ def test_systemd_unit_runs_the_stock_agent():
     ]
     assert _unit_values(text, "User") == ["ceilometer"]
     assert _unit_values(text, "Restart") == ["on-failure"]
+    # systemd makes the directory of the shipped file's log_file.
+    (logs,) = _unit_values(text, "LogsDirectory")
+    log_file = re.search(r"^log_file = (.+)$", COMPUTE_CONF.read_text(), re.M)
+    assert log_file
+    assert pathlib.PurePath(log_file.group(1)).parent == (
+        pathlib.PurePath("/var/log") / logs
+    )
     assert _unit_values(text, "AmbientCapabilities") == ["CAP_NET_RAW"]
     assert "net.ipv4.ping_group_range" in text
 
