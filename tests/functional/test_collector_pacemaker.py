@@ -1,9 +1,13 @@
 """The OCF resource agent starts, monitors and stops the real collector."""
 
 import pathlib
+import shutil
 import socket
 import subprocess
 import sys
+import tempfile
+
+import pytest
 
 from tests.functional import collector as helper
 
@@ -18,6 +22,21 @@ def _free_udp_port():
         return sock.getsockname()[1]
 
 
+def _seed_config(tmp_path):
+    """The seed's controller file on a free port and a fresh SQLite
+    database, its schema made: (port, database URL, file)."""
+    port = _free_udp_port()
+    database_url = f"sqlite:///{tmp_path / 'db.sqlite'}"
+    config = tmp_path / "ceilometer_ha.conf"
+    config.write_text(
+        helper.render_config(helper.SEED_CONFIG.read_text(), database_url)
+        .replace("udp_port = 0", f"udp_port = {port}")
+        .replace("udp_address = 0.0.0.0", "udp_address = 127.0.0.1")
+    )
+    helper.dbsync(config)
+    return port, database_url, config
+
+
 def _agent(action, env):
     return subprocess.run(
         ["bash", str(OCF_AGENT), action],
@@ -30,15 +49,7 @@ def _agent(action, env):
 
 
 def test_ocf_agent_start_monitor_stop(tmp_path):
-    port = _free_udp_port()
-    database_url = f"sqlite:///{tmp_path / 'db.sqlite'}"
-    config = tmp_path / "ceilometer_ha.conf"
-    config.write_text(
-        helper.render_config(helper.SEED_CONFIG.read_text(), database_url)
-        .replace("udp_port = 0", f"udp_port = {port}")
-        .replace("udp_address = 0.0.0.0", "udp_address = 127.0.0.1")
-    )
-    helper.dbsync(config)
+    port, database_url, config = _seed_config(tmp_path)
     bin_dir = pathlib.Path(sys.executable).parent
     env = {
         "PATH": "/usr/sbin:/usr/bin:/sbin:/bin",
@@ -70,3 +81,53 @@ def test_ocf_agent_start_monitor_stop(tmp_path):
     assert _agent("monitor", env).returncode == OCF_NOT_RUNNING
     log = (tmp_path / "log" / "collector.log").read_text()
     assert "received=1 stored=1" in log
+
+
+def test_ocf_tester_passes(tmp_path):
+    """Pacemaker's own checker, ``ocf-tester`` (resource-agents), with
+    the real ``ocf-shellfuncs``: meta-data valid against ra-api-1.dtd,
+    start and stop twice each, monitor in every state, the real
+    collector started and stopped."""
+    if shutil.which("ocf-tester") is None:
+        pytest.skip("ocf-tester (Debian package resource-agents) is missing")
+    port, _, config = _seed_config(tmp_path)
+    bin_dir = pathlib.Path(sys.executable).parent
+    # ocf-tester runs meta-data as user nobody: the agent must be
+    # reachable and executable by anyone, which tmp_path is not.
+    public = pathlib.Path(tempfile.mkdtemp(prefix="ocf-agent-", dir="/tmp"))
+    try:
+        public.chmod(0o755)
+        agent = public / OCF_AGENT.name
+        shutil.copyfile(OCF_AGENT, agent)
+        agent.chmod(0o755)
+        params = {
+            "binary": bin_dir / "ceilometer-collector-ha",
+            "config": config,
+            "user": "root",
+            "pid": tmp_path / "run" / "collector.pid",
+            "log_file": tmp_path / "log" / "collector.log",
+            "udp_port": port,
+        }
+        # -v: the agent's own output too.
+        argv = ["ocf-tester", "-v", "-n", "collector"]
+        for name, value in params.items():
+            argv += ["-o", f"{name}={value}"]
+        done = subprocess.run(
+            [*argv, str(agent)],
+            capture_output=True,
+            text=True,
+            timeout=300,
+            check=False,
+        )
+    finally:
+        shutil.rmtree(public)
+    output = done.stdout + done.stderr
+    assert done.returncode == 0, output
+    assert f"{agent} passed all tests" in output
+    # Nothing but the optional actions it does not offer was remarked.
+    remarks = [x for x in output.splitlines() if x.startswith("*")]
+    assert all(x.endswith("(optional)") for x in remarks), output
+    # No error logged on the way, e.g. while the collector starts.
+    assert "ERROR" not in output, output
+    log = (tmp_path / "log" / "collector.log").read_text()
+    assert log.count("Listening on UDP") == 2  # started twice
