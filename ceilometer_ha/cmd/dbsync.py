@@ -44,6 +44,11 @@ def run(args: argparse.Namespace) -> int:
     except (cfg.Error, ValueError, sa.exc.ArgumentError) as exc:
         sys.stderr.write(f"{PROG}: configuration: {exc}\n")
         return EXIT_ERROR
+    problem = engine_mod.sqlite_file_problem(conf.database.connection)
+    if problem:
+        engine.dispose()
+        sys.stderr.write(f"{PROG}: database: {problem}\n")
+        return EXIT_ERROR
     try:
         before = migration.current_revision(engine)
         migration.upgrade(engine, args.revision)

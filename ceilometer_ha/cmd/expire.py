@@ -84,6 +84,10 @@ def run(args: argparse.Namespace) -> int:
         engine = engine_mod.create_engine(url)
     except (cfg.Error, ValueError, sa.exc.ArgumentError) as exc:
         return _error("configuration", exc)
+    problem = engine_mod.sqlite_file_problem(url)
+    if problem:
+        engine.dispose()
+        return _error("database", problem)
     if ttl <= 0:
         engine.dispose()
         sys.stderr.write(

@@ -16,6 +16,7 @@ from oslo_config import cfg
 from oslo_log import log
 
 from ceilometer_ha import opts
+from ceilometer_ha.storage import engine as engine_mod
 
 LOG = log.getLogger(__name__)
 COLLECTOR_GROUPS = ("DEFAULT", "collector", "database", "publisher")
@@ -63,6 +64,9 @@ def check_config(conf: cfg.ConfigOpts) -> None:
             f"than half of [database] metering_time_to_live ({ttl} s), or "
             f"a sample could be replayed and stored again after it expired"
         )
+    problem = engine_mod.sqlite_file_problem(conf.database.connection)
+    if problem:
+        raise ConfigError(f"[database] connection: {problem}")
     port = conf.collector.metrics_port
     if port and port + conf.collector.workers - 1 > 65535:
         raise ConfigError(

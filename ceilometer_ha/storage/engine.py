@@ -9,6 +9,11 @@ unless the URL sets its own (``mysql_timeouts``), and the sessions that
 lost connections leave on the server are ended (``orphans``).
 """
 
+import os
+import pathlib
+import pwd
+import typing
+
 import sqlalchemy as sa
 from sqlalchemy import event
 from sqlalchemy.engine import url as sa_url
@@ -102,6 +107,46 @@ def read_timeout(url: str) -> float | None:
     if value is None or parsed.get_driver_name() not in _TIMEOUT_DRIVERS:
         return None
     return float(value if isinstance(value, str) else value[-1])
+
+
+def _user() -> str:
+    try:
+        return pwd.getpwuid(os.geteuid()).pw_name
+    except KeyError:
+        return f"uid {os.geteuid()}"
+
+
+def sqlite_file_problem(
+    url: str, access: typing.Callable[[str, int], bool] = os.access
+) -> str | None:
+    """Why this process could not write the SQLite database of ``url``;
+    None when it can, or when ``url`` is not a SQLite file.
+
+    SQLite itself only says "unable to open database file". In WAL mode
+    it also makes ``-wal`` and ``-shm`` files beside the database, so
+    the directory must be writable too. ``access`` is ``os.access``.
+    """
+    parsed = normalize_url(url)
+    database = parsed.database
+    if parsed.get_backend_name() != "sqlite" or not database:
+        return None
+    if database == ":memory:" or database.startswith("file:"):
+        return None  # in memory, or a URI SQLite opens its own way
+    path = pathlib.Path(os.path.abspath(database))
+    where = f"SQLite database {path}"
+    if not path.parent.is_dir():
+        return (
+            f"{where}: directory {path.parent} does not exist; create it, "
+            f"writable by the user the collector runs as"
+        )
+    if not access(str(path.parent), os.W_OK | os.X_OK):
+        return (
+            f"{where}: directory {path.parent} is not writable by "
+            f"{_user()}, and SQLite makes its -wal and -shm files there"
+        )
+    if path.exists() and not access(str(path), os.R_OK | os.W_OK):
+        return f"{where}: not readable and writable by {_user()}"
+    return None
 
 
 def _sqlite_pragmas(dbapi_conn, _record) -> None:

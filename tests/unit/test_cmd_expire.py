@@ -114,3 +114,14 @@ def test_the_ttl_is_printed_in_whole_seconds(tmp_path, capsys):
     code = manage.main(["expire", "--database-url", url, "--ttl", "2592000"])
     assert code == expire.EXIT_OK
     assert "more than 2592000 s before" in capsys.readouterr().out
+
+
+def test_a_sqlite_directory_that_does_not_exist_is_named(tmp_path, capsys):
+    url = f"sqlite:///{tmp_path}/gone/ha.sqlite"
+    code = manage.main(["expire", "--database-url", url, "--ttl", "60"])
+    assert code == expire.EXIT_ERROR
+    assert capsys.readouterr().err == (
+        f"ceilometer-ha expire: database: SQLite database "
+        f"{tmp_path}/gone/ha.sqlite: directory {tmp_path}/gone does not "
+        "exist; create it, writable by the user the collector runs as\n"
+    )

@@ -9,6 +9,7 @@ import sys
 
 import pytest
 
+from ceilometer_ha import opts
 from ceilometer_ha.cmd import collector as collector_cmd
 from ceilometer_ha.collector import config_check
 from ceilometer_ha.collector import dispatcher
@@ -44,6 +45,20 @@ def test_systemd_unit_verifies(tmp_path):
         "/etc/ceilometer/ceilometer_ha.conf",
         "/bin/kill -HUP $MAINPID",
     ]
+
+
+def test_systemd_unit_makes_the_default_sqlite_directory():
+    (state,) = [
+        line.split("=", 1)[1]
+        for line in UNIT.read_text().splitlines()
+        if line.startswith("StateDirectory=")
+    ]
+    default = next(
+        o.default for o in opts.DATABASE_OPTS if o.name == "connection"
+    )
+    path = default.removeprefix("sqlite:///")
+    assert path != default, default
+    assert pathlib.PurePath(path).parent == pathlib.PurePath("/var/lib", state)
 
 
 def test_systemd_unit_fails_verification_with_a_missing_binary(tmp_path):
@@ -157,6 +172,11 @@ REAL_SECRET = "\n[publisher]\ntelemetry_secret = s3cret\n"
             "metrics_port",
         ),
         (REAL_SECRET + "[default]\nverbose = true\n", r"\[default\]"),
+        (
+            REAL_SECRET
+            + "[database]\nconnection = sqlite:////no/such/dir/ha.sqlite\n",
+            r"\[database\] connection: .* /no/such/dir does not exist",
+        ),
         (
             # Beyond a century: no expiry run could compute its cutoff.
             REAL_SECRET + "[database]\nmetering_time_to_live = 4000000000\n",

@@ -1,5 +1,7 @@
 """Connection settings ``storage.engine`` gives a database URL."""
 
+import os
+
 import pytest
 import sqlalchemy as sa
 
@@ -96,3 +98,66 @@ def test_mysql_and_mariadb_urls_get_the_mysql_dialect_and_utf8mb4(
     assert parsed.drivername == drivername
     assert parsed.get_backend_name() == "mysql"
     assert parsed.query["charset"] == "utf8mb4"
+
+
+class Access:
+    """``os.access`` of a machine where ``denied`` paths refuse it."""
+
+    def __init__(self, *denied):
+        self.denied = {str(p) for p in denied}
+        self.asked = []
+
+    def __call__(self, path, mode):
+        self.asked.append((path, mode))
+        return path not in self.denied
+
+
+def test_a_writable_sqlite_file_has_no_problem(tmp_path):
+    url = f"sqlite:///{tmp_path / 'ha.sqlite'}"
+    access = Access()
+    assert engine_mod.sqlite_file_problem(url, access) is None
+    # The directory is asked about for writing (-wal, -shm files).
+    assert access.asked == [(str(tmp_path), os.W_OK | os.X_OK)]
+    (tmp_path / "ha.sqlite").touch()
+    assert engine_mod.sqlite_file_problem(url, access) is None
+    assert access.asked[-1] == (
+        str(tmp_path / "ha.sqlite"),
+        os.R_OK | os.W_OK,
+    )
+
+
+def test_a_missing_sqlite_directory_is_named(tmp_path):
+    url = f"sqlite:///{tmp_path}/gone/ha.sqlite"
+    problem = engine_mod.sqlite_file_problem(url)
+    assert problem == (
+        f"SQLite database {tmp_path}/gone/ha.sqlite: directory "
+        f"{tmp_path}/gone does not exist; create it, writable by the user "
+        "the collector runs as"
+    )
+
+
+def test_an_unwritable_sqlite_directory_or_file_is_named(tmp_path):
+    url = f"sqlite:///{tmp_path / 'ha.sqlite'}"
+    problem = engine_mod.sqlite_file_problem(url, Access(tmp_path))
+    assert problem is not None
+    assert f"directory {tmp_path} is not writable by " in problem
+    assert problem.endswith("SQLite makes its -wal and -shm files there")
+    (tmp_path / "ha.sqlite").touch()
+    problem = engine_mod.sqlite_file_problem(
+        url, Access(tmp_path / "ha.sqlite")
+    )
+    assert problem is not None
+    assert problem.startswith(f"SQLite database {tmp_path / 'ha.sqlite'}: ")
+    assert "not readable and writable by " in problem
+
+
+@pytest.mark.parametrize(
+    "url",
+    [
+        "mysql://ceilometer:x@198.51.100.2/ceilometer",
+        "sqlite://",
+        "sqlite:///:memory:",
+    ],
+)
+def test_other_databases_have_no_file_problem(url):
+    assert engine_mod.sqlite_file_problem(url, Access()) is None
