@@ -53,9 +53,11 @@ def storage_outage_hosts(
 ) -> list[str]:
     """Hosts of one cluster covered by a storage outage (empty if none).
 
-    ``losses`` maps each host of the cluster that currently lost storage
-    to when it did. Once the burst qualifies, every losing host of the
-    cluster is covered, including those that lost storage earlier.
+    ``losses`` maps each host of the cluster that currently lost storage,
+    or is still failed while its storage recovers, to when it lost it.
+    Once the burst qualifies, every such host of the cluster is covered,
+    including those that lost storage earlier: when an outage ends, its
+    hosts stay covered until they have recovered.
     """
     burst = largest_burst(
         ((since, host) for host, since in losses.items()),

@@ -42,7 +42,9 @@ class HostFacts:
 
 @dataclasses.dataclass(frozen=True)
 class Judgement:
-    """A host's verdict and when it lost storage (for the outage guard)."""
+    """A host's verdict and when it lost storage (for the outage guard):
+    set while it loses storage, and while it is failed for storage that
+    recovers; None otherwise."""
 
     verdict: model.HostVerdict
     storage_lost_since: datetime.datetime | None
@@ -200,7 +202,12 @@ def judge_host(
         verdict.verdict, verdict.reason, _, verdict.since = findings[0]
         verdict.reasons = [f[1] for f in findings]
         verdict.detail = "; ".join(f[2] for f in findings)
-    if not (state.failing or state.lost):
-        return Judgement(verdict, None)
-    lost_since = state.failing_since if state.failing else state.lost_since
-    return Judgement(verdict, lost_since or now)
+    if state.failing or state.lost:
+        lost_since = state.failing_since if state.failing else state.lost_since
+        return Judgement(verdict, lost_since or now)
+    if verdict.reason == model.STORAGE_RECOVERING:
+        # Still failed while its storage recovers: counted with the
+        # hosts losing it, by when it lost it, so that a storage outage
+        # that ends does not leave its hosts failed for recover_cycles.
+        return Judgement(verdict, verdict.since or now)
+    return Judgement(verdict, None)

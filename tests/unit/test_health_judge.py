@@ -158,6 +158,48 @@ def test_storage_outage_is_not_host_failures(table, clock):
     }
 
 
+@pytest.mark.parametrize("recovered", [1, 2, 3, 4])
+@pytest.mark.parametrize("good", [1, DEFAULTS.recover_cycles - 1])
+def test_hosts_stay_covered_while_an_outage_ends(
+    table, clock, good, recovered
+):
+    """Storage comes back, to some hosts first: those still failed while
+    they recover are no more failed than while it was lost."""
+    for index in range(4):
+        back = [0.0] * good if index < recovered else []
+        table.host(f"cmp-{index}", {A: healthy(5) + [1.0] * 15 + back})
+    report = judge.judge(table.engine, DEFAULTS, now=clock.now())
+    assert report.counts()[model.FAILED] == 0, report.hosts
+    (cluster,) = report.clusters
+    assert cluster.storage_outage
+    assert {(v.verdict, v.protected_by) for v in report.hosts} == {
+        (model.DEGRADED, model.STORAGE_OUTAGE)
+    }
+
+
+def test_hosts_recovered_from_an_outage_are_ok(table, clock):
+    for index in range(4):
+        table.host(
+            f"cmp-{index}",
+            {A: healthy(5) + [1.0] * 15 + [0.0] * DEFAULTS.recover_cycles},
+        )
+    report = judge.judge(table.engine, DEFAULTS, now=clock.now())
+    assert report.counts()[model.OK] == 4
+    assert not report.clusters[0].storage_outage
+
+
+def test_a_host_recovering_alone_stays_failed(table, clock):
+    table.host("cmp-0", {A: healthy(5) + [1.0] * 15 + [0.0]})
+    for index in range(1, 4):
+        table.host(f"cmp-{index}", {A: healthy()})
+    host, report = verdict_of(table, clock, "cmp-0")
+    assert (host.verdict, host.reason) == (
+        model.FAILED,
+        model.STORAGE_RECOVERING,
+    )
+    assert not report.clusters[0].storage_outage
+
+
 def test_single_host_storage_loss_in_big_cluster_fails(table, clock):
     table.host("cmp-0", {A: healthy() + [1.0] * 5})
     for index in range(1, 4):
