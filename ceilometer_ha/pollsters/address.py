@@ -12,6 +12,13 @@ in milliseconds. An address without any reply has no ``rtt`` sample
 that cycle: there is no time to report, and ceilometer drops ``None``
 volumes anyway; its ``reachable`` 0 and ``loss`` 1.0 say it all.
 
+An address this host could not probe at all (``PingResult.probed``
+False: a name that never resolved, no ICMP socket allowed, a send
+refused by its own firewall) has no sample of any of the three that
+cycle: its loss is no measurement of the network, and reporting 1.0
+would fail a host whose storage works. The prober logs why, once; the
+verdicts see the address fall silent (``storage_silent``, degraded).
+
 ``resource_id`` is ``<host>-<address>``; the metadata carries
 ``address``, ``network`` and the evidence (``packets_requested``,
 ``packets_sent``, ``packets_received``, ``reason``).
@@ -108,6 +115,8 @@ class _Reachable(AddressPollster):
     sample_unit = "bool"
 
     def volume(self, result):
+        if not result.probed:
+            return None
         ratio = self.conf.compute.ping_loss_ratio
         return 1 if result.reachable(ratio) else 0
 
@@ -116,6 +125,8 @@ class _Loss(AddressPollster):
     sample_unit = "ratio"
 
     def volume(self, result):
+        if not result.probed:
+            return None
         return round(result.loss_ratio, 4)
 
 

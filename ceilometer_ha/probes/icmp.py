@@ -22,8 +22,6 @@ with a reason naming both. This module never imports ceilometer.
 """
 
 import asyncio
-import concurrent.futures
-import ipaddress
 import socket
 import time
 
@@ -33,6 +31,7 @@ from icmplib import utils as icmp_utils
 from oslo_log import log
 
 from ceilometer_ha.probes import icmp_session
+from ceilometer_ha.probes import names
 from ceilometer_ha.probes import results as probe_results
 
 LOG = log.getLogger(__name__)
@@ -50,7 +49,8 @@ class IcmpProber:
     ``privileged`` forces a socket kind (``False``: datagram, ``True``:
     raw); ``None`` tries datagram sockets first, then raw ones, and
     starts with the kind that worked last time. Names are resolved with
-    the system resolver, bounded by ``timeout``.
+    ``resolver`` (the system's), bounded by ``timeout``, keeping the last
+    answer for when it fails (``probes.names``).
     """
 
     def __init__(
@@ -59,6 +59,7 @@ class IcmpProber:
         interval: float = 0.1,
         timeout: float = 0.5,
         privileged: bool | None = None,
+        resolver: names.Lookup = socket.getaddrinfo,
     ) -> None:
         if count < 1:
             raise ValueError("count must be at least 1")
@@ -68,6 +69,9 @@ class IcmpProber:
         self._forced = privileged
         # Unprivileged datagram sockets first; switches when refused.
         self._preferred = bool(privileged)
+        self._names = names.Resolver(resolver)
+        # Addresses that could not be probed, and why (logged once).
+        self._unprobed: dict[str, str | None] = {}
 
     @property
     def bound(self) -> float:
@@ -81,9 +85,29 @@ class IcmpProber:
         """
         started = time.monotonic()
         results = asyncio.run(self.async_ping(list(dict.fromkeys(addresses))))
+        self._log_unprobed(results)
         return probe_results.PingCycle(
             results, time.monotonic() - started, self.bound
         )
+
+    def _log_unprobed(
+        self, results: dict[str, probe_results.PingResult]
+    ) -> None:
+        """An ERROR when an address cannot be probed, or for another
+        reason than before; INFO when it can be again."""
+        for address, result in results.items():
+            before = self._unprobed.get(address)
+            if not result.probed and result.reason != before:
+                LOG.error(
+                    "Cannot probe %s: %s; no reachable or loss sample for "
+                    "it until it can",
+                    address,
+                    result.reason,
+                )
+                self._unprobed[address] = result.reason
+            elif result.probed and before is not None:
+                LOG.info("Probing %s again", address)
+                del self._unprobed[address]
 
     async def async_ping(
         self, addresses: list[str]
@@ -92,7 +116,7 @@ class IcmpProber:
         targets: dict[str, str] = {}
         results: dict[str, probe_results.PingResult] = {}
         resolved = await asyncio.gather(
-            *(_resolve(a, self.timeout) for a in addresses),
+            *(self._names.resolve(a, self.timeout) for a in addresses),
             return_exceptions=True,
         )
         for address, ip in zip(addresses, resolved, strict=True):
@@ -169,36 +193,10 @@ class IcmpProber:
         return None
 
     def _failed(self, address: str, reason: str) -> probe_results.PingResult:
+        """Nothing sent, for a reason of this host (not probed)."""
         return probe_results.PingResult(
-            address, self.count, 0, 0, reason=reason
+            address, self.count, 0, 0, reason=reason, probed=False
         )
-
-
-# Name look-ups run here, not in the loop's default executor: a hung
-# resolver must neither outlast the cycle nor block asyncio.run's exit.
-_resolver = concurrent.futures.ThreadPoolExecutor(
-    max_workers=4, thread_name_prefix="ha-icmp-resolve"
-)
-
-
-async def _resolve(address: str, timeout: float) -> str:
-    try:
-        return str(ipaddress.ip_address(address))
-    except ValueError:
-        pass
-    loop = asyncio.get_running_loop()
-    lookup = loop.run_in_executor(
-        _resolver, socket.getaddrinfo, address, None, 0, socket.SOCK_DGRAM
-    )
-    try:
-        infos = await asyncio.wait_for(lookup, timeout)
-    except asyncio.TimeoutError:
-        raise LookupError(f"no answer within {timeout} s") from None
-    except OSError as exc:
-        raise LookupError(f"{address}: {exc}") from exc
-    # IPv4 first, as icmplib does.
-    infos.sort(key=lambda info: info[0] != socket.AF_INET)
-    return str(infos[0][4][0])
 
 
 def _chunks(targets: dict[str, str], count: int) -> list[dict[str, str]]:

@@ -14,6 +14,7 @@ import asyncio
 import dataclasses
 import errno
 import ipaddress
+import os
 import socket
 import time
 
@@ -42,6 +43,8 @@ class _Target:
     sent: int = 0
     rtts: list[float] = dataclasses.field(default_factory=list)
     reason: str | None = None
+    # A send refused by this host (its firewall), not by the network.
+    refused_here: bool = False
 
 
 class EchoSession:
@@ -110,6 +113,7 @@ class EchoSession:
                 avg_rtt=sum(rtts) / len(rtts) if rtts else None,
                 max_rtt=max(rtts) if rtts else None,
                 reason=reason,
+                probed=t.sent > 0 or not t.refused_here,
             )
         return out
 
@@ -122,7 +126,7 @@ class EchoSession:
             try:
                 self._sock.send(request)
             except icmp_exceptions.ICMPLibError as exc:
-                target.reason = _send_failure(exc)
+                target.reason, target.refused_here = _send_failure(exc)
             else:
                 target.sent += 1
                 self._pending[sequence] = (target, time.monotonic())
@@ -171,13 +175,22 @@ class EchoSession:
             )
 
 
-def _send_failure(exc: Exception) -> str:
+def _send_failure(exc: Exception) -> tuple[str, bool]:
+    """Why a send failed, and whether this host refused it.
+
+    icmplib raises SocketBroadcastError for any PermissionError: EPERM
+    is this host's firewall (an OUTPUT rule) refusing the packet, EACCES
+    a broadcast address; the network did not see the packet either way.
+    """
     cause = exc.__context__
-    if isinstance(cause, OSError) and cause.errno in _UNREACHABLE_ERRNOS:
-        return f"unreachable: {cause.strerror}"
+    code = cause.errno if isinstance(cause, OSError) else None
+    if code == errno.EPERM:
+        return "send refused by this host's firewall (EPERM)", True
+    if code in _UNREACHABLE_ERRNOS:
+        return f"unreachable: {os.strerror(code)}", False
     if isinstance(exc, icmp_exceptions.SocketBroadcastError):
-        return "send failed: broadcast address"
-    return f"send failed: {exc}"
+        return "send failed: broadcast address", False
+    return f"send failed: {exc}", False
 
 
 def _same_ip(a: str, b: str) -> bool:

@@ -18,6 +18,12 @@ class PingResult:
     when no reply arrived. ``reason`` says why replies are missing
     (``no reply``, ``unreachable: ...``, ``unresolvable: ...``,
     ``permission: ...``) and is ``None`` when every reply arrived.
+
+    ``probed`` is False when nothing could be sent for a reason of this
+    host, not of the network: a name that does not resolve, no ICMP
+    socket allowed, a send refused by the local firewall. Such a cycle
+    says nothing about the address (its loss of 1.0 is no measurement),
+    and the pollsters send no sample for it.
     """
 
     address: str
@@ -28,6 +34,7 @@ class PingResult:
     avg_rtt: float | None = None
     max_rtt: float | None = None
     reason: str | None = None
+    probed: bool = True
 
     @property
     def loss_ratio(self) -> float:

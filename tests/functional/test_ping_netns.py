@@ -15,6 +15,7 @@ must finish the mixed cycle well inside that.
 
 import json
 import os
+import re
 import shutil
 import subprocess
 import sys
@@ -52,6 +53,7 @@ for addresses in {cycles!r}:
                 "loss": r.loss_ratio,
                 "reachable": r.reachable(0.5),
                 "reason": r.reason,
+                "probed": r.probed,
             }}
             for a, r in cycle.results.items()
         }},
@@ -60,9 +62,13 @@ json.dump({{"socket": prober.socket_kind, "cycles": out}}, sys.stdout)
 """
 
 
-def _run(*argv: str) -> str:
+def _run(*argv: str, input: str | None = None) -> str:
     done = subprocess.run(
-        argv, capture_output=True, text=True, timeout=COMMAND_TIMEOUT
+        argv,
+        capture_output=True,
+        text=True,
+        timeout=COMMAND_TIMEOUT,
+        input=input,
     )
     assert done.returncode == 0, f"{argv}: {done.stderr}"
     return done.stdout
@@ -152,6 +158,8 @@ def test_dead_address_does_not_slow_the_cycle(namespace, kind):
     unrouted = mixed["results"][UNROUTED]
     assert (unrouted["sent"], unrouted["loss"]) == (0, 1.0)
     assert unrouted["reason"].startswith("unreachable:"), unrouted
+    # No route is the network's state: a measured loss, like no reply.
+    assert dead["probed"] and unrouted["probed"]
 
     # The prober's contract: one cycle waits one timeout after the last
     # request, for every address at once.
@@ -159,3 +167,34 @@ def test_dead_address_does_not_slow_the_cycle(namespace, kind):
     assert mixed["duration"] >= TIMEOUT  # it did wait for the dead one
     assert mixed["duration"] < COUNT * TIMEOUT  # but not once per request
     assert live_only["duration"] < TIMEOUT  # all replies in: no waiting
+
+
+# Echo requests refused on their way out, by the namespace's own
+# firewall: sendto() fails with EPERM.
+OUTPUT_DROP = """
+table inet chaout {
+  chain output {
+    type filter hook output priority 0; policy accept;
+    meta l4proto { icmp, ipv6-icmp } counter drop
+  }
+}
+"""
+
+
+@pytest.mark.parametrize("kind", ["raw", "datagram"])
+def test_a_send_refused_by_the_hosts_firewall_is_not_probed(namespace, kind):
+    """Not a storage cut: this host refused to send, the network never
+    saw a packet. The pollsters send no reachable or loss sample."""
+    _require_routes(namespace)
+    _run("ip", "netns", "exec", namespace, "nft", "-f", "-", input=OUTPUT_DROP)
+    report = _probe_in(namespace, kind, [[LIVE, UNROUTED]])
+    live = report["cycles"][0]["results"][LIVE]
+    assert (live["sent"], live["received"]) == (0, 0)
+    assert live["reason"] == "send refused by this host's firewall (EPERM)"
+    assert not live["probed"]
+    # A missing route is still the network's answer.
+    assert report["cycles"][0]["results"][UNROUTED]["probed"]
+    # The rule really refused them.
+    ruleset = _run("ip", "netns", "exec", namespace, "nft", "list", "ruleset")
+    dropped = re.search(r"counter packets (\d+) ", ruleset)
+    assert dropped and int(dropped.group(1)) >= COUNT, ruleset

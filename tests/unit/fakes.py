@@ -56,6 +56,7 @@ def ping_result(address: str, received: int = 4, count: int = 4, **kw):
         avg_rtt=rtt,
         max_rtt=rtt,
         reason=kw.pop("reason", None if received == count else "no reply"),
+        probed=kw.pop("probed", True),
     )
 
 

@@ -85,6 +85,28 @@ def test_storage_meters_report_each_address(conf):
     assert dead.resource_metadata["reason"] == "no reply"
 
 
+def test_an_address_this_host_could_not_probe_has_no_sample(conf):
+    """A name that never resolved, no ICMP socket, a send refused by the
+    host's own firewall: no measurement of the network, no sample (a
+    loss of 1.0 would fail a host whose storage works)."""
+    unprobed = fakes.ping_result(
+        "192.0.2.20",
+        received=0,
+        sent=0,
+        reason="send refused by this host's firewall (EPERM)",
+        probed=False,
+    )
+    prober = fakes.FakeProber({"192.0.2.20": unprobed})
+    cache = {}
+    for cls in (
+        address.StorageReachablePollster,
+        address.StorageLossPollster,
+        address.StorageRttPollster,
+    ):
+        samples = _samples(_pollster(cls, conf, prober), cache, STORAGE)
+        assert [s.resource_id for s in samples] == ["compute-1-192.0.2.10"]
+
+
 def test_siblings_share_one_probe_run_of_every_network(conf):
     prober = fakes.FakeProber()
     cache = {}

@@ -5,12 +5,18 @@ namespaces); these need no network.
 """
 
 import asyncio
+import errno
+import os
+import socket
+import threading
+import time
 
 from icmplib import exceptions as icmp_exceptions
 import pytest
 
 from ceilometer_ha.probes import icmp
 from ceilometer_ha.probes import icmp_session
+from ceilometer_ha.probes import names
 from ceilometer_ha.probes import results
 from tests.unit import fakes
 
@@ -63,8 +69,122 @@ def test_no_socket_allowed_names_the_sysctl(monkeypatch):
 
 
 def test_ip_literals_need_no_resolver():
-    assert asyncio.run(icmp._resolve("::0001", 0.5)) == "::1"
-    assert asyncio.run(icmp._resolve("2001:DB8::1", 0.5)) == "2001:db8::1"
+    resolver = names.Resolver(FakeLookup())
+    assert asyncio.run(resolver.resolve("::0001", 0.5)) == "::1"
+    assert asyncio.run(resolver.resolve("2001:DB8::1", 0.5)) == "2001:db8::1"
+
+
+class FakeLookup:
+    """``socket.getaddrinfo`` of a resolver that answers ``ip``, fails
+    with OSError when ``ip`` is None, and hangs while ``hung`` is set."""
+
+    def __init__(self, ip=None):
+        self.ip = ip
+        self.calls = 0
+        self.hung = threading.Event()
+        self.released = threading.Event()
+
+    def __call__(self, host, port, family=0, type=0):
+        self.calls += 1
+        ip = self.ip  # the answer of the moment it was asked
+        if self.hung.is_set():
+            self.released.wait(10)
+        if ip is None:
+            raise socket.gaierror(socket.EAI_AGAIN, "Temporary failure")
+        return [(socket.AF_INET, type, 17, "", (ip, 0))]
+
+
+def test_a_name_keeps_its_last_address_when_the_resolver_fails(caplog):
+    lookup = FakeLookup("198.51.100.7")
+    resolver = names.Resolver(lookup)
+    assert asyncio.run(resolver.resolve("storage.test", 0.5)) == (
+        "198.51.100.7"
+    )
+    lookup.ip = None
+    for _ in range(3):
+        assert asyncio.run(resolver.resolve("storage.test", 0.5)) == (
+            "198.51.100.7"
+        )
+    warnings = [r for r in caplog.records if r.levelname == "WARNING"]
+    assert len(warnings) == 1  # once per outage, not per cycle
+    assert "pinging 198.51.100.7, its last address" in warnings[0].message
+    lookup.ip = "198.51.100.8"
+    assert asyncio.run(resolver.resolve("storage.test", 0.5)) == (
+        "198.51.100.8"
+    )
+
+
+def test_a_name_that_never_resolved_is_unresolvable():
+    resolver = names.Resolver(FakeLookup(None))
+    with pytest.raises(LookupError, match="Temporary failure"):
+        asyncio.run(resolver.resolve("storage.test", 0.5))
+
+
+def test_a_hung_resolver_is_asked_once_and_its_late_answer_kept():
+    lookup = FakeLookup("198.51.100.7")
+    lookup.hung.set()
+    resolver = names.Resolver(lookup)
+    try:
+        for _ in range(3):
+            with pytest.raises(LookupError, match="no answer within"):
+                asyncio.run(resolver.resolve("storage.test", 0.05))
+        assert lookup.calls == 1  # one thread held, not one per cycle
+        # Later look-ups fail: only the late answer can resolve it.
+        lookup.ip = None
+        lookup.hung.clear()
+    finally:
+        lookup.released.set()
+    deadline = time.monotonic() + 10
+    while time.monotonic() < deadline:
+        try:
+            assert asyncio.run(resolver.resolve("storage.test", 0.5)) == (
+                "198.51.100.7"
+            )
+            break
+        except LookupError:
+            time.sleep(0.01)
+    else:
+        raise AssertionError("the late answer never came")
+    # Asked again, a new look-up fails: the late answer was kept.
+    calls = lookup.calls
+    assert asyncio.run(resolver.resolve("storage.test", 0.5)) == (
+        "198.51.100.7"
+    )
+    assert lookup.calls == calls + 1
+
+
+def test_a_name_that_never_resolved_is_not_probed(caplog):
+    prober = icmp.IcmpProber(count=2, resolver=FakeLookup(None))
+    for _ in range(2):
+        result = prober.ping(["storage.test"]).results["storage.test"]
+        assert not result.probed
+        assert result.packets_sent == 0
+        assert result.reason.startswith("unresolvable: ")
+    errors = [r.message for r in caplog.records if r.levelname == "ERROR"]
+    assert len(errors) == 1, errors  # once, not every cycle
+    assert errors[0].startswith("Cannot probe storage.test: unresolvable")
+
+
+def _send_error(code):
+    """icmplib's error for a send refused with errno ``code``."""
+    try:
+        try:
+            raise PermissionError(code, os.strerror(code))
+        except PermissionError:
+            # As icmplib raises it: the cause only as __context__.
+            raise icmp_exceptions.SocketBroadcastError()  # noqa: B904
+    except icmp_exceptions.ICMPLibError as exc:
+        return exc
+
+
+def test_a_send_refused_by_the_hosts_firewall_is_not_a_loss():
+    reason, here = icmp_session._send_failure(_send_error(errno.EPERM))
+    assert (reason, here) == (
+        "send refused by this host's firewall (EPERM)",
+        True,
+    )
+    reason, here = icmp_session._send_failure(_send_error(errno.EACCES))
+    assert (reason, here) == ("unreachable: Permission denied", False)
 
 
 def test_refused_datagram_sockets_fall_back_to_raw(monkeypatch):

@@ -1,0 +1,118 @@
+"""Host names of the probed addresses, resolved each cycle, kept when
+the resolver fails.
+
+The last answer for a name is kept: when a later look-up fails (the DNS
+server down, or slower than ``ping_timeout``), the address it gave is
+pinged, so that a resolver outage does not read as a storage cut. Only
+a name that never resolved fails the cycle (``unresolvable: ...``). A
+look-up still running from an earlier cycle is not started again, so a
+hung resolver holds one thread per name, not one per name and cycle;
+an answer that comes after its cycle gave up still refreshes the name.
+"""
+
+import asyncio
+import concurrent.futures
+import functools
+import ipaddress
+import socket
+import threading
+import typing
+
+from oslo_log import log
+
+LOG = log.getLogger(__name__)
+Lookup = typing.Callable[..., list]
+
+# Look-ups run here, not in the loop's default executor: a hung
+# resolver must neither outlast the cycle nor block asyncio.run's exit.
+_EXECUTOR = concurrent.futures.ThreadPoolExecutor(
+    max_workers=4, thread_name_prefix="ha-icmp-resolve"
+)
+
+
+class Resolver:
+    """Resolves names with ``lookup`` (``socket.getaddrinfo``'s
+    signature); shared by the cycles of one prober."""
+
+    def __init__(self, lookup: Lookup = socket.getaddrinfo) -> None:
+        self._lookup = lookup
+        self._lock = threading.Lock()
+        self._known: dict[str, str] = {}
+        self._running: dict[str, concurrent.futures.Future] = {}
+        self._failing: set[str] = set()
+
+    async def resolve(self, address: str, timeout: float) -> str:
+        """The IP to ping for ``address``; an IP literal as it is.
+
+        Raises LookupError, with the reason, when a name does not
+        resolve within ``timeout`` and never did before.
+        """
+        try:
+            return str(ipaddress.ip_address(address))
+        except ValueError:
+            pass
+        wrapped = asyncio.wrap_future(self._start(address))
+        done, _ = await asyncio.wait({wrapped}, timeout=timeout)
+        if not done:
+            # Retrieved later, or asyncio would complain of it.
+            wrapped.add_done_callback(_retrieve)
+            return self._fallback(address, f"no answer within {timeout} s")
+        try:
+            infos = wrapped.result()
+        except OSError as exc:
+            return self._fallback(address, f"{address}: {exc}")
+        return _first_ip(infos)
+
+    def _start(self, address: str) -> concurrent.futures.Future:
+        with self._lock:
+            future = self._running.get(address)
+            if future is not None and not future.done():
+                return future
+            future = _EXECUTOR.submit(
+                self._lookup, address, None, 0, socket.SOCK_DGRAM
+            )
+            self._running[address] = future
+        # Outside the lock: a look-up already done runs it right here.
+        future.add_done_callback(functools.partial(self._answered, address))
+        return future
+
+    def _answered(
+        self, address: str, future: concurrent.futures.Future
+    ) -> None:
+        if future.cancelled() or future.exception() is not None:
+            return
+        ip = _first_ip(future.result())
+        with self._lock:
+            self._known[address] = ip
+            again = address in self._failing
+            self._failing.discard(address)
+        if again:
+            LOG.info("%s resolves again, to %s", address, ip)
+
+    def _fallback(self, address: str, why: str) -> str:
+        with self._lock:
+            ip = self._known.get(address)
+            first = address not in self._failing
+            self._failing.add(address)
+        if ip is None:
+            raise LookupError(why)
+        if first:
+            LOG.warning(
+                "Cannot resolve %s (%s): pinging %s, its last address, "
+                "until it resolves again",
+                address,
+                why,
+                ip,
+            )
+        return ip
+
+
+def _first_ip(infos: list) -> str:
+    # IPv4 first, as icmplib does.
+    ordered = sorted(infos, key=lambda info: info[0] != socket.AF_INET)
+    return str(ordered[0][4][0])
+
+
+def _retrieve(future: asyncio.Future) -> None:
+    if not future.cancelled():
+        future.exception()
