@@ -123,7 +123,9 @@ COMPUTE_OPTS: list[cfg.Opt] = [
         min=0.1,
         max=60.0,
         help="Seconds the hypervisor may take to answer before it "
-        "is reported down for this cycle.",
+        "is reported down for this cycle. The next polling cycle "
+        "starts only once this one ended, so keep it well under the "
+        "verdicts' stale window ([health] stale_cycles intervals).",
     ),
 ]
 
