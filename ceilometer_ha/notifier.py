@@ -22,6 +22,8 @@ from ceilometer.pipeline import sample as sample_pipeline
 from oslo_log import log
 from oslo_messaging.notify import notifier
 
+from ceilometer_ha.pollsters import pipeline_files
+
 LOG = log.getLogger(__name__)
 
 
@@ -67,6 +69,15 @@ class PipelineDriver(notifier.Driver):
                     "Publishing polled samples in process through %s",
                     ", ".join(p.name for p in self._manager.pipelines),
                 )
+                for problem in pipeline_files.publisher_problems(
+                    self.conf, self._manager
+                ):
+                    LOG.error(
+                        "[DEFAULT] pipeline_cfg_file %s: %s: samples "
+                        "sent there go nowhere",
+                        self.conf.pipeline_cfg_file,
+                        problem,
+                    )
             return self._manager
 
     def notify(self, ctxt, message, priority, retry) -> None:

@@ -30,10 +30,13 @@ own. Exit code 0 without errors, 1 with errors.
 """
 
 import argparse
+import collections.abc
+import contextlib
 import difflib
 import functools
 import importlib
 import importlib.metadata
+import logging
 import sys
 import types
 import warnings
@@ -276,9 +279,22 @@ def check_file(path: str, findings: Findings) -> cfg.ConfigOpts | None:
             missing = None  # a bad address value, reported above
         if missing:
             findings.error(path, missing)
-    for problem in pipeline_files.problems(conf):
-        findings.error(path, problem)
+    with _quiet("ceilometer"):  # its own log of what is reported here
+        for problem in pipeline_files.problems(conf):
+            findings.error(path, problem)
     return conf
+
+
+@contextlib.contextmanager
+def _quiet(logger: str) -> collections.abc.Iterator[None]:
+    """No log record of ``logger`` (and below) reaches standard error."""
+    target = logging.getLogger(logger)
+    level = target.level
+    target.setLevel(logging.CRITICAL + 1)
+    try:
+        yield
+    finally:
+        target.setLevel(level)
 
 
 def add_arguments(parser: argparse.ArgumentParser) -> None:

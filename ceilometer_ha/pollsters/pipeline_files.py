@@ -9,6 +9,12 @@ forever: the agent runs, publishes nothing, and the host goes ``stale``.
 ``ceilometer-ha check-config`` (before every start and reload of the
 shipped units) loads them the same way, so that such a file stops the
 start or the reload instead.
+
+A file can also load and publish nothing: ceilometer logs a publisher
+it cannot load (``upd://`` for ``udp://``) and builds the sink without
+it, and a ``udp://`` URL without a host loads but every send fails.
+:func:`publisher_problems` finds both, for ``check-config`` and for the
+in-process driver (``ceilometer_ha.notifier``), which logs them.
 """
 
 from oslo_config import cfg
@@ -34,22 +40,57 @@ def problems(conf: cfg.ConfigOpts) -> list[str]:
     from ceilometer.polling import manager as polling_manager
 
     failed: dict[tuple[str, str], list[str]] = {}
+    published: list[str] = []
     for group, name, load in (
         ("polling", "cfg_file", polling_manager.PollingManager),
         (None, "pipeline_cfg_file", sample_pipeline.SamplePipelineManager),
     ):
         if not _set_in_a_file(conf, name, group):
             continue
+        value = getattr(conf[group] if group else conf, name)
         try:
-            load(conf)
+            loaded = load(conf)
         except Exception as exc:  # whatever the YAML or ceilometer raises
-            value = getattr(conf[group] if group else conf, name)
             why = " ".join(str(exc).split())
             failed.setdefault((value, why), []).append(
                 f"[{group or 'DEFAULT'}] {name}"
             )
+            continue
+        if group is None:
+            published += [
+                f"[DEFAULT] pipeline_cfg_file {value}: {problem}"
+                for problem in publisher_problems(conf, loaded)
+            ]
     # One line per file and cause: the shipped file serves both options.
     return [
         f"{' and '.join(labels)} {value}: cannot be loaded: {why}"
         for (value, why), labels in failed.items()
-    ]
+    ] + published
+
+
+def publisher_problems(conf: cfg.ConfigOpts, manager) -> list[str]:
+    """The publishers of ``manager``'s sinks (a loaded
+    ``SamplePipelineManager``) that would publish nothing."""
+    from ceilometer.pipeline import base as pipeline_base
+    from ceilometer.publisher import udp
+
+    publishers = pipeline_base.PublisherManager(conf, "sample")
+    found = []
+    sinks = {id(p.sink): p.sink for p in manager.pipelines}
+    for sink in sinks.values():
+        for url in sink.cfg.get("publishers") or []:
+            full = url if "://" in url else url + "://"
+            try:
+                publisher = publishers.get(full)
+            except Exception as exc:  # whatever the plugin raises
+                why = " ".join(str(exc).split()) or type(exc).__name__
+                found.append(
+                    f"sink {sink.name}: publisher {url} cannot be loaded "
+                    f"({why}); ceilometer leaves it out"
+                )
+                continue
+            if isinstance(publisher, udp.UDPPublisher) and not publisher.host:
+                found.append(
+                    f"sink {sink.name}: publisher {url} names no host"
+                )
+    return found

@@ -284,3 +284,35 @@ def test_messaging_groups_are_a_warning_in_a_controller_file(tmp_path, capsys):
         f"WARNING {path}: [oslo_messaging_rabbit] is read by "
         "ceilometer-polling on compute nodes, not by the collector" in lines
     )
+
+
+@pytest.mark.parametrize(
+    "url, said",
+    [
+        (
+            "upd://192.0.2.2:4953",
+            "publisher upd://192.0.2.2:4953 cannot be loaded (No "
+            "'ceilometer.sample.publisher' driver found, looking for 'upd'); "
+            "ceilometer leaves it out",
+        ),
+        ("udp:/192.0.2.2", "publisher udp:/192.0.2.2 names no host"),
+    ],
+)
+def test_a_publisher_that_would_publish_nothing_is_an_error(
+    installed_compute, capsys, url, said
+):
+    """The file loads, so the agent starts, and publishes nothing: the
+    host would go stale. Nothing of ceilometer's own log on stderr."""
+    pipeline = installed_compute.parent / "pipeline_ha.yaml"
+    pipeline.write_text(
+        pipeline.read_text().replace("udp://192.0.2.2:4953", url, 1)
+    )
+    code = manage.main(["check-config", str(installed_compute)])
+    out, err = capsys.readouterr()
+    errors = [x for x in out.splitlines() if x.startswith("ERROR")]
+    assert code == 1
+    assert errors == [
+        f"ERROR {installed_compute}: [DEFAULT] pipeline_cfg_file "
+        f"pipeline_ha.yaml: sink ha_sink: {said}"
+    ]
+    assert err == ""

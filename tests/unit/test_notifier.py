@@ -115,3 +115,32 @@ def test_pipeline_manager_is_built_once_across_threads(tmp_path):
             pool.map(lambda _: driver.pipeline_manager(), range(16))
         )
     assert all(m is managers[0] for m in managers)
+
+
+def test_a_publisher_that_publishes_nothing_is_an_error(tmp_path, caplog):
+    """ceilometer leaves out a publisher it cannot load (it logs that
+    once, among its start-up lines) and the sink publishes nothing."""
+    pipeline = tmp_path / "pipeline_ha.yaml"
+    pipeline.write_text(
+        PIPELINE.replace('["test://"]', '["test://", "upd://127.0.0.1"]')
+    )
+    conf = fakes.ceilometer_conf(
+        tmp_path, f"[DEFAULT]\npipeline_cfg_file = {pipeline}\n"
+    )
+    driver = notifier.PipelineDriver(conf, [], None)
+    caplog.set_level(logging.ERROR, logger="ceilometer_ha")
+    for _ in range(2):
+        driver.notify({}, _message(_signed("ha.heartbeat", 1)), "SAMPLE", None)
+    ours = [
+        r.getMessage()
+        for r in caplog.records
+        if r.name.startswith("ceilometer_ha") and r.levelno == logging.ERROR
+    ]
+    assert ours == [
+        f"[DEFAULT] pipeline_cfg_file {pipeline}: sink ha_sink: publisher "
+        "upd://127.0.0.1 cannot be loaded (No 'ceilometer.sample.publisher' "
+        "driver found, looking for 'upd'); ceilometer leaves it out: "
+        "samples sent there go nowhere"
+    ]
+    # The publisher that loaded still publishes.
+    assert [s.name for s in _recorded(driver)] == ["ha.heartbeat"] * 2
