@@ -430,6 +430,16 @@ HEALTH_OPTS: list[cfg.Opt] = [
         "several hosts count as one event.",
     ),
     cfg.IntOpt(
+        "stale_cliff_hold_cycles",
+        default=300,
+        min=1,
+        max=100000,
+        help="Polling intervals after which hosts whose heartbeats "
+        "stopped together no longer make a stale cliff: while other "
+        "hosts still report, the observer is not cut off, and those "
+        "hosts are judged stale (fence them, then evacuate).",
+    ),
+    cfg.IntOpt(
         "history_cycles",
         default=20,
         min=1,

@@ -12,7 +12,9 @@ has an outage: its host fails normally.
 host is stale, or when at least ``stale_cliff_share`` of all hosts (and
 at least ``stale_cliff_min_hosts``) stopped sending heartbeats within
 ``stale_cliff_window_cycles`` of each other, the observer is more likely
-cut off than the hosts dead: the report says it cannot judge.
+cut off than the hosts dead: the report says it cannot judge. A cliff
+holds for ``stale_cliff_hold_cycles``: hosts whose heartbeats stopped
+longer ago than that, while others still report, are judged stale.
 """
 
 import collections.abc
@@ -87,6 +89,7 @@ def protect(verdict: model.HostVerdict) -> None:
 def observer_blind(
     verdicts: collections.abc.Sequence[model.HostVerdict],
     settings: health_settings.HealthSettings,
+    now: datetime.datetime,
 ) -> tuple[str | None, str]:
     """(reason, detail) when the observer cannot judge, else (None, "")."""
     if not verdicts:
@@ -94,8 +97,10 @@ def observer_blind(
     stale = [v for v in verdicts if v.verdict == model.STALE]
     if len(stale) == len(verdicts):
         return model.ALL_STALE, f"all {len(stale)} hosts are stale"
+    # Only hosts gone within the hold make a cliff.
+    recent = now - datetime.timedelta(seconds=settings.stale_cliff_hold)
     burst = largest_burst(
-        ((v.since or datetime.datetime.min, v.host) for v in stale),
+        ((v.since, v.host) for v in stale if v.since and v.since >= recent),
         settings.stale_cliff_window,
     )
     if enough(

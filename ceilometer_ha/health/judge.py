@@ -203,7 +203,7 @@ def _assemble(
         members.sort(key=by_host)
         ordered.extend(members)
         clusters.append(_cluster_summary(name, members, losses, settings))
-    reason, detail = guards.observer_blind(ordered, settings)
+    reason, detail = guards.observer_blind(ordered, settings, now)
     return model.Report(
         generated_at=now,
         can_judge=reason is None,

@@ -29,6 +29,7 @@ class HealthSettings:
     stale_cliff_share: float = 0.5
     stale_cliff_min_hosts: int = 3
     stale_cliff_window_cycles: int = 5
+    stale_cliff_hold_cycles: int = 300
     history_cycles: int = 20
 
     @property
@@ -43,6 +44,10 @@ class HealthSettings:
     @property
     def stale_cliff_window(self) -> float:
         return self.stale_cliff_window_cycles * self.polling_interval
+
+    @property
+    def stale_cliff_hold(self) -> float:
+        return self.stale_cliff_hold_cycles * self.polling_interval
 
     @property
     def history_window(self) -> float:

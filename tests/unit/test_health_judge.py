@@ -1,5 +1,6 @@
 """Verdicts read from a real SQLite ``ha_latest`` with a fake clock."""
 
+import dataclasses
 import datetime
 import json
 
@@ -287,6 +288,26 @@ def test_stale_cliff_cannot_judge(table, clock):
     for index in range(2):
         table.host(f"up-{index}", {A: healthy()})
     report = judge.judge(table.engine, DEFAULTS, now=clock.now())
+    assert (report.can_judge, report.reason) == (False, model.STALE_CLIFF)
+
+
+def test_a_stale_cliff_holds_only_for_its_hold(table, clock):
+    """Half the hosts stopped together longer ago than the hold, and the
+    others still report: the observer is not cut off, they are stale."""
+    hold = DEFAULTS.stale_cliff_hold
+    for index in range(3):
+        table.host(
+            f"gone-{index}", {A: healthy()}, heartbeat_age=hold + 8 + index
+        )
+    for index in range(2):
+        table.host(f"up-{index}", {A: healthy()})
+    report = judge.judge(table.engine, DEFAULTS, now=clock.now())
+    assert (report.can_judge, report.reason) == (True, None)
+    assert report.counts()[model.STALE] == 3
+    # Within the hold, the same hosts are a cliff.
+    cycles = DEFAULTS.stale_cliff_hold_cycles + 20
+    longer = dataclasses.replace(DEFAULTS, stale_cliff_hold_cycles=cycles)
+    report = judge.judge(table.engine, longer, now=clock.now())
     assert (report.can_judge, report.reason) == (False, model.STALE_CLIFF)
 
 
