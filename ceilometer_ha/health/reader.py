@@ -109,7 +109,12 @@ def summary_query(
             + " "
             + t.host
             + "\t"
-            + sa.func.max(t.cluster)
+            # The heartbeat's cluster: rows the host no longer updates
+            # (an address removed) keep the cluster it had then.
+            + sa.func.coalesce(
+                sa.func.max(sa.case((t.meter == HEARTBEAT, t.cluster))),
+                sa.func.max(t.cluster),
+            )
         ).label("line")
     ).group_by(t.host)
     lines = per_host.subquery()

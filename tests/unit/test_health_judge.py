@@ -402,3 +402,22 @@ def test_storage_samples_that_stopped_degrade(table, clock):
         model.STORAGE_SILENT,
     )
     assert verdict_of(table, clock, "cmp-2")[0].verdict == model.OK
+
+
+def test_a_host_is_in_the_cluster_of_its_heartbeat(any_table, clock):
+    """Moved from rack-9 to rack-1, with a row of an address it no
+    longer pings still in rack-9: judged in rack-1, and part of its
+    storage outage there."""
+    table = any_table
+    table.host("cmp-1", {B: healthy()}, cluster="rack-9")
+    clock.advance(60)  # B's rows are no longer updated
+    table.host("cmp-1", {A: healthy() + [1.0] * 5}, cluster="rack-1")
+    table.host("cmp-2", {A: healthy() + [1.0] * 5}, cluster="rack-1")
+    report = judge.judge(table.engine, DEFAULTS, now=clock.now())
+    assert {v.host: v.cluster for v in report.hosts} == {
+        "cmp-1": "rack-1",
+        "cmp-2": "rack-1",
+    }
+    (cluster,) = report.clusters
+    assert cluster.storage_outage
+    assert report.counts()[model.FAILED] == 0
