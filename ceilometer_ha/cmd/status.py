@@ -25,6 +25,7 @@ from ceilometer_ha import opts
 from ceilometer_ha.cmd import conf_files
 from ceilometer_ha.health import judge
 from ceilometer_ha.health import model
+from ceilometer_ha.health import reader
 from ceilometer_ha.health import render
 from ceilometer_ha.health import settings as health_settings
 from ceilometer_ha.storage import engine as engine_mod
@@ -118,7 +119,7 @@ def run(args: argparse.Namespace) -> int:
             time.sleep(args.watch)
     except KeyboardInterrupt:
         return code
-    except sa.exc.SQLAlchemyError as exc:
+    except (sa.exc.SQLAlchemyError, reader.SummaryTooLongError) as exc:
         reason = getattr(exc, "orig", None) or exc
         sys.stderr.write(f"ceilometer-ha status: database: {reason}\n")
         return EXIT_ERROR

@@ -4,7 +4,8 @@ Read from ``ha_sample`` through its history index: (host, meter,
 timestamp) on MySQL/MariaDB, the partial (host, timestamp) index of the
 loss samples on SQLite, which the query names by its very condition. On
 MySQL/MariaDB every sample comes back in one ``GROUP_CONCAT`` text
-(fields split by U+001F, samples by a line break), sorted here: PyMySQL
+(fields split by U+001F, samples by a line break; as plain rows when
+the server cut the text, beyond ``max_allowed_packet``), sorted here: PyMySQL
 decodes rows in pure Python, and a host's 20 cycles would otherwise be
 20 rows per address; grouping and ordering in SQL (one text per
 address) cost MariaDB more than twice the time of the flat text.
@@ -77,9 +78,12 @@ def read_loss_history(
             ((text,),) = reader.fetch_all(
                 conn, _concat_query(chunk, not_before)
             )
-            if text:
-                _unpack(text, history)
-            continue
+            if not reader.concat_was_cut(conn):
+                if text:
+                    _unpack(text, history)
+                continue
+            # Longer than the server returns (max_allowed_packet): the
+            # samples of this chunk as plain rows instead.
         for host, resource_id, timestamp, volume in reader.fetch_all(
             conn, _rows_query(chunk, not_before), (2,)
         ):

@@ -109,8 +109,10 @@ def read_latest_rows(
     for chunk in reader.chunks(sorted(hosts)):
         if packed:
             ((text,),) = reader.fetch_all(conn, _packed_query(chunk))
-            rows.extend(_unpack(text) if text else ())
-        else:
-            found = reader.fetch_all(conn, _rows_query(chunk), (6, 7))
-            rows.extend(LatestRow(*row) for row in found)
+            if not reader.concat_was_cut(conn):
+                rows.extend(_unpack(text) if text else ())
+                continue
+            # Cut short by the server (max_allowed_packet): plain rows.
+        found = reader.fetch_all(conn, _rows_query(chunk), (6, 7))
+        rows.extend(LatestRow(*row) for row in found)
     return rows

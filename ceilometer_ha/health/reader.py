@@ -172,6 +172,22 @@ def fetch_all(
     return converted
 
 
+class SummaryTooLongError(Exception):
+    """The server cut the hosts' summary: hosts would go unjudged."""
+
+
+# MySQL/MariaDB's warning "Row N was cut by GROUP_CONCAT()".
+CONCAT_CUT = 1260
+
+
+def concat_was_cut(conn: sa.Connection) -> bool:
+    """True when the last statement on ``conn`` (MySQL) returned a
+    GROUP_CONCAT text cut short: the server returns at most
+    ``max_allowed_packet`` bytes whatever ``group_concat_max_len``."""
+    warnings = conn.exec_driver_sql("SHOW WARNINGS").fetchall()
+    return any(int(w[1]) == CONCAT_CUT for w in warnings)
+
+
 def allow_long_concat(conn: sa.Connection) -> None:
     """Lift MySQL's 1 MiB group_concat limit (some 25,000 hosts) for conn."""
     if conn.dialect.name == "mysql":
@@ -190,6 +206,12 @@ def read_summaries(
     allow_long_concat(conn)
     rows = fetch_all(conn, summary_query(settings, now))
     text = rows[0][0] if rows else None
+    if conn.dialect.name == "mysql" and concat_was_cut(conn):
+        raise SummaryTooLongError(
+            "the summary of every host is longer than the server's "
+            "max_allowed_packet: raise it (it would take some 400,000 "
+            "hosts at the default 16 MiB)"
+        )
     # Hosts in the same state share their two packed numbers (every
     # healthy host with as many addresses): each pair is decoded once.
     counts: dict[tuple[str, str], tuple[int, ...]] = {}

@@ -6,8 +6,11 @@ import json
 
 import pytest
 
+from ceilometer_ha.health import history as history_mod
 from ceilometer_ha.health import judge
+from ceilometer_ha.health import latest_rows
 from ceilometer_ha.health import model
+from ceilometer_ha.health import reader
 from ceilometer_ha.health import settings as health_settings
 from ceilometer_ha.storage import models
 from tests.unit import health_fixtures
@@ -421,3 +424,48 @@ def test_a_host_is_in_the_cluster_of_its_heartbeat(any_table, clock):
     (cluster,) = report.clusters
     assert cluster.storage_outage
     assert report.counts()[model.FAILED] == 0
+
+
+def _short_concat(conn):
+    """What the server returns past max_allowed_packet, in small: a
+    GROUP_CONCAT text cut at 200 bytes (with its warning)."""
+    conn.exec_driver_sql("SET SESSION group_concat_max_len = 200")
+
+
+@pytest.mark.mysql
+def test_texts_the_server_cuts_are_read_as_rows(
+    mysql_database, clock, monkeypatch
+):
+    """MariaDB cuts a GROUP_CONCAT text longer than max_allowed_packet,
+    whatever group_concat_max_len says: the rows and the history of
+    the hosts read in detail are then read as plain rows, and the
+    summary of every host, which must not lose any, is an error."""
+    table = health_fixtures.SampleTable(mysql_database, clock)
+    history = healthy(5) + [1.0] * 4 + [0.0]  # undecided: history read
+    for index in range(6):
+        table.host(
+            f"cmp-{index}", {A: history, B: history}, cluster=f"s{index}"
+        )
+    for index in range(6):
+        table.host(f"ok-{index}", {A: healthy()}, cluster="r2")
+    whole = judge.judge(table.engine, DEFAULTS, now=clock.now())
+    assert whole.counts()[model.FAILED] == 6
+
+    hosts = [f"cmp-{index}" for index in range(6)]
+    not_before = clock.now() - datetime.timedelta(seconds=60)
+    with table.engine.connect() as conn:
+        full_rows = latest_rows.read_latest_rows(conn, hosts)
+        full_history = history_mod.read_loss_history(conn, hosts, not_before)
+    monkeypatch.setattr(reader, "allow_long_concat", _short_concat)
+    with table.engine.connect() as conn:
+        assert sorted(latest_rows.read_latest_rows(conn, hosts)) == sorted(
+            full_rows
+        )
+        assert (
+            history_mod.read_loss_history(conn, hosts, not_before)
+            == full_history
+        )
+        assert len(full_history) == 6
+        with pytest.raises(reader.SummaryTooLongError):
+            reader.read_summaries(conn, DEFAULTS, clock.now())
+    table.engine.dispose()
