@@ -3,7 +3,10 @@
 Turns the rows the reader fetched into the typed records the pure rules
 take: storage addresses (loss and reachability paired by resource id),
 hypervisors (with the ``reason`` from their metadata) and the last
-heartbeat recorded by the collector. Rows older than the stale limit are
+heartbeat recorded by the collector, with the host clock's offset from
+the collector's as that heartbeat shows it (its ``recorded_at`` minus its
+``timestamp``: the skew, plus the few milliseconds the datagram
+travelled). Rows older than the stale limit are
 ignored for storage and hypervisor, since they no longer describe the
 host (an address removed from the configuration, say).
 """
@@ -36,12 +39,14 @@ def build_facts(
     """Facts of one host from its ``ha_latest`` rows (stale rows ignored)."""
     fresh_from = now - datetime.timedelta(seconds=settings.stale_after)
     heartbeat = last_seen = silent = None
+    offset = None
     loss, reach, hypervisors = {}, {}, []
     prefix = summary.host + "-"
     for row in rows:
         last_seen = max(filter(None, (last_seen, row.recorded_at)))
         if row.meter == reader.HEARTBEAT:
             heartbeat = max(filter(None, (heartbeat, row.recorded_at)))
+            offset = row.recorded_at - row.timestamp
         if row.recorded_at < fresh_from:
             if row.meter == reader.STORAGE_LOSS:
                 silent = max(filter(None, (silent, row.recorded_at)))
@@ -83,4 +88,5 @@ def build_facts(
         addresses=tuple(addresses),
         hypervisors=tuple(hypervisors),
         storage_silent_since=None if addresses else silent,
+        clock_offset=offset,
     )

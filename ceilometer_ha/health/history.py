@@ -94,3 +94,31 @@ def read_loss_history(
             for series in by_address.values():
                 series.sort()
     return history
+
+
+def read_recent_loss_history(
+    conn: sa.Connection,
+    not_before: collections.abc.Mapping[str, datetime.datetime],
+    slack: datetime.timedelta,
+) -> dict[str, Series]:
+    """Loss samples of each host since its own ``not_before``, which is
+    on that host's clock (as ``timestamp`` is): a host whose clock is
+    behind the others' still gets its recent history.
+
+    Hosts whose times lie within ``slack`` of each other are read
+    together, from the earliest of them (what a host gets beyond its
+    own is older than its history needs, and is trimmed by the caller).
+    """
+    history: dict[str, Series] = {}
+    group: list[str] = []
+    start: datetime.datetime | None = None
+    for host, when in sorted(not_before.items(), key=lambda item: item[1]):
+        if start is not None and when - start > slack:
+            history.update(read_loss_history(conn, group, start))
+            group, start = [], None
+        if start is None:
+            start = when
+        group.append(host)
+    if group and start is not None:
+        history.update(read_loss_history(conn, group, start))
+    return history

@@ -38,13 +38,24 @@ class HostFacts:
     hypervisors: tuple[HypervisorState, ...] = ()
     history: storage_rules.Hysteresis | None = None
     storage_silent_since: datetime.datetime | None = None
+    # Collector clock minus host clock (None: no heartbeat read).
+    clock_offset: datetime.timedelta | None = None
+
+    def on_collector_clock(
+        self, when: datetime.datetime | None
+    ) -> datetime.datetime | None:
+        """``when`` of the host's clock (a ``since``) on the collector's."""
+        if when is None or self.clock_offset is None:
+            return when
+        return when + self.clock_offset
 
 
 @dataclasses.dataclass(frozen=True)
 class Judgement:
     """A host's verdict and when it lost storage (for the outage guard):
     set while it loses storage, and while it is failed for storage that
-    recovers; None otherwise."""
+    recovers; None otherwise. On the collector's clock, so that hosts
+    whose clocks disagree are compared right."""
 
     verdict: model.HostVerdict
     storage_lost_since: datetime.datetime | None
@@ -204,10 +215,12 @@ def judge_host(
         verdict.detail = "; ".join(f[2] for f in findings)
     if state.failing or state.lost:
         lost_since = state.failing_since if state.failing else state.lost_since
-        return Judgement(verdict, lost_since or now)
+        return Judgement(verdict, facts.on_collector_clock(lost_since) or now)
     if verdict.reason == model.STORAGE_RECOVERING:
         # Still failed while its storage recovers: counted with the
         # hosts losing it, by when it lost it, so that a storage outage
         # that ends does not leave its hosts failed for recover_cycles.
-        return Judgement(verdict, verdict.since or now)
+        return Judgement(
+            verdict, facts.on_collector_clock(verdict.since) or now
+        )
     return Judgement(verdict, None)

@@ -29,6 +29,7 @@ from ceilometer_ha.health import settings as health_settings
 from ceilometer_ha.health import storage_rules
 
 LOG = log.getLogger(__name__)
+ZERO = datetime.timedelta(0)
 
 
 def utcnow() -> datetime.datetime:
@@ -86,10 +87,17 @@ def _detailed_facts(conn, summaries, now, settings):
         )
     ]
     if undecided:
-        not_before = now - datetime.timedelta(
+        span = datetime.timedelta(
             seconds=settings.history_window + settings.stale_after
         )
-        history = health_history.read_loss_history(conn, undecided, not_before)
+        # ha_sample.timestamp is each host's clock: so is its window.
+        not_before = {
+            host: now - span - (facts[host].clock_offset or ZERO)
+            for host in undecided
+        }
+        history = health_history.read_recent_loss_history(
+            conn, not_before, span
+        )
         for host, series in history.items():
             facts[host] = dataclasses.replace(
                 facts[host], history=_replay(series, settings)

@@ -28,6 +28,8 @@ class LatestRow(typing.NamedTuple):
     volume: float
     streak: int
     since: datetime.datetime
+    # The host's clock; recorded_at is the collector's.
+    timestamp: datetime.datetime
     recorded_at: datetime.datetime
     resource_metadata: str
 
@@ -50,6 +52,7 @@ def _rows_query(chunk) -> sa.Select:
         t.volume,
         t.streak,
         t.since,
+        t.timestamp,
         t.recorded_at,
         metadata,
     )
@@ -66,7 +69,8 @@ def _packed_query(chunk) -> sa.Select:
     meters = ", ".join(f"'{meter}'" for meter in reader.VERDICT_METERS)
     packed: sa.ColumnElement[str] = sa.literal_column(
         f"GROUP_CONCAT(IF(meter IN ({meters}), CONCAT_WS(CHAR(31), host, "
-        "cluster, meter, resource_id, volume, streak, since, recorded_at, "
+        "cluster, meter, resource_id, volume, streak, since, `timestamp`, "
+        "recorded_at, "
         f"IF(meter = '{reader.HYPERVISOR_UP}', resource_metadata, '')), "
         "NULL) SEPARATOR '\n')"
     )
@@ -92,7 +96,8 @@ def _unpack(text: str) -> list[LatestRow]:
                 int(f[5]),
                 parse(f[6]),
                 parse(f[7]),
-                f[8],
+                parse(f[8]),
+                f[9],
             )
         )
     return rows
@@ -113,6 +118,6 @@ def read_latest_rows(
                 rows.extend(_unpack(text) if text else ())
                 continue
             # Cut short by the server (max_allowed_packet): plain rows.
-        found = reader.fetch_all(conn, _rows_query(chunk), (6, 7))
+        found = reader.fetch_all(conn, _rows_query(chunk), (6, 7, 8))
         rows.extend(LatestRow(*row) for row in found)
     return rows

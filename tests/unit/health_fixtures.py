@@ -60,9 +60,11 @@ class SampleTable:
         values,
         metadata=None,
         age=0.0,
+        skew=0.0,
     ):
         streak = _streak(values)
-        at = self._at(0) - datetime.timedelta(seconds=age)
+        recorded = self._at(0) - datetime.timedelta(seconds=age)
+        at = recorded + datetime.timedelta(seconds=skew)  # the host's clock
         conn.execute(
             models.latest.delete().where(
                 models.latest.c.host == host,
@@ -80,7 +82,7 @@ class SampleTable:
                 volume=values[-1],
                 unit="",
                 timestamp=at,
-                recorded_at=at,
+                recorded_at=recorded,
                 streak=streak,
                 since=at
                 - datetime.timedelta(seconds=(streak - 1) * self.interval),
@@ -99,13 +101,17 @@ class SampleTable:
         hypervisor_reason: str | None = None,
         heartbeat_age: float = 0.0,
         ping_loss_ratio: float = 0.5,
+        clock_skew: float = 0.0,
     ) -> None:
         """Store ``host`` after its cycles, the newest last in each list.
 
         ``losses`` maps storage addresses to their loss per cycle;
         reachability follows from ``ping_loss_ratio`` as on the agent.
         ``heartbeat_age`` seconds since the last cycle make it stale.
+        ``clock_skew`` seconds are added to the host's own times
+        (``timestamp``, ``since``), not to the collector's.
         """
+        skew = clock_skew
         with self.engine.begin() as conn:
             self._latest(
                 conn,
@@ -115,6 +121,7 @@ class SampleTable:
                 host,
                 [1.0],
                 age=heartbeat_age,
+                skew=skew,
             )
             if hypervisor is not None:
                 self._latest(
@@ -126,6 +133,7 @@ class SampleTable:
                     hypervisor,
                     {"reason": hypervisor_reason},
                     age=heartbeat_age,
+                    skew=skew,
                 )
             for address, values in (losses or {}).items():
                 rid = f"{host}-{address}"
@@ -140,6 +148,7 @@ class SampleTable:
                     values,
                     meta,
                     age=heartbeat_age,
+                    skew=skew,
                 )
                 self._latest(
                     conn,
@@ -150,6 +159,7 @@ class SampleTable:
                     reach,
                     meta,
                     age=heartbeat_age,
+                    skew=skew,
                 )
                 conn.execute(
                     models.sample.insert(),
@@ -162,7 +172,8 @@ class SampleTable:
                             "resource_id": rid,
                             "volume": v,
                             "unit": "",
-                            "timestamp": self._at(len(values) - 1 - i),
+                            "timestamp": self._at(len(values) - 1 - i)
+                            + datetime.timedelta(seconds=skew),
                             "recorded_at": self._at(len(values) - 1 - i),
                             "source": "test",
                             "resource_metadata": "{}",

@@ -469,3 +469,47 @@ def test_texts_the_server_cuts_are_read_as_rows(
         with pytest.raises(reader.SummaryTooLongError):
             reader.read_summaries(conn, DEFAULTS, clock.now())
     table.engine.dispose()
+
+
+@pytest.mark.parametrize("skew", [-90.0, 90.0])
+def test_an_outage_is_found_across_disagreeing_host_clocks(
+    any_table, clock, skew
+):
+    """Both hosts lost storage at the same moment; one's clock is 90 s
+    off (beyond outage_window_cycles): still one outage, no failure."""
+    table = any_table
+    cut = healthy(5) + [1.0] * 5
+    table.host("cmp-0", {A: cut})
+    table.host("cmp-1", {A: cut}, clock_skew=skew)
+    report = judge.judge(table.engine, DEFAULTS, now=clock.now())
+    assert report.clusters[0].storage_outage
+    assert report.counts()[model.FAILED] == 0
+
+
+@pytest.mark.parametrize(
+    "history, verdict, reason",
+    [
+        # Failed, then one good cycle: still failed while it recovers.
+        (
+            healthy(5) + [1.0] * 10 + [0.0],
+            model.FAILED,
+            model.STORAGE_RECOVERING,
+        ),
+        # Failed, one good cycle, failing again: failed, not degraded.
+        (
+            healthy(5) + [1.0] * 5 + [0.0] + [1.0],
+            model.FAILED,
+            model.STORAGE_LOST,
+        ),
+    ],
+)
+def test_history_is_read_on_the_hosts_own_clock(
+    any_table, clock, history, verdict, reason
+):
+    """The hysteresis of a host whose clock is 60 s behind: its samples'
+    timestamps lie before the reader's window, yet are its last ones."""
+    table = any_table
+    table.host("cmp-1", {A: history}, clock_skew=-60.0, cluster="solo")
+    table.host("cmp-2", {A: healthy()})
+    found, _ = verdict_of(table, clock, "cmp-1")
+    assert (found.verdict, found.reason) == (verdict, reason)
