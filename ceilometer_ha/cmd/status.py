@@ -36,6 +36,26 @@ EXIT_CANNOT_JUDGE = 3
 EXIT_ERROR = 4
 
 
+# Seconds between two reports with --watch: at most a day.
+MAX_WATCH = 86400.0
+
+
+def _watch(text: str) -> float:
+    value = float(text)
+    if not 0 < value <= MAX_WATCH:  # refuses nan and inf too
+        raise argparse.ArgumentTypeError(
+            f"must be more than 0 and at most {MAX_WATCH:g} seconds"
+        )
+    return value
+
+
+def _count(text: str) -> int:
+    value = int(text)
+    if value < 1:
+        raise argparse.ArgumentTypeError("must be at least 1")
+    return value
+
+
 def add_arguments(parser: argparse.ArgumentParser) -> None:
     conf_files.add_arguments(
         parser, "[database] connection and [health] options"
@@ -50,13 +70,13 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     )
     parser.add_argument(
         "--watch",
-        type=float,
+        type=_watch,
         metavar="SECONDS",
         help="Redraw every SECONDS until interrupted (Ctrl-C).",
     )
     parser.add_argument(
         "--count",
-        type=int,
+        type=_count,
         metavar="N",
         help="With --watch, stop after N reports.",
     )
@@ -107,6 +127,11 @@ def run(args: argparse.Namespace) -> int:
         engine = engine_mod.create_engine(url)
     except (cfg.Error, ValueError, sa.exc.ArgumentError) as exc:
         sys.stderr.write(f"ceilometer-ha status: configuration: {exc}\n")
+        return EXIT_ERROR
+    missing = engine_mod.sqlite_missing(url)
+    if missing:
+        engine.dispose()
+        sys.stderr.write(f"ceilometer-ha status: database: {missing}\n")
         return EXIT_ERROR
     colour = sys.stdout.isatty()
     shown, code = 0, EXIT_ERROR

@@ -116,6 +116,28 @@ def _user() -> str:
         return f"uid {os.geteuid()}"
 
 
+def _sqlite_path(url: str) -> pathlib.Path | None:
+    """The absolute path of a SQLite file URL; None for another database,
+    in memory, or a URI that SQLite opens its own way."""
+    parsed = normalize_url(url)
+    database = parsed.database
+    if parsed.get_backend_name() != "sqlite" or not database:
+        return None
+    if database == ":memory:" or database.startswith("file:"):
+        return None
+    return pathlib.Path(os.path.abspath(database))
+
+
+def sqlite_missing(url: str) -> str | None:
+    """For a reader: why the SQLite database of ``url`` is not there
+    (SQLite would make an empty file and report an empty schema); None
+    when it is, or when ``url`` is not a SQLite file."""
+    path = _sqlite_path(url)
+    if path is None or path.is_file():
+        return None
+    return f"SQLite database {path} does not exist"
+
+
 def sqlite_file_problem(
     url: str, access: typing.Callable[[str, int], bool] = os.access
 ) -> str | None:
@@ -126,13 +148,9 @@ def sqlite_file_problem(
     it also makes ``-wal`` and ``-shm`` files beside the database, so
     the directory must be writable too. ``access`` is ``os.access``.
     """
-    parsed = normalize_url(url)
-    database = parsed.database
-    if parsed.get_backend_name() != "sqlite" or not database:
+    path = _sqlite_path(url)
+    if path is None:
         return None
-    if database == ":memory:" or database.startswith("file:"):
-        return None  # in memory, or a URI SQLite opens its own way
-    path = pathlib.Path(os.path.abspath(database))
     where = f"SQLite database {path}"
     if not path.parent.is_dir():
         return (

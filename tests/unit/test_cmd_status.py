@@ -2,6 +2,7 @@
 
 import datetime
 import json
+import sqlite3
 
 import pytest
 
@@ -91,10 +92,12 @@ def test_empty_database_cannot_judge(table, capsys):
 
 
 def test_missing_schema_is_an_error(tmp_path, capsys):
-    url = f"sqlite:///{tmp_path / 'empty.sqlite'}"
-    code = manage.main(["status", "--database-url", url])
+    path = tmp_path / "empty.sqlite"
+    sqlite3.connect(path).close()  # a database without the schema
+    code = manage.main(["status", "--database-url", f"sqlite:///{path}"])
     assert code == status.EXIT_ERROR
-    assert "database:" in capsys.readouterr().err
+    err = capsys.readouterr().err
+    assert "database:" in err and "does not exist" not in err
 
 
 def test_config_file_supplies_database_and_health(table, tmp_path, capsys):
@@ -135,3 +138,30 @@ def test_unknown_host_or_cluster_is_an_error(table, capsys):
     assert "host cmp-9: no such host" in out.err
     code, out = run_status(table, capsys, "--cluster", "nowhere")
     assert code == status.EXIT_ERROR
+
+
+@pytest.mark.parametrize(
+    "option",
+    [
+        ("--watch", "-1"),
+        ("--watch", "0"),
+        ("--watch", "nan"),
+        ("--watch", "1", "--count", "0"),
+    ],
+)
+def test_watch_and_count_out_of_range_are_usage_errors(table, capsys, option):
+    with pytest.raises(SystemExit) as exc:
+        run_status(table, capsys, *option)
+    assert exc.value.code == 2
+    assert "must be" in capsys.readouterr().err
+
+
+def test_a_sqlite_file_that_is_not_there_is_not_made(tmp_path, capsys):
+    path = tmp_path / "mistyped.sqlite"
+    code = manage.main(["status", "--database-url", f"sqlite:///{path}"])
+    assert code == status.EXIT_ERROR
+    assert capsys.readouterr().err == (
+        f"ceilometer-ha status: database: SQLite database {path} does not "
+        "exist\n"
+    )
+    assert not path.exists()
