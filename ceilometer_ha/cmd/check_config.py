@@ -275,10 +275,13 @@ def check_file(path: str, findings: Findings) -> cfg.ConfigOpts | None:
     if "compute" in conf.list_all_sections():  # a compute node's file
         try:
             missing = validate.missing_address(conf)
+            storage = validate.no_storage_address(conf)
         except (cfg.Error, ValueError):
-            missing = None  # a bad address value, reported above
+            missing = storage = None  # a bad address value, reported above
         if missing:
             findings.error(path, missing)
+        elif storage:
+            findings.warning(path, storage)
     with _quiet("ceilometer"):  # its own log of what is reported here
         for problem in pipeline_files.problems(conf):
             findings.error(path, problem)

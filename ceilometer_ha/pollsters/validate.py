@@ -85,6 +85,21 @@ def missing_address(conf: cfg.ConfigOpts) -> str | None:
     )
 
 
+def no_storage_address(conf: cfg.ConfigOpts) -> str | None:
+    """The advice when only management or tenant addresses are set.
+
+    The compute options must be registered and valid.
+    """
+    if conf.compute.storage_server_address:
+        return None
+    return (
+        "[compute] storage_server_address is empty: no ha.storage.* "
+        "sample is sent, and the verdicts never find this host's "
+        "storage cut (only management_address or tenant_address is "
+        "pinged)"
+    )
+
+
 def _misspelt_default(conf: cfg.ConfigOpts) -> list[str]:
     """A section that looks like ``[DEFAULT]`` but is not (``[DEAFULT]``).
 
@@ -112,6 +127,12 @@ def advise_compute_conf(conf: cfg.ConfigOpts) -> list[str]:
     defaults the health samples would silently go nowhere useful.
     """
     advice = []
+    try:
+        storage = no_storage_address(conf)
+    except (cfg.Error, ValueError):
+        storage = None  # a bad value, which validation reports
+    if storage:
+        advice.append(storage)
     driver = _option(conf, "publisher_notifier", "telemetry_driver")
     if driver is not None and driver != "ha_pipeline":
         advice.append(

@@ -154,12 +154,20 @@ def test_mistakes_name_the_option(tmp_path, capsys, text, expected):
     assert any(expected in x and x.startswith("ERROR") for x in lines), lines
 
 
-def test_a_compute_file_with_any_address_is_fine(tmp_path, capsys):
+def test_a_compute_file_without_storage_address_is_warned(tmp_path, capsys):
+    """It runs, pinging the management address, but its storage is
+    never judged: a warning, not an error."""
     path = tmp_path / "ok.conf"
     path.write_text("[compute]\nmanagement_address = 198.51.100.7\n")
     code, lines = check(capsys, path)
     assert code == 0, lines
     assert not any("no address" in x for x in lines)
+    assert (
+        f"WARNING {path}: [compute] storage_server_address is empty: no "
+        "ha.storage.* sample is sent, and the verdicts never find this "
+        "host's storage cut (only management_address or tenant_address "
+        "is pinged)" in lines
+    )
 
 
 def test_unreadable_file_is_an_error(tmp_path, capsys):

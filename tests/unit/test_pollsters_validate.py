@@ -1,6 +1,7 @@
 """Option validation: bad values stop the agent, naming the option."""
 
 import logging
+import pathlib
 
 from ceilometer.polling import plugin_base
 import pytest
@@ -8,6 +9,11 @@ import pytest
 from ceilometer_ha.pollsters import address
 from ceilometer_ha.pollsters import validate
 from tests.unit import fakes
+
+SHIPPED_PIPELINE = (
+    pathlib.Path(__file__).resolve().parents[2]
+    / "etc/ceilometer/pipeline_ha.yaml"
+)
 
 
 def _conf(tmp_path, compute_lines, default_section="[DEFAULT]"):
@@ -87,6 +93,18 @@ def test_ceilometer_defaults_are_advised_against(tmp_path):
     assert "ha_pipeline" in advice[0]
     # ceilometer's default polling.yaml: absent here, or without ha.*
     assert advice[1].startswith("[polling] cfg_file polling.yaml")
+
+
+def test_management_addresses_alone_are_advised(tmp_path):
+    conf = fakes.ceilometer_conf(
+        tmp_path,
+        fakes.BASE_CONF.replace("storage_server_address", "management_address")
+        + "[publisher_notifier]\ntelemetry_driver = ha_pipeline\n"
+        + f"[polling]\ncfg_file = {SHIPPED_PIPELINE}\n",
+    )
+    assert validate.validate_compute_conf(conf) == []
+    [advice] = validate.advise_compute_conf(conf)
+    assert advice.startswith("[compute] storage_server_address is empty")
 
 
 def test_polling_file_without_ha_meters_is_advised(tmp_path):
