@@ -6,7 +6,7 @@ from ceilometer import messaging
 from oslo_config import cfg
 import pytest
 
-from ceilometer_ha.cmd import check_config
+from ceilometer_ha.cmd import known_options
 from ceilometer_ha.cmd import manage
 
 ROOT = pathlib.Path(__file__).resolve().parents[2]
@@ -197,13 +197,13 @@ def test_options_that_cannot_be_listed_are_one_error(
     """A library of ceilometer's generator missing: nothing is checked,
     and the unit's ExecStartPre says why, in one line."""
     monkeypatch.setattr(
-        check_config,
+        known_options,
         "CEILOMETER_NAMESPACES",
-        (*check_config.CEILOMETER_NAMESPACES, "no.such.library"),
+        (*known_options.CEILOMETER_NAMESPACES, "no.such.library"),
     )
     # Listed once per process: list them again, with the library missing.
-    check_config._namespace_opts.cache_clear()
-    request.addfinalizer(check_config._namespace_opts.cache_clear)
+    known_options.namespace_opts.cache_clear()
+    request.addfinalizer(known_options.namespace_opts.cache_clear)
     code, lines = check(capsys, SHIPPED_COMPUTE)
     assert code == 1
     assert lines == [

@@ -1,0 +1,120 @@
+"""The groups and option names of a configuration file, and its values.
+
+For ``ceilometer-ha check-config``: unknown groups and options (with the
+closest known name), groups the HA services do not read, removed
+options, and every value oslo.config would refuse.
+"""
+
+import difflib
+
+from oslo_config import cfg
+
+from ceilometer_ha.cmd import known_options
+
+# Groups of other OpenStack services often left in copied files.
+UNUSED_GROUPS = frozenset(
+    {
+        "keystone_authtoken",
+        "oslo_messaging_amqp",
+        "oslo_policy",
+        "oslo_middleware",
+        "cors",
+        "api",
+        "matchmaker_redis",
+        "database_ro",
+    }
+)
+# Read by ceilometer-polling (its notification transport, even when
+# the ha_pipeline driver publishes), never by the collector.
+AGENT_ONLY_GROUPS = frozenset(
+    {
+        "oslo_messaging_kafka",
+        "oslo_messaging_notifications",
+        "oslo_messaging_rabbit",
+    }
+)
+# Options removed from OpenStack that old files still carry.
+REMOVED_OPTIONS = {
+    ("DEFAULT", "verbose"): "removed from oslo.log; it is ignored",
+    ("DEFAULT", "rpc_backend"): "removed from oslo.messaging; it is ignored",
+    ("DEFAULT", "dispatcher"): None,
+}
+
+
+class Findings:
+    def __init__(self) -> None:
+        self.errors: list[str] = []
+        self.warnings: list[str] = []
+
+    def error(self, path: str, text: str) -> None:
+        self.errors.append(f"ERROR {path}: {text}")
+
+    def warning(self, path: str, text: str) -> None:
+        self.warnings.append(f"WARNING {path}: {text}")
+
+
+def _suggest(name: str, candidates) -> str:
+    close = difflib.get_close_matches(
+        name, sorted(candidates), n=1, cutoff=0.6
+    )
+    return f"; did you mean {close[0]!r}?" if close else ""
+
+
+def check_names(path, known, findings) -> set[str]:
+    """Report the file's unknown and unread groups and options; return
+    the groups whose values are not this file's reader's business."""
+    sections: dict = {}
+    cfg.ConfigParser(path, sections).parse()
+    compute = "compute" in sections  # a compute node's file
+    unread = set()
+    for group, values in sections.items():
+        if group in AGENT_ONLY_GROUPS and not compute:
+            findings.warning(
+                path,
+                f"[{group}] is read by ceilometer-polling on compute "
+                "nodes, not by the collector",
+            )
+            unread.add(group)
+            continue
+        if group in UNUSED_GROUPS:
+            findings.warning(
+                path,
+                f"[{group}] is not read by "
+                "ceilometer-polling or the collector",
+            )
+            continue
+        if group not in known:
+            findings.error(
+                path, f"unknown group [{group}]" + _suggest(group, known)
+            )
+            continue
+        for option in values:
+            if option in known[group]:
+                continue
+            if (group, option) in REMOVED_OPTIONS:
+                why = REMOVED_OPTIONS[group, option] or "deprecated"
+                findings.warning(path, f"[{group}] {option}: {why}")
+                continue
+            findings.error(
+                path,
+                f"[{group}] unknown option {option!r}"
+                + _suggest(option, known[group]),
+            )
+    return unread
+
+
+def check_values(
+    known: known_options.KnownOptions, findings, path, unread: set[str]
+) -> None:
+    conf = known.conf
+    for group, names in sorted(known.registered.items()):
+        if group in unread:
+            continue
+        section = conf if group == "DEFAULT" else conf[group]
+        for name in sorted(names):
+            try:
+                getattr(section, name)
+            except (cfg.RequiredOptError, cfg.NoSuchOptError):
+                continue  # needed by services other than ours
+            except (cfg.Error, ValueError) as exc:
+                findings.error(path, f"[{group}] {name}: {exc}")
