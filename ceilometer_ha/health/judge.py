@@ -121,6 +121,7 @@ def judge(
     """
     now = now or utcnow()
     with _without_gc_pauses(), engine.connect() as conn:
+        reader.begin_snapshot(conn)
         summaries = reader.read_summaries(conn, settings, now)
         # Hosts with the same counts (``HostSummary`` after host and
         # cluster) share the answer.

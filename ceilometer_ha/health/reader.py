@@ -172,6 +172,18 @@ def fetch_all(
     return converted
 
 
+def begin_snapshot(conn: sa.Connection) -> None:
+    """Make the reads that follow on ``conn`` see one snapshot.
+
+    MySQL/MariaDB (InnoDB, REPEATABLE READ) do once the connection is in
+    a transaction, which SQLAlchemy begins with the first statement.
+    Python's sqlite3 begins none for a SELECT: each read would see the
+    database as it is then, so a transaction is begun explicitly.
+    """
+    if conn.dialect.name == "sqlite":
+        conn.exec_driver_sql("BEGIN")
+
+
 class SummaryTooLongError(Exception):
     """The server cut the hosts' summary: hosts would go unjudged."""
 

@@ -513,3 +513,18 @@ def test_history_is_read_on_the_hosts_own_clock(
     table.host("cmp-2", {A: healthy()})
     found, _ = verdict_of(table, clock, "cmp-1")
     assert (found.verdict, found.reason) == (verdict, reason)
+
+
+def test_the_reads_of_one_report_see_one_snapshot(any_table, clock):
+    """A row written between the summary and the details is not seen:
+    both reads describe the same moment."""
+    table = any_table
+    table.host("cmp-1", {A: healthy() + [1.0] * 5}, cluster="solo")
+    with table.engine.connect() as conn:
+        reader.begin_snapshot(conn)
+        [summary] = reader.read_summaries(conn, DEFAULTS, clock.now())
+        table.host("cmp-1", {A: healthy(), B: healthy()}, cluster="solo")
+        rows = latest_rows.read_latest_rows(conn, [summary.host])
+    addresses = {r.resource_id for r in rows if r.meter != "ha.heartbeat"}
+    assert addresses == {f"cmp-1-{A}"}
+    assert {r.volume for r in rows if r.meter == "ha.storage.loss"} == {1.0}
