@@ -388,7 +388,9 @@ HEALTH_OPTS: list[cfg.Opt] = [
     cfg.IntOpt(
         "outage_min_hosts",
         default=2,
-        min=1,
+        # 1 would let a host alone in its cluster lose storage as an
+        # "outage", and never fail.
+        min=2,
         max=100000,
         help="Hosts that must lose storage together before a storage "
         "outage is declared. A cluster smaller than this never "

@@ -29,11 +29,19 @@ def test_from_conf_reads_the_file(tmp_path):
     assert settings.stale_after == 2.5
 
 
-def test_out_of_range_value_names_the_option(tmp_path):
+@pytest.mark.parametrize(
+    "line, option",
+    [
+        ("outage_share = 1.5", "outage_share"),
+        # A host alone in its cluster would never fail.
+        ("outage_min_hosts = 1", "outage_min_hosts"),
+    ],
+)
+def test_out_of_range_value_names_the_option(tmp_path, line, option):
     path = tmp_path / "ceilometer_ha.conf"
-    path.write_text("[health]\noutage_share = 1.5\n")
+    path.write_text(f"[health]\n{line}\n")
     conf = cfg.ConfigOpts()
     opts.register_health_opts(conf)
     conf(["--config-file", str(path)])
-    with pytest.raises(cfg.ConfigFileValueError, match="outage_share"):
+    with pytest.raises(cfg.ConfigFileValueError, match=option):
         health_settings.from_conf(conf)
