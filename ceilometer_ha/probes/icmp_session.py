@@ -178,9 +178,10 @@ class EchoSession:
 def _send_failure(exc: Exception) -> tuple[str, bool]:
     """Why a send failed, and whether this host refused it.
 
-    icmplib raises SocketBroadcastError for any PermissionError: EPERM
-    is this host's firewall (an OUTPUT rule) refusing the packet, EACCES
-    a broadcast address; the network did not see the packet either way.
+    icmplib raises SocketBroadcastError for any PermissionError. EPERM
+    is this host's firewall (an OUTPUT rule) refusing the packet: no
+    measurement of the network. EACCES (a prohibit route, a broadcast
+    address) and the unreachable errnos are the routing's answer: lost.
     """
     cause = exc.__context__
     code = cause.errno if isinstance(cause, OSError) else None
