@@ -17,7 +17,9 @@ migrations (``ceilometer-ha dbsync``):
     unreachable for three cycles has ``volume`` 0, ``streak`` 3, and
     ``since`` the time of the first failed cycle. A sample older than or
     as old as the stored one leaves the row alone (duplicates and late
-    datagrams never move the state backwards).
+    datagrams never move the state backwards), unless it was recorded
+    more than ``statements.CLOCK_STEP_GRACE`` seconds after it (a host
+    whose clock was stepped back).
 
 Times are UTC, naive, with microseconds.
 """

@@ -5,18 +5,24 @@ MySQL, ON CONFLICT DO NOTHING on SQLite), so several collectors writing
 one database store a sample once. ``ha_latest`` is then upserted per
 (host, meter, resource_id) as documented in ``models``, from the
 ``ha_sample`` rows of the batch read back in timestamp order (INSERT ...
-SELECT), so that the values cross to the database once: only a strictly
-newer timestamp changes a row; ``streak`` grows while the volume repeats
-and restarts at 1 (with ``since`` = the new timestamp) when it changes.
-A duplicate read back again changes nothing, as it is not newer than
-itself. On SQLite that order is the rowid's: the writer inserts a
+SELECT), so that the values cross to the database once: only a newer
+sample changes a row, one with a strictly newer timestamp or one
+recorded more than ``CLOCK_STEP_GRACE`` seconds after the stored one (a
+host whose clock was stepped back); ``streak`` grows while the volume
+repeats and restarts at 1 (with ``since`` = the new timestamp) when it
+changes. A duplicate read back again changes nothing, as it is not
+newer than itself. On SQLite that order is the rowid's: the writer inserts a
 batch's rows in timestamp order (``storage.rows``), and reading them
 back by rowid spares SQLite a sort of the whole batch.
 
 MySQL evaluates ``ON DUPLICATE KEY UPDATE`` assignments left to right on
-already updated values, so ``streak`` and ``since`` are assigned before
-``volume``, and ``timestamp`` (which every condition reads) last. SQLite's
-``DO UPDATE ... WHERE`` sees the old row throughout.
+already updated values. ``streak``, ``since`` and then ``message_id`` are
+assigned first, while the row is as it was (``streak`` compares the old
+``volume``; "newer" reads the old ``timestamp`` and ``recorded_at``);
+every later column is assigned when the row now holds the new sample's
+``message_id``, which a duplicate holds already (it assigns the same
+values again). SQLite's ``DO UPDATE ... WHERE`` sees the old row
+throughout.
 """
 
 import re
@@ -41,6 +47,13 @@ _LATEST_COPIED = (
     "recorded_at",
     "resource_metadata",
 )
+# Seconds, by the collector's clock, after which a sample is newer than
+# the stored one whatever its timestamp: a host whose clock is stepped
+# back would otherwise change no row (its heartbeat included) until its
+# clock passed the last timestamp it sent. Samples of one key come an
+# interval apart, and reach the collector in that order; well under the
+# verdicts' stale window (5 s by default).
+CLOCK_STEP_GRACE = 2
 
 
 def _latest_from_sample(where: typing.Any, order: typing.Any) -> sa.Select:
@@ -84,6 +97,15 @@ def sqlite_statements() -> tuple[typing.Any, typing.Any]:
         sqlite.insert, rowid > sa.bindparam("after"), rowid
     )
     old, new = models.latest.c, up.excluded
+    # SQLite's own time text ("YYYY-MM-DD HH:MM:SS.SSS"), which compares
+    # as text with the stored one.
+    # Literals: the statement's only parameter is ``after``.
+    later: typing.Any = sa.func.strftime(
+        sa.literal_column("'%Y-%m-%d %H:%M:%f'"),
+        old.recorded_at,
+        sa.literal_column(f"'+{CLOCK_STEP_GRACE} seconds'"),
+    )
+    newer = sa.or_(new.timestamp > old.timestamp, new.recorded_at > later)
     same = new.volume == old.volume
     set_: dict[str, typing.Any] = {
         "streak": sa.case((same, old.streak + _ONE), else_=_ONE),
@@ -92,9 +114,7 @@ def sqlite_statements() -> tuple[typing.Any, typing.Any]:
     for name in (*_LATEST_COPIED, "timestamp"):
         set_[name] = new[name]
     up = up.on_conflict_do_update(
-        index_elements=list(_LATEST_KEY),
-        set_=set_,
-        where=new.timestamp > old.timestamp,
+        index_elements=list(_LATEST_KEY), set_=set_, where=newer
     )
     return ins, up
 
@@ -110,7 +130,10 @@ def mysql_statements() -> tuple[typing.Any, typing.Any]:
         mysql.insert, chosen, models.sample.c.timestamp
     )
     old, new = models.latest.c, up.inserted
-    newer = new.timestamp > old.timestamp
+    later = sa.func.date_add(
+        old.recorded_at, sa.text(f"INTERVAL {CLOCK_STEP_GRACE} SECOND")
+    )
+    newer = sa.or_(new.timestamp > old.timestamp, new.recorded_at > later)
     same = new.volume == old.volume
     assignments: list[tuple[str, typing.Any]] = [
         (
@@ -128,10 +151,17 @@ def mysql_statements() -> tuple[typing.Any, typing.Any]:
             ),
         ),
     ]
+    assignments.append(
+        ("message_id", sa.case((newer, new.message_id), else_=old.message_id))
+    )
+    # From here on the row holds the new sample's message_id if it is
+    # newer (or a duplicate), whatever the columns assigned change.
+    taken = old.message_id == new.message_id
     for name in (*_LATEST_COPIED, "timestamp"):
-        assignments.append(
-            (name, sa.case((newer, new[name]), else_=old[name]))
-        )
+        if name != "message_id":
+            assignments.append(
+                (name, sa.case((taken, new[name]), else_=old[name]))
+            )
     return ins, up.on_duplicate_key_update(assignments)
 
 

@@ -11,6 +11,7 @@ from ceilometer_ha.storage import expiry
 from ceilometer_ha.storage import migration
 from ceilometer_ha.storage import models
 from ceilometer_ha.storage import mysql_rows
+from ceilometer_ha.storage import statements
 from ceilometer_ha.storage import store as store_mod
 from tests import conftest
 from tests import records
@@ -138,6 +139,40 @@ def test_older_or_equal_timestamps_leave_latest_alone(database_url):
     row = _latest(store.engine)["compute-1-storage"]
     assert (row["volume"], row["streak"], row["since"]) == (1.0, 2, _at(5))
     assert row["message_id"] == "b"
+
+
+def test_a_clock_stepped_back_moves_latest_after_the_grace(database_url):
+    """A host's clock stepped back 6 s: its samples are older by their
+    timestamps, and newer by the collector's clock. Recorded within
+    CLOCK_STEP_GRACE of the stored one, a sample is a late one and
+    leaves the row alone; after it, the row follows the host."""
+    grace = statements.CLOCK_STEP_GRACE
+    store = _store(database_url)
+    store.write_batch([_record("a", 1, 10), _record("b", 1, 11)])
+    store.write_batch(
+        [_record("late", 0, 5, recorded_at=_at(11 + grace - 0.5))]
+    )
+    row = _latest(store.engine)["compute-1-storage"]
+    assert (row["message_id"], row["volume"], row["streak"]) == ("b", 1, 2)
+    store.write_batch(
+        [_record("stepped", 0, 5, recorded_at=_at(11 + grace + 0.5))]
+    )
+    row = _latest(store.engine)["compute-1-storage"]
+    assert row["message_id"] == "stepped"
+    assert (row["volume"], row["streak"], row["since"]) == (0.0, 1, _at(5))
+    assert row["timestamp"] == _at(5)
+    assert row["recorded_at"] == _at(11 + grace + 0.5)
+    assert json.loads(row["resource_metadata"])["note"] == "ünï"
+    # The next sample of the stepped clock is newer by its timestamp.
+    store.write_batch(
+        [_record("next", 0, 6, recorded_at=_at(11 + grace + 1.5))]
+    )
+    row = _latest(store.engine)["compute-1-storage"]
+    assert (row["message_id"], row["streak"], row["since"]) == (
+        "next",
+        2,
+        _at(5),
+    )
 
 
 def test_latest_is_per_host_meter_resource(database_url):

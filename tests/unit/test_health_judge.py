@@ -13,6 +13,8 @@ from ceilometer_ha.health import model
 from ceilometer_ha.health import reader
 from ceilometer_ha.health import settings as health_settings
 from ceilometer_ha.storage import models
+from ceilometer_ha.storage import store as store_mod
+from tests import records
 from tests.unit import health_fixtures
 
 A, B = "198.51.100.2", "198.51.100.3"
@@ -528,3 +530,39 @@ def test_the_reads_of_one_report_see_one_snapshot(any_table, clock):
     addresses = {r.resource_id for r in rows if r.meter != "ha.heartbeat"}
     assert addresses == {f"cmp-1-{A}"}
     assert {r.volume for r in rows if r.meter == "ha.storage.loss"} == {1.0}
+
+
+def test_a_host_whose_clock_is_stepped_back_stays_fresh(any_table, clock):
+    """Heartbeats written by the collector's own store, the host's clock
+    stepped back 60 s half way: the collector records them on, and the
+    host is not stale (it would be for 60 s if only a newer timestamp
+    counted)."""
+    table = any_table
+    table.host("cmp-2", {A: healthy()})
+    store = store_mod.SampleStore(table.engine)
+    start = clock.now()
+    for cycle in range(10):
+        host_time = start + datetime.timedelta(
+            seconds=cycle - (60 if cycle >= 5 else 0)
+        )
+        recorded = start + datetime.timedelta(seconds=cycle)
+        store.write_batch(
+            [
+                records.record(
+                    f"hb-{cycle}",
+                    host="cmp-1",
+                    meter="ha.heartbeat",
+                    resource_id="cmp-1",
+                    timestamp=host_time,
+                    recorded_at=recorded,
+                )
+            ]
+        )
+    clock.advance(9.5)
+    table.host("cmp-2", {A: healthy()})
+    report = judge.judge(
+        table.engine, DEFAULTS, now=clock.now(), explain=["cmp-1"]
+    )
+    found = next(v for v in report.hosts if v.host == "cmp-1")
+    assert found.verdict != model.STALE, found
+    assert found.last_heartbeat == start + datetime.timedelta(seconds=9)
