@@ -82,6 +82,22 @@ def is_failing_cycle(
     return sum(1 for loss in losses if loss < failing_loss) < k
 
 
+def _reachability(
+    address: AddressState, settings: health_settings.HealthSettings
+) -> tuple[bool, int, datetime.datetime | None]:
+    """(reachable, streak, since) of an address. Without a reachability
+    sample (a pipeline that sends only ``ha.storage.loss``), an address
+    that got any reply counts as reachable, by its loss samples."""
+    if address.reachable is not None:
+        return (
+            address.reachable,
+            address.reachable_streak,
+            address.reachable_since,
+        )
+    up = address.loss < settings.failing_loss
+    return up, address.loss_streak, address.loss_since
+
+
 def storage_state(
     addresses: collections.abc.Sequence[AddressState],
     settings: health_settings.HealthSettings,
@@ -100,16 +116,9 @@ def storage_state(
     failing_run, failing_since = (
         kth_largest(cut, total - k + 1) if failing else (0, None)
     )
-    reachable = [
-        (a.reachable_streak, a.reachable_since)
-        for a in addresses
-        if a.reachable
-    ]
-    unreachable = [
-        (a.reachable_streak, a.reachable_since)
-        for a in addresses
-        if a.reachable is False
-    ]
+    reach = [_reachability(a, settings) for a in addresses]
+    reachable = [(streak, since) for up, streak, since in reach if up]
+    unreachable = [(streak, since) for up, streak, since in reach if not up]
     lost = total > 0 and len(reachable) < k
     lost_since = kth_largest(unreachable, total - k + 1)[1] if lost else None
     if lost and lost_since is None:

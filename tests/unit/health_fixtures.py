@@ -102,6 +102,7 @@ class SampleTable:
         heartbeat_age: float = 0.0,
         ping_loss_ratio: float = 0.5,
         clock_skew: float = 0.0,
+        reachability: bool = True,
     ) -> None:
         """Store ``host`` after its cycles, the newest last in each list.
 
@@ -110,6 +111,8 @@ class SampleTable:
         ``heartbeat_age`` seconds since the last cycle make it stale.
         ``clock_skew`` seconds are added to the host's own times
         (``timestamp``, ``since``), not to the collector's.
+        ``reachability`` False leaves out the ``ha.storage.reachable``
+        rows, as a pipeline without that meter would.
         """
         skew = clock_skew
         with self.engine.begin() as conn:
@@ -150,17 +153,18 @@ class SampleTable:
                     age=heartbeat_age,
                     skew=skew,
                 )
-                self._latest(
-                    conn,
-                    host,
-                    cluster,
-                    "ha.storage.reachable",
-                    rid,
-                    reach,
-                    meta,
-                    age=heartbeat_age,
-                    skew=skew,
-                )
+                if reachability:
+                    self._latest(
+                        conn,
+                        host,
+                        cluster,
+                        "ha.storage.reachable",
+                        rid,
+                        reach,
+                        meta,
+                        age=heartbeat_age,
+                        skew=skew,
+                    )
                 conn.execute(
                     models.sample.insert(),
                     [

@@ -566,3 +566,28 @@ def test_a_host_whose_clock_is_stepped_back_stays_fresh(any_table, clock):
     found = next(v for v in report.hosts if v.host == "cmp-1")
     assert found.verdict != model.STALE, found
     assert found.last_heartbeat == start + datetime.timedelta(seconds=9)
+
+
+def test_loss_samples_alone_are_judged_by_their_loss(any_table, clock):
+    """A pipeline that sends ha.storage.loss but not reachable: healthy
+    hosts are ok (not 'unreachable', and no outage), a cut one fails,
+    and one recovering counts its good cycles."""
+    table = any_table
+    for index in range(3):
+        table.host(f"ok-{index}", {A: healthy()}, reachability=False)
+    table.host("cut", {A: healthy() + [1.0] * 5}, reachability=False)
+    table.host(
+        "back",
+        {A: healthy(5) + [1.0] * 5 + [0.0] * DEFAULTS.recover_cycles},
+        reachability=False,
+    )
+    report = judge.judge(table.engine, DEFAULTS, now=clock.now())
+    verdicts = {v.host: (v.verdict, v.reason) for v in report.hosts}
+    assert verdicts == {
+        "ok-0": (model.OK, None),
+        "ok-1": (model.OK, None),
+        "ok-2": (model.OK, None),
+        "cut": (model.FAILED, model.STORAGE_LOST),
+        "back": (model.OK, None),
+    }
+    assert not report.clusters[0].storage_outage
