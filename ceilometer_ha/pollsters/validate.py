@@ -24,6 +24,7 @@ file with a ``[compute]`` section it also calls :func:`missing_address`.
 import difflib
 import os
 import signal
+import sys
 import threading
 
 from oslo_config import cfg
@@ -206,13 +207,28 @@ def enforce(conf: cfg.ConfigOpts) -> None:
         return
     message = "; ".join(verdict.problems)
     if first:
-        LOG.critical(
+        line = (
             "ceilometer-ha cannot run with this configuration, stopping "
-            "the agent: %s",
-            message,
+            f"the agent: {message}"
         )
+        LOG.critical("%s", line)
+        _to_stderr_too(conf, line)
         stop_polling_master()
     raise InvalidConfigurationError(message)
+
+
+def _to_stderr_too(conf: cfg.ConfigOpts, line: str) -> None:
+    """``line`` on standard error as well when the log goes to a file
+    only (the shipped ``log_file``): the agent then stops with exit code
+    0, and systemd's journal (``systemctl status``) or upstart's job log
+    would otherwise not say why."""
+    try:
+        to_file_only = bool(conf.log_file) and not conf.use_stderr
+    except cfg.NoSuchOptError:  # oslo.log's options not registered
+        return
+    if to_file_only:
+        sys.stderr.write(f"CRITICAL {line}\n")
+        sys.stderr.flush()
 
 
 def stop_polling_master() -> bool:

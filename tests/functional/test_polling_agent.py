@@ -145,10 +145,14 @@ def _bad_ratio(config_path):
 
 
 @pytest.mark.parametrize(
-    "spoil, named",
-    [(_bad_ratio, "ping_loss_ratio"), (_misspelt_default, "[DEAFULT]")],
+    "spoil, named, to_file",
+    [
+        (_bad_ratio, "ping_loss_ratio", True),
+        # log_file is in the misspelt section: the log is standard error.
+        (_misspelt_default, "[DEAFULT]", False),
+    ],
 )
-def test_bad_configuration_stops_the_agent(tmp_path, spoil, named):
+def test_bad_configuration_stops_the_agent(tmp_path, spoil, named, to_file):
     with agent.UdpCollector() as collector:
         settings = agent.AgentSettings(collectors=[collector.address])
         polling = agent.PollingAgent(tmp_path, settings)
@@ -162,10 +166,20 @@ def test_bad_configuration_stops_the_agent(tmp_path, spoil, named):
         critical = [
             line
             for line in log.splitlines()
-            if "CRITICAL" in line and "ceilometer-ha cannot run" in line
+            if "CRITICAL ceilometer_ha.pollsters.validate" in line
+            and "ceilometer-ha cannot run" in line
         ]
         assert len(critical) == 1, log[-3000:]
         assert named in critical[0]
+        # When the log is a file only, standard error (the journal,
+        # under systemd) says it too, once.
+        said = [
+            line
+            for line in log.splitlines()
+            if line.startswith("CRITICAL ceilometer-ha cannot run")
+        ]
+        assert len(said) == (1 if to_file else 0), log[-3000:]
+        assert all(named in line for line in said)
         assert collector.samples == []
 
 

@@ -17,6 +17,7 @@ import threading
 
 from ceilometer import opts as ceilometer_opts
 from oslo_config import cfg
+from oslo_log import log
 
 from ceilometer_ha import opts
 from ceilometer_ha.probes import results
@@ -30,11 +31,16 @@ cluster = cluster-a
 """
 
 
-def ceilometer_conf(tmp_path: pathlib.Path, text: str = BASE_CONF):
-    """A ceilometer agent configuration from ``text``."""
+def ceilometer_conf(
+    tmp_path: pathlib.Path, text: str = BASE_CONF, logging: bool = False
+):
+    """A ceilometer agent configuration from ``text``; with oslo.log's
+    options too when ``logging`` (as the agent registers them)."""
     path = tmp_path / "ceilometer_ha.conf"
     path.write_text(text)
     conf = cfg.ConfigOpts()
+    if logging:
+        log.register_options(conf)
     for group, options in ceilometer_opts.list_opts():
         conf.register_opts(
             list(options), group=None if group == "DEFAULT" else group

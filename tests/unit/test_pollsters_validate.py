@@ -80,6 +80,39 @@ def test_bad_configuration_stops_loading_with_one_critical(tmp_path, caplog):
     assert "ping_loss_ratio" in critical[0].getMessage()
 
 
+@pytest.mark.parametrize(
+    "log_lines, on_stderr",
+    [
+        ("log_file = /var/log/ceilometer/x.log\nuse_stderr = false", True),
+        ("log_file = /var/log/ceilometer/x.log\nuse_stderr = true", False),
+        ("use_stderr = false", False),
+    ],
+)
+def test_the_stop_is_said_on_stderr_when_the_log_is_a_file(
+    tmp_path, capsys, log_lines, on_stderr
+):
+    """The agent then exits 0; the journal or upstart's job log keep
+    standard error, so that is where the reason must show too."""
+    conf = fakes.ceilometer_conf(
+        tmp_path,
+        f"[DEFAULT]\nhost = compute-1\n{log_lines}\n"
+        "[compute]\nstorage_server_address = 192.0.2.10\n"
+        "ping_loss_ratio = 2\n",
+        logging=True,
+    )
+    for _ in range(2):  # the sibling pollsters: said once
+        with pytest.raises(validate.InvalidConfigurationError):
+            validate.enforce(conf)
+    err = capsys.readouterr().err
+    said = [x for x in err.splitlines() if "ceilometer-ha cannot run" in x]
+    if on_stderr:
+        assert len(said) == 1, err
+        assert said[0].startswith("CRITICAL ceilometer-ha cannot run")
+        assert "[compute] ping_loss_ratio" in said[0]
+    else:
+        assert said == [], err
+
+
 def test_only_the_polling_master_is_stopped():
     # The parent of the test runner is not ceilometer-polling.
     assert validate.stop_polling_master() is False
