@@ -17,7 +17,7 @@ receiver matches replies to requests by their sequence number.
 
 Socket choice: unprivileged ICMP datagram sockets first (allowed by the
 ``net.ipv4.ping_group_range`` sysctl), raw sockets (root or
-``CAP_NET_RAW``) second. When neither is allowed every address fails
+``CAP_NET_RAW``) second. When neither is allowed no address is probed,
 with a reason naming both. This module never imports ceilometer.
 """
 
@@ -189,8 +189,7 @@ class IcmpProber:
                 )
                 self._preferred = privileged
             return sock
-        LOG.error("Cannot ping: %s", PERMISSION_REASON)
-        return None
+        return None  # logged once per address (_log_unprobed)
 
     def _failed(self, address: str, reason: str) -> probe_results.PingResult:
         """Nothing sent, for a reason of this host (not probed)."""
