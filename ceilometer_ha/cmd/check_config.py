@@ -8,11 +8,17 @@ Reports, for a compute-node or controller ``ceilometer_ha.conf``:
   registered option is read, so each error names its option;
 * groups the HA services do not read (``[keystone_authtoken]``) and
   options removed from OpenStack (``verbose``): warnings;
-* oslo.messaging's groups (``[oslo_messaging_rabbit]`` ...) are checked
-  as any other in a compute node's file (one with a ``[compute]``
+* oslo.messaging's groups (``[oslo_messaging_rabbit]`` ...; not the
+  removed ``[oslo_messaging_amqp]``, always a warning) are checked as
+  any other in a compute node's file (one with a ``[compute]``
   section): ``ceilometer-polling`` builds its notification transport
   at start, and a bad value there stops the agent. The collector never
   reads them, so in any other file they are a warning;
+* in a compute node's file, no address to ping at all (an error) or no
+  ``storage_server_address`` (a warning);
+* polling and pipeline files the file names that ceilometer's managers
+  cannot load, and sink publishers that would publish nothing
+  (``pollsters.pipeline_files``): errors;
 * a ``[publisher] telemetry_secret`` the file leaves empty or at a
   placeholder (ceilometer's, or a shipped file's), which the collector
   refuses unless ``allow_unsigned``, or sets to the one printed in the

@@ -4,8 +4,9 @@
 oslo.config would only reject when first read (perhaps at shutdown), no
 listening address, no real shared secret (unless unsigned samples are
 explicitly allowed), a misspelt group whose options oslo.config would
-silently ignore, a freshness window too long for the TTL, or metrics
-ports out of range.
+silently ignore, a freshness window too long for the TTL, metrics
+ports out of range, or a SQLite database the collector could not write
+(``storage.engine.sqlite_file_problem``).
 """
 
 import collections.abc

@@ -4,7 +4,8 @@ Only the meters the rules use, and metadata only where a rule reads it
 (the hypervisor's ``reason``). On MySQL/MariaDB all rows come back as one
 ``GROUP_CONCAT`` text (fields split by U+001F, rows by a line break;
 metadata is JSON, whose text never holds either unescaped), because
-PyMySQL decodes every row and column in pure Python; other databases
+PyMySQL decodes every row and column in pure Python (as plain rows when
+the server cut the text, beyond ``max_allowed_packet``); other databases
 return plain rows.
 """
 

@@ -4,7 +4,8 @@ A cycle is *failing* when fewer than ``k`` storage addresses stay below
 ``failing_loss`` (by default: every address lost every packet), where
 ``k`` is ``min_storage_reachable`` capped at the host's number of
 addresses ``T``. Storage is *lost* (a milder state) when fewer than
-``k`` addresses are reachable as the agent judged them.
+``k`` addresses are reachable as the agent judged them (without its
+reachability samples: whose loss is below ``failing_loss``).
 
 From ``ha_latest`` alone the current failing run is the ``(T-k+1)``-th
 largest streak among cut addresses (the minimum when ``k`` is 1) and the

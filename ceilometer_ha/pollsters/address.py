@@ -13,11 +13,12 @@ that cycle: there is no time to report, and ceilometer drops ``None``
 volumes anyway; its ``reachable`` 0 and ``loss`` 1.0 say it all.
 
 An address this host could not probe at all (``PingResult.probed``
-False: a name that never resolved, no ICMP socket allowed, a send
-refused by its own firewall) has no sample of any of the three that
-cycle: its loss is no measurement of the network, and reporting 1.0
-would fail a host whose storage works. The prober logs why, once; the
-verdicts see the address fall silent (``storage_silent``, degraded).
+False: a name that never resolved, no ICMP socket allowed, a socket
+error, a send refused by its own firewall) has no sample of any of the
+three that cycle: its loss is no measurement of the network, and
+reporting 1.0 would fail a host whose storage works. The prober logs
+why, once; the verdicts ignore the address once its rows are stale (a
+host with no current storage row is ``storage_silent``, degraded).
 
 ``resource_id`` is ``<host>-<address>``; the metadata carries
 ``address``, ``network`` and the evidence (``packets_requested``,

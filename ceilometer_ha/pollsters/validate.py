@@ -18,7 +18,9 @@ send the health samples nowhere useful (logged once at WARNING).
 checks the file before the agent starts by other means: it reads every
 registered option and compares the file's groups and names with them,
 so it reports the same bad values and the misspelt ``[DEFAULT]``; for a
-file with a ``[compute]`` section it also calls :func:`missing_address`.
+file with a ``[compute]`` section it also calls :func:`missing_address`
+(an error) and :func:`no_storage_address` (a warning). The rest of the
+advice is the agent's own, logged at start.
 """
 
 import difflib

@@ -21,7 +21,8 @@ class PingResult:
 
     ``probed`` is False when nothing could be sent for a reason of this
     host, not of the network: a name that does not resolve, no ICMP
-    socket allowed, a send refused by the local firewall. Such a cycle
+    socket allowed, a socket error, a send refused by the local
+    firewall. Such a cycle
     says nothing about the address (its loss of 1.0 is no measurement),
     and the pollsters send no sample for it.
     """

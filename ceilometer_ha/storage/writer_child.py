@@ -17,7 +17,7 @@ failure: once a batch fails, those the parent sent after it (before it
 knew) are not written but answered as transient failures, until the
 parent's ``RESUME``, sent before it writes the failed batches again,
 oldest first. No batch is thus committed before one taken earlier, and
-``ha_latest`` (which only a strictly newer sample moves) sees every
+``ha_latest`` (which only a newer sample moves, see ``statements``) sees every
 sample in its order: a later batch committed first would make the
 earlier one's samples look old, and a streak would miss them.
 
