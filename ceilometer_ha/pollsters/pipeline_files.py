@@ -70,27 +70,50 @@ def problems(conf: cfg.ConfigOpts) -> list[str]:
 
 def publisher_problems(conf: cfg.ConfigOpts, manager) -> list[str]:
     """The publishers of ``manager``'s sinks (a loaded
-    ``SamplePipelineManager``) that would publish nothing."""
-    from ceilometer.pipeline import base as pipeline_base
+    ``SamplePipelineManager``) that would publish nothing.
+
+    The publishers the sinks loaded are checked as they are; only a sink
+    that left some out has its URLs loaded again, to learn which and why.
+    """
     from ceilometer.publisher import udp
 
-    publishers = pipeline_base.PublisherManager(conf, "sample")
     found = []
     sinks = {id(p.sink): p.sink for p in manager.pipelines}
     for sink in sinks.values():
-        for url in sink.cfg.get("publishers") or []:
-            full = url if "://" in url else url + "://"
-            try:
-                publisher = publishers.get(full)
-            except Exception as exc:  # whatever the plugin raises
-                why = " ".join(str(exc).split()) or type(exc).__name__
+        urls = sink.cfg.get("publishers") or []
+        if len(sink.publishers) == len(urls):
+            pairs: list = list(zip(urls, sink.publishers, strict=True))
+        else:
+            pairs = _load_again(conf, urls)
+        for url, publisher in pairs:
+            if isinstance(publisher, Exception):
+                why = " ".join(str(publisher).split())
                 found.append(
                     f"sink {sink.name}: publisher {url} cannot be loaded "
-                    f"({why}); ceilometer leaves it out"
+                    f"({why or type(publisher).__name__}); ceilometer "
+                    "leaves it out"
                 )
-                continue
-            if isinstance(publisher, udp.UDPPublisher) and not publisher.host:
+            elif isinstance(publisher, udp.UDPPublisher) and (
+                not publisher.host
+            ):
                 found.append(
                     f"sink {sink.name}: publisher {url} names no host"
                 )
     return found
+
+
+def _load_again(conf: cfg.ConfigOpts, urls: list[str]) -> list[tuple]:
+    """(url, its publisher or the exception loading it raised), as
+    ceilometer's sink loads them."""
+    from ceilometer.pipeline import base as pipeline_base
+
+    publishers = pipeline_base.PublisherManager(conf, "sample")
+    pairs: list[tuple] = []
+    for url in urls:
+        try:
+            pairs.append(
+                (url, publishers.get(url if "://" in url else url + "://"))
+            )
+        except Exception as exc:  # whatever the plugin raises
+            pairs.append((url, exc))
+    return pairs
