@@ -109,16 +109,12 @@ def read_recent_loss_history(
     together, from the earliest of them (what a host gets beyond its
     own is older than its history needs, and is trimmed by the caller).
     """
-    history: dict[str, Series] = {}
-    group: list[str] = []
-    start: datetime.datetime | None = None
+    groups: list[tuple[datetime.datetime, list[str]]] = []
     for host, when in sorted(not_before.items(), key=lambda item: item[1]):
-        if start is not None and when - start > slack:
-            history.update(read_loss_history(conn, group, start))
-            group, start = [], None
-        if start is None:
-            start = when
-        group.append(host)
-    if group and start is not None:
+        if not groups or when - groups[-1][0] > slack:
+            groups.append((when, []))
+        groups[-1][1].append(host)
+    history: dict[str, Series] = {}
+    for start, group in groups:
         history.update(read_loss_history(conn, group, start))
     return history
