@@ -59,3 +59,14 @@ def load(
 def database_url(args: argparse.Namespace, conf: cfg.ConfigOpts) -> str:
     """``--database-url`` if given, else ``[database] connection``."""
     return args.database_url or conf.database.connection
+
+
+def why(exc: BaseException) -> str:
+    """What a configuration error says; a missing driver named as such."""
+    if isinstance(exc, ImportError):
+        return (
+            f"the database driver of the URL is not installed ({exc}); "
+            "mysql:// URLs are served by PyMySQL, installed with "
+            "ceilometer-ha"
+        )
+    return str(exc)

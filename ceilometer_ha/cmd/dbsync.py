@@ -2,9 +2,12 @@
 
 Safe to run again: an up-to-date schema is left as it is. The collector
 refuses to start on a missing or older schema and names this command.
-Exit codes: 0 the schema is at the revision asked for; 2 usage error
-(argparse); 4 configuration, database or revision error, said in one
-line on standard error (4 as for the other subcommands).
+It only upgrades: a database at a revision later than ``--revision``,
+or at one this code does not know (a newer ceilometer-ha upgraded it),
+is an error. Exit codes: 0 the schema is at the revision asked for; 2
+usage error (argparse); 4 configuration, database, schema or revision
+error, said in one line on standard error (4 as for the other
+subcommands).
 """
 
 import argparse
@@ -41,8 +44,8 @@ def run(args: argparse.Namespace) -> int:
         engine = engine_mod.create_engine(
             conf.database.connection, io_timeouts=False
         )
-    except (cfg.Error, ValueError, sa.exc.ArgumentError) as exc:
-        sys.stderr.write(f"{PROG}: configuration: {exc}\n")
+    except (cfg.Error, ValueError, sa.exc.ArgumentError, ImportError) as exc:
+        sys.stderr.write(f"{PROG}: configuration: {conf_files.why(exc)}\n")
         return EXIT_ERROR
     problem = engine_mod.sqlite_file_problem(conf.database.connection)
     if problem:
@@ -56,6 +59,9 @@ def run(args: argparse.Namespace) -> int:
     except sa.exc.SQLAlchemyError as exc:
         reason = getattr(exc, "orig", None) or exc
         sys.stderr.write(f"{PROG}: database: {reason}\n")
+        return EXIT_ERROR
+    except migration.SchemaError as exc:
+        sys.stderr.write(f"{PROG}: schema: {exc}\n")
         return EXIT_ERROR
     except alembic_util.CommandError as exc:  # an unknown --revision
         sys.stderr.write(f"{PROG}: revision: {exc}\n")

@@ -21,7 +21,8 @@ SCRIPT_LOCATION = str(pathlib.Path(__file__).parent / "migrations")
 
 
 class SchemaError(Exception):
-    """The database schema is missing or older than this code."""
+    """The database schema is missing, older or newer than this code, or
+    an upgrade was asked to a revision older than the database's."""
 
 
 def _config(engine: sa.engine.Engine | None = None) -> alembic_config.Config:
@@ -31,12 +32,29 @@ def _config(engine: sa.engine.Engine | None = None) -> alembic_config.Config:
     return cfg
 
 
+def _scripts() -> alembic_script.ScriptDirectory:
+    return alembic_script.ScriptDirectory.from_config(_config())
+
+
 def head_revision() -> str:
     """The newest revision this code knows."""
-    scripts = alembic_script.ScriptDirectory.from_config(_config())
-    head = scripts.get_current_head()
+    head = _scripts().get_current_head()
     assert head is not None
     return head
+
+
+def known_revisions() -> list[str]:
+    """The revisions this code knows, oldest first (one line of them)."""
+    return [script.revision for script in _scripts().walk_revisions()][::-1]
+
+
+def _newer_than_known(current: str) -> str:
+    return (
+        f"the database schema is at revision {current}, which this "
+        f"ceilometer-ha does not know (its newest is {head_revision()}): "
+        "the database was upgraded by a newer ceilometer-ha; upgrade "
+        "ceilometer-ha on this host"
+    )
 
 
 def current_revision(engine: sa.engine.Engine) -> str | None:
@@ -49,7 +67,25 @@ def current_revision(engine: sa.engine.Engine) -> str | None:
 
 
 def upgrade(engine: sa.engine.Engine, revision: str = "head") -> None:
-    """Create or upgrade the schema to ``revision``."""
+    """Create or upgrade the schema to ``revision``.
+
+    Raises ``SchemaError`` when the database is at a revision this code
+    does not know (a newer ceilometer-ha upgraded it) or at one later
+    than ``revision``: this only upgrades. An unknown ``revision``
+    raises alembic's ``CommandError``.
+    """
+    current = current_revision(engine)
+    known = known_revisions()
+    if current is not None and current not in known:
+        raise SchemaError(_newer_than_known(current))
+    if current is not None and revision not in ("head", "heads"):
+        target = _scripts().get_revision(revision)
+        wanted = None if target is None else target.revision
+        if wanted is None or known.index(wanted) < known.index(current):
+            raise SchemaError(
+                f"the database schema is at revision {current}, later "
+                f"than {wanted or 'base'}: dbsync only upgrades"
+            )
     command.upgrade(_config(engine), revision)
 
 
@@ -59,8 +95,10 @@ def check_current(engine: sa.engine.Engine) -> None:
     head = head_revision()
     if current == head:
         return
+    if current is not None and current not in known_revisions():
+        raise SchemaError(_newer_than_known(current))
     state = "missing" if current is None else f"at revision {current}"
     raise SchemaError(
-        f"the database schema is {state}, this collector needs {head}: "
+        f"the database schema is {state}, this ceilometer-ha needs {head}: "
         "run ceilometer-ha dbsync --config-file <the same file>"
     )

@@ -5,6 +5,7 @@ the collector (``tests/functional/collector_config.dbsync``).
 """
 
 import pytest
+import sqlalchemy as sa
 
 from ceilometer_ha.cmd import dbsync
 from ceilometer_ha.cmd import manage
@@ -66,3 +67,73 @@ def test_an_unknown_revision_is_one_line(tmp_path, capsys):
     err = capsys.readouterr().err
     assert err.startswith("ceilometer-ha dbsync: revision: ")
     assert err.count("\n") == 1
+
+
+def _tables(url):
+    engine = engine_mod.create_engine(url)
+    try:
+        return sorted(sa.inspect(engine).get_table_names())
+    finally:
+        engine.dispose()
+
+
+def test_a_failed_upgrade_leaves_the_sqlite_schema_as_it_was(tmp_path, capsys):
+    url = f"sqlite:///{tmp_path / 'ha.sqlite'}"
+    config = _config(tmp_path, url)
+    engine = engine_mod.create_engine(url)
+    with engine.begin() as conn:  # in the way of the first revision
+        conn.exec_driver_sql("CREATE TABLE ha_latest (x INTEGER)")
+    assert manage.main(["dbsync", "--config-file", config]) == 4
+    assert "ha_latest already exists" in capsys.readouterr().err
+    assert _tables(url) == ["ha_latest"]
+    with engine.begin() as conn:
+        conn.exec_driver_sql("DROP TABLE ha_latest")
+    engine.dispose()
+    assert manage.main(["dbsync", "--config-file", config]) == 0
+    assert _tables(url) == ["ha_alembic_version", "ha_latest", "ha_sample"]
+
+
+def test_it_only_upgrades(tmp_path, capsys):
+    config = _config(tmp_path, f"sqlite:///{tmp_path / 'ha.sqlite'}")
+    head = migration.head_revision()
+    assert manage.main(["dbsync", "--config-file", config]) == 0
+    capsys.readouterr()
+    for older in (migration.known_revisions()[0], "base"):
+        code = manage.main(
+            ["dbsync", "--config-file", config, "--revision", older]
+        )
+        assert code == dbsync.EXIT_ERROR
+        assert capsys.readouterr().err == (
+            f"ceilometer-ha dbsync: schema: the database schema is at "
+            f"revision {head}, later than {older}: dbsync only upgrades\n"
+        )
+    assert manage.main(["dbsync", "--config-file", config]) == 0
+    assert capsys.readouterr().out == f"database schema: {head} -> {head}\n"
+
+
+def test_a_schema_newer_than_this_code_says_so(tmp_path, capsys):
+    url = f"sqlite:///{tmp_path / 'ha.sqlite'}"
+    config = _config(tmp_path, url)
+    assert manage.main(["dbsync", "--config-file", config]) == 0
+    capsys.readouterr()
+    engine = engine_mod.create_engine(url)
+    with engine.begin() as conn:
+        conn.exec_driver_sql(
+            "UPDATE ha_alembic_version SET version_num = '0099_future'"
+        )
+    newer = (
+        "the database schema is at revision 0099_future, which this "
+        "ceilometer-ha does not know (its newest is "
+        f"{migration.head_revision()}): the database was upgraded by a "
+        "newer ceilometer-ha; upgrade ceilometer-ha on this host"
+    )
+    # What the collector and expire say at start, and dbsync.
+    with pytest.raises(migration.SchemaError) as exc:
+        migration.check_current(engine)
+    engine.dispose()
+    assert str(exc.value) == newer
+    code = manage.main(["dbsync", "--config-file", config])
+    assert code == dbsync.EXIT_ERROR
+    assert (
+        capsys.readouterr().err == f"ceilometer-ha dbsync: schema: {newer}\n"
+    )
