@@ -82,9 +82,13 @@ def run(args: argparse.Namespace) -> int:
     try:
         url, ttl, batch_size = _load(args)
         engine = engine_mod.create_engine(url)
-    except (cfg.Error, ValueError, sa.exc.ArgumentError) as exc:
-        return _error("configuration", exc)
-    problem = engine_mod.sqlite_file_problem(url)
+    except (cfg.Error, ValueError, sa.exc.ArgumentError, ImportError) as exc:
+        return _error("configuration", conf_files.why(exc))
+    # Neither SQLite's empty new file (the service user could not open
+    # it, were this run as root) nor a directory it could not write.
+    problem = engine_mod.sqlite_file_problem(url) or engine_mod.sqlite_missing(
+        url
+    )
     if problem:
         engine.dispose()
         return _error("database", problem)

@@ -3,11 +3,18 @@
 Each subcommand module provides ``add_arguments(parser)`` and
 ``run(args) -> int``; it is imported only when chosen, so ``status`` does
 not load the collector and ``dbsync`` does not load the verdicts.
+
+An exception a subcommand does not handle is printed and exits 4, the
+subcommands' "error", never Python's 1: to ``status`` 1 means that a
+host failed, which an HA engine acts on.
 """
 
 import argparse
 import importlib
 import sys
+import traceback
+
+EXIT_UNEXPECTED = 4
 
 SUBCOMMANDS = {
     "dbsync": (
@@ -49,7 +56,15 @@ def build_parser(argv: list[str]) -> argparse.ArgumentParser:
 def main(argv: list[str] | None = None) -> int:
     argv = sys.argv[1:] if argv is None else argv
     args = build_parser(argv).parse_args(argv)
-    return args.run(args)
+    try:
+        return args.run(args)
+    except Exception:
+        traceback.print_exc()
+        sys.stderr.write(
+            f"ceilometer-ha {args.command}: unexpected error (above), "
+            f"exit code {EXIT_UNEXPECTED}\n"
+        )
+        return EXIT_UNEXPECTED
 
 
 if __name__ == "__main__":

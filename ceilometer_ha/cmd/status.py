@@ -101,13 +101,22 @@ def _load(
     return conf_files.database_url(args, conf), health_settings.from_conf(conf)
 
 
+def _nothing(report, args: argparse.Namespace) -> str:
+    """Why ``--host``/``--cluster`` chose no host of ``report``."""
+    if not args.host:
+        return f"cluster {args.cluster}: no such cluster"
+    where = [v.cluster for v in report.hosts if v.host == args.host]
+    if where:
+        return f"host {args.host} is in cluster {where[0]}, not {args.cluster}"
+    return f"host {args.host}: no such host"
+
+
 def _show(engine, settings, args, colour: bool) -> int:
     explain = [args.host] if args.host else []
     report = judge.judge(engine, settings, explain=explain)
     filtered = judge.filter_report(report, args.cluster, args.host)
     if report.hosts and not filtered.hosts:
-        what = f"host {args.host}" if args.host else f"cluster {args.cluster}"
-        sys.stderr.write(f"ceilometer-ha status: {what}: no such host\n")
+        sys.stderr.write(f"ceilometer-ha status: {_nothing(report, args)}\n")
         return EXIT_ERROR
     report = filtered
     if args.format == "json":
@@ -125,8 +134,9 @@ def run(args: argparse.Namespace) -> int:
     try:
         url, settings = _load(args)
         engine = engine_mod.create_engine(url)
-    except (cfg.Error, ValueError, sa.exc.ArgumentError) as exc:
-        sys.stderr.write(f"ceilometer-ha status: configuration: {exc}\n")
+    except (cfg.Error, ValueError, sa.exc.ArgumentError, ImportError) as exc:
+        why = conf_files.why(exc)
+        sys.stderr.write(f"ceilometer-ha status: configuration: {why}\n")
         return EXIT_ERROR
     missing = engine_mod.sqlite_missing(url)
     if missing:

@@ -50,8 +50,24 @@ def test_a_ttl_that_keeps_everything_deletes_nothing_and_says_so(
     assert _samples(engine) == 1
 
 
+def test_a_missing_database_file_is_named_not_made(tmp_path, capsys):
+    # Made by this command (as root, from cron), an empty file would be
+    # one the collector's user could not write.
+    path = tmp_path / "ha.sqlite"
+    code = manage.main(
+        ["expire", "--database-url", f"sqlite:///{path}", "--ttl", "60"]
+    )
+    assert code == expire.EXIT_ERROR
+    assert capsys.readouterr().err == (
+        f"ceilometer-ha expire: database: SQLite database {path} does not "
+        "exist\n"
+    )
+    assert not path.exists()
+
+
 def test_a_missing_schema_names_dbsync(tmp_path, capsys):
     url, engine = _database(tmp_path, schema=False)
+    engine.connect().close()  # an empty database file
     code = manage.main(["expire", "--database-url", url, "--ttl", "60"])
     assert code == expire.EXIT_ERROR
     err = capsys.readouterr().err

@@ -3,6 +3,7 @@
 import datetime
 import json
 import sqlite3
+import sys
 
 import pytest
 
@@ -138,6 +139,16 @@ def test_unknown_host_or_cluster_is_an_error(table, capsys):
     assert "host cmp-9: no such host" in out.err
     code, out = run_status(table, capsys, "--cluster", "nowhere")
     assert code == status.EXIT_ERROR
+    assert (
+        out.err == "ceilometer-ha status: cluster nowhere: no such cluster\n"
+    )
+    code, out = run_status(
+        table, capsys, "--host", "cmp-1", "--cluster", "nowhere"
+    )
+    assert code == status.EXIT_ERROR
+    assert out.err == (
+        "ceilometer-ha status: host cmp-1 is in cluster rack-1, not nowhere\n"
+    )
 
 
 @pytest.mark.parametrize(
@@ -165,3 +176,18 @@ def test_a_sqlite_file_that_is_not_there_is_not_made(tmp_path, capsys):
         "exist\n"
     )
     assert not path.exists()
+
+
+def test_a_database_driver_not_installed_is_an_error(monkeypatch, capsys):
+    # Exit 1 would tell an HA engine that a host failed.
+    monkeypatch.setitem(sys.modules, "MySQLdb", None)
+    code = manage.main(
+        ["status", "--database-url", "mysql+mysqldb://ha@127.0.0.1/ha"]
+    )
+    assert code == status.EXIT_ERROR
+    err = capsys.readouterr().err
+    assert err.startswith(
+        "ceilometer-ha status: configuration: the database driver of the "
+        "URL is not installed ("
+    )
+    assert err.count("\n") == 1
