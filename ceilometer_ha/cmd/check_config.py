@@ -26,7 +26,14 @@ Reports, for a compute-node or controller ``ceilometer_ha.conf``:
   warnings;
 * with ``--collector-config``, a ``[publisher] telemetry_secret`` that
   differs between the compute file and the collector file: an error,
-  since every sample would then be rejected.
+  since every sample would then be rejected;
+* in a controller's file (no ``[compute]``), what the collector refuses
+  at start (``collector.config_check.check_settings``): errors, so that
+  the collector unit's reload check fails on a file its next start
+  would refuse. A placeholder secret it refuses is that error, not a
+  warning;
+* a file that does not parse (a line neither option nor section, text
+  that is not UTF-8): one error.
 
 Known options are those of ``known_options``; the names and values are
 checked by ``config_names``. Exit code 0 without errors, 1 with errors.
@@ -65,11 +72,17 @@ def check_file(
         )
     except cfg.RequiredOptError:
         pass  # loaded; required by keystone clients, not by our services
-    except (cfg.Error, OSError) as exc:
+    # A line that is no option nor section (ParseError is no cfg.Error),
+    # a file in another encoding than UTF-8.
+    except (cfg.Error, cfg.ParseError, OSError, UnicodeDecodeError) as exc:
         findings.error(path, str(exc))
         return None
+    errors = len(findings.errors)
     config_names.check_values(known, findings, path, unread)
-    if "compute" in conf.list_all_sections():  # a compute node's file
+    if "compute" not in conf.list_all_sections():  # a controller's file
+        if len(findings.errors) == errors:  # values it would refuse first
+            _check_collector(path, conf, findings)
+    else:
         try:
             missing = validate.missing_address(conf)
             storage = validate.no_storage_address(conf)
@@ -83,6 +96,23 @@ def check_file(
         for problem in pipeline_files.problems(conf):
             findings.error(path, problem)
     return conf
+
+
+def _check_collector(path: str, conf: cfg.ConfigOpts, findings) -> None:
+    """What ``ceilometer-collector-ha`` refuses at start
+    (``collector.config_check``): an error, so that a reload check
+    fails on a file the collector's next start would refuse. Its
+    objection to a placeholder secret is the warning of ``_check_secret``
+    made an error (not said twice); its misspelt groups are reported as
+    unknown groups already."""
+    try:
+        # Its warnings are this command's own (_check_secret).
+        with _quiet(config_check.__name__):
+            config_check.check_settings(conf)
+    except config_check.ConfigError as exc:
+        findings.error(path, f"the collector would refuse to start: {exc}")
+    except (cfg.Error, ValueError):
+        pass  # a value oslo.config refuses: reported above
 
 
 @contextlib.contextmanager
@@ -127,12 +157,24 @@ def _secret(conf: cfg.ConfigOpts) -> str | None:
         return None
 
 
+def _refused_by_collector(conf: cfg.ConfigOpts) -> bool:
+    """A controller's file whose collector refuses an unset secret."""
+    if "compute" in conf.list_all_sections():
+        return False
+    try:
+        return not conf.collector.allow_unsigned
+    except (cfg.Error, ValueError):
+        return False
+
+
 def _check_secret(path: str, conf: cfg.ConfigOpts | None, findings) -> None:
     """The secret the file sets, if it sets one (else another file may)."""
     if conf is None or _secret_is_default(conf):
         return
     secret = _secret(conf)
     if secret in config_check.UNSET_SECRETS:
+        if _refused_by_collector(conf):
+            return  # an error already, from _check_collector
         findings.warning(
             path,
             "[publisher] telemetry_secret is empty or a placeholder, which "

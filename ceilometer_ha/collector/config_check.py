@@ -43,18 +43,24 @@ class ConfigError(Exception):
 def check_config(conf: cfg.ConfigOpts) -> None:
     """Refuse settings that would run an unsafe or useless collector."""
     read_every_option(conf)
-    if not conf.collector.udp_address:
-        raise ConfigError(
-            "[collector] udp_address is empty: the collector would "
-            "receive nothing"
-        )
-    _check_secret(conf)
     for path, group, known in misspelt_groups(conf.config_file):
         raise ConfigError(
             f"{path}: unknown group [{group}], did you mean [{known}]? "
             f"Its options would be silently ignored (see ceilometer-ha "
             f"check-config {path})"
         )
+    check_settings(conf)
+
+
+def check_settings(conf: cfg.ConfigOpts) -> None:
+    """Refuse values that are each valid but cannot run a collector
+    (``ceilometer-ha check-config`` reports the rest its own way)."""
+    if not conf.collector.udp_address:
+        raise ConfigError(
+            "[collector] udp_address is empty: the collector would "
+            "receive nothing"
+        )
+    _check_secret(conf)
     ttl = conf.database.metering_time_to_live
     window = conf.collector.freshness_window
     # A sample stamped a window ahead of the collector clock is accepted

@@ -93,18 +93,100 @@ def test_controller_seed_is_clean_but_for_two_warnings(capsys):
     assert "printed in the deployment notes" in lines[1]
 
 
-def test_shipped_files_are_clean_but_for_their_placeholder_secret(
+def test_shipped_compute_file_is_clean_but_for_its_placeholder_secret(
     installed_compute, capsys
 ):
-    for path in (installed_compute, SHIPPED_CONTROLLER):
-        code, lines = check(capsys, path)
-        assert code == 0, lines
-        assert lines[-1].startswith("0 errors,"), lines
-        assert any(
-            "telemetry_secret is empty or a placeholder" in line
-            and line.startswith("WARNING")
-            for line in lines
-        ), lines
+    code, lines = check(capsys, installed_compute)
+    assert code == 0, lines
+    assert lines[-1].startswith("0 errors,"), lines
+    assert any(
+        "telemetry_secret is empty or a placeholder" in line
+        and line.startswith("WARNING")
+        for line in lines
+    ), lines
+
+
+def test_shipped_controller_file_needs_only_a_real_secret(tmp_path, capsys):
+    # Its placeholder secret is what the collector refuses to start with.
+    code, lines = check(capsys, SHIPPED_CONTROLLER)
+    errors = [x for x in lines if x.startswith("ERROR")]
+    assert code == 1
+    assert errors == [
+        f"ERROR {SHIPPED_CONTROLLER}: the collector would refuse to start: "
+        "[publisher] telemetry_secret is empty or a placeholder, so anyone "
+        "could forge samples: set the secret the agents use, or "
+        "[collector] allow_unsigned = true to accept that risk"
+    ]
+    assert not any("placeholder" in x for x in lines if x not in errors)
+    text = SHIPPED_CONTROLLER.read_text()
+    assert "\ntelemetry_secret = " in text
+    own = tmp_path / "ceilometer_ha.conf"
+    own.write_text(
+        text.replace("\ntelemetry_secret = ", "\ntelemetry_secret = x9", 1)
+    )
+    code, lines = check(capsys, own)
+    assert code == 0, lines
+    assert lines[-1].startswith("0 errors,"), lines
+
+
+@pytest.mark.parametrize(
+    ("collector", "said"),
+    [
+        ("udp_address =", "[collector] udp_address is empty"),
+        ("freshness_window = 1000", "freshness_window (1000 s) must be"),
+        ("workers = 4\nmetrics_port = 65535", "metrics_port 65535"),
+    ],
+    ids=["no-address", "window-vs-ttl", "metrics-ports"],
+)
+def test_what_the_collector_refuses_is_an_error(
+    tmp_path, capsys, collector, said
+):
+    path = tmp_path / "ceilometer_ha.conf"
+    path.write_text(
+        f"[collector]\n{collector}\n[database]\n"
+        "connection = mysql://ha@127.0.0.1/ha\nmetering_time_to_live = 1800\n"
+        "[publisher]\ntelemetry_secret = s3cret-alpha\n"
+    )
+    code, lines = check(capsys, path)
+    assert code == 1
+    assert any(
+        x.startswith("ERROR") and "collector would refuse" in x and said in x
+        for x in lines
+    ), lines
+
+
+def test_an_unset_secret_is_no_error_when_unsigned_samples_are_allowed(
+    tmp_path, capsys
+):
+    path = tmp_path / "ceilometer_ha.conf"
+    path.write_text(
+        "[collector]\nallow_unsigned = true\n"
+        "[database]\nconnection = mysql://ha@127.0.0.1/ha\n"
+        "[publisher]\ntelemetry_secret =\n"
+    )
+    code = manage.main(["check-config", str(path)])
+    out, err = capsys.readouterr()
+    lines = out.splitlines()
+    assert code == 0, lines
+    assert err == ""  # the collector's own log of it is not shown
+    assert any(
+        x.startswith("WARNING") and "empty or a placeholder" in x
+        for x in lines
+    )
+
+
+@pytest.mark.parametrize(
+    "content",
+    [b"[DEFAULT]\ngarbage line\n", b"[DEFAULT]\n# caf\xe9\ndebug = true\n"],
+    ids=["not-ini", "latin-1"],
+)
+def test_an_unreadable_file_is_one_error(tmp_path, capsys, content):
+    path = tmp_path / "ceilometer_ha.conf"
+    path.write_bytes(content)
+    code, lines = check(capsys, path)
+    assert code == 1
+    assert lines[-1] == "1 errors, 0 warnings"
+    assert lines[0].startswith(f"ERROR {path}: ")
 
 
 def test_same_secret_on_both_sides_is_fine(compute_seed, capsys):
@@ -284,7 +366,7 @@ def test_misspelt_messaging_options_are_named_in_a_compute_file(
 def test_messaging_groups_are_a_warning_in_a_controller_file(tmp_path, capsys):
     """The collector never reads them: no error, one warning."""
     path = tmp_path / "ceilometer_ha.conf"
-    path.write_text(SHIPPED_CONTROLLER.read_text() + BAD_RABBIT)
+    path.write_text(CONTROLLER_SEED.read_text() + BAD_RABBIT)
     code, lines = check(capsys, path)
     assert code == 0, lines
     assert not any(x.startswith("ERROR") for x in lines), lines
