@@ -14,6 +14,7 @@ server to wait for.
 """
 
 import collections.abc
+import logging
 import threading
 
 from oslo_log import log
@@ -23,6 +24,17 @@ from ceilometer_ha.storage import migration
 
 LOG = log.getLogger(__name__)
 FIRST_INTERVAL = 0.1
+# MySQL/MariaDB errors of a server that answers but refuses the
+# connection: settings to fix, said as an ERROR (and still waited for:
+# the grants or the database may be created meanwhile).
+_CHECK_URL = "check the user and password of [database] connection"
+_REFUSALS = {
+    1044: f"refuses this user the database: {_CHECK_URL} and its grants",
+    1045: f"refuses the credentials: {_CHECK_URL}",
+    1049: "has no such database: create it (then run ceilometer-ha "
+    "dbsync) or correct [database] connection",
+    1698: f"refuses the credentials: {_CHECK_URL}",
+}
 
 
 def check_or_wait(engine: sa.engine.Engine) -> bool:
@@ -36,11 +48,21 @@ def check_or_wait(engine: sa.engine.Engine) -> bool:
     except sa.exc.OperationalError as exc:
         if engine.dialect.name == "sqlite":
             raise
-        LOG.warning(
-            "The database does not answer at start (%s): receiving and "
-            "holding samples until it does, then checking its schema",
-            _first_line(exc),
-        )
+        refused = _refusal(exc)
+        if refused:
+            LOG.error(
+                "The database refuses this collector: %s (%s): receiving "
+                "and holding samples, trying again until it is fixed",
+                refused,
+                _first_line(exc),
+            )
+        else:
+            LOG.warning(
+                "The database does not answer at start (%s): receiving "
+                "and holding samples until it does, then checking its "
+                "schema",
+                _first_line(exc),
+            )
         return False
     return True
 
@@ -77,9 +99,12 @@ class SchemaWaiter:
             try:
                 migration.check_current(self._engine)
             except sa.exc.OperationalError as exc:
-                LOG.warning(
-                    "The database still does not answer (%s), next try "
-                    "in %.1f s",
+                refused = _refusal(exc)
+                LOG.log(
+                    logging.ERROR if refused else logging.WARNING,
+                    "Holding samples: the database %s (%s), next try in "
+                    "%.1f s",
+                    refused or "still does not answer",
                     _first_line(exc),
                     min(pause * 2, self._max_interval),
                 )
@@ -90,6 +115,14 @@ class SchemaWaiter:
                 self._ready()
                 return
             pause = min(pause * 2, self._max_interval)
+
+
+def _refusal(exc: sa.exc.OperationalError) -> str | None:
+    """What the operator must fix when a MySQL server that answers
+    refuses the connection; None when it did not answer."""
+    args = getattr(exc.orig, "args", ())
+    code = args[0] if args else None
+    return _REFUSALS.get(code) if isinstance(code, int) else None
 
 
 def _first_line(exc: BaseException) -> str:
