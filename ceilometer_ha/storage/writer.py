@@ -191,8 +191,15 @@ class SqlWriter:
         while True:
             # Another batch goes out while one is in flight only when it
             # is full: partial batches wait for the outcome as before.
+            # None goes out behind one whose sending failed: the store
+            # may then be a new writer process, which would commit it
+            # before the failed one is sent again.
             if len(sent) < self._depth and (
-                not sent or len(self._queue) >= self._batch_size
+                not sent
+                or (
+                    len(self._queue) >= self._batch_size
+                    and not any(failure for _, failure in sent)
+                )
             ):
                 batch = self._take_batch()
                 if batch:

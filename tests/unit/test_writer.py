@@ -244,19 +244,24 @@ def test_an_unpipelined_store_has_one_batch_at_a_time():
     assert _queue_then_write(60).ahead == 0
 
 
-def _twenty_past_a_failed_outcome(store):
-    """Two batches of ten, pipelined, the first outcome failing once;
-    the counters once all twenty are written and the writer stopped."""
+def _pipelined(store, count):
+    """``count`` samples in batches of ten, pipelined; the counters once
+    all are written and the writer stopped."""
     counters = RecordingCounters()
-    store.fail_next.set()
     w = _writer(store, counters, pipeline_depth=2)
-    for i in range(20):
+    for i in range(count):
         w.submit(_record(f"m{i}"))
     w.start()
-    assert _wait_for(lambda: len(store.written) == 20)
+    assert _wait_for(lambda: len(store.written) == count)
     assert w.stop(5.0) == 0
     assert w.queued == 0
     return counters
+
+
+def _twenty_past_a_failed_outcome(store):
+    """Two batches of ten, the first outcome failing once."""
+    store.fail_next.set()
+    return _pipelined(store, 20)
 
 
 def test_a_failed_outcome_is_retried_after_the_batch_sent_behind_it():
@@ -299,6 +304,30 @@ def test_batches_held_back_behind_a_failed_one_follow_it_uncounted():
     # it: in order, and only the real failure counted as one.
     assert store.written == [f"m{i}" for i in range(20)]
     assert (counters.stored_count, counters.failures) == (20, 1)
+
+
+class SendFailingFakeStore(PipelinedFakeStore):
+    """Its first send fails, as to a writer process that just died: the
+    next send would go to a new one, which writes what it gets."""
+
+    def __init__(self):
+        super().__init__()
+        self.send_failures = 1
+
+    def send_batch(self, records):
+        if self.send_failures:
+            self.send_failures -= 1
+            self.failures += 1
+            raise ConnectionError("database writer process lost")
+        super().send_batch(records)
+
+
+def test_no_batch_goes_out_behind_one_whose_sending_failed():
+    store = SendFailingFakeStore()
+    counters = _pipelined(store, 30)
+    # The failed first batch was written again before any later one.
+    assert store.written == [f"m{i}" for i in range(30)]
+    assert (counters.stored_count, counters.failures) == (30, 1)
 
 
 def test_a_pipelined_outage_keeps_every_sample_until_it_ends():
