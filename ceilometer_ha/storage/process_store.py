@@ -24,7 +24,8 @@ parent), ignores SIGINT, SIGTERM and SIGHUP (the parent flushes, then
 closes the pipe) and exits when the pipe ends, so it never outlives the
 collector. A child that dies is started again for the next batch sent
 once every outcome awaited from it has failed as a transient error; the
-writer retries those batches.
+writer retries those batches. A child that ended unasked (killed by the
+OOM killer, say) is said in a WARNING with its exit code or signal.
 
 No wait on the child is unbounded. Each of its database waits is
 (``engine``: the MySQL drivers' read, write and connect timeouts,
@@ -41,6 +42,7 @@ and kills a child that has not exited after its ``grace`` (by default
 import collections
 import multiprocessing
 import pickle
+import signal
 import socket
 import threading
 import typing
@@ -116,7 +118,10 @@ class ProcessStore:
         if self._proc is None or not self._proc.is_alive():
             if self._unconfirmed:
                 raise _lost("died")
+            proc = self._proc
             self._discard()
+            if proc is not None:  # it ended while idle
+                _log_end(proc)
             self.start()
         payload = child_protocol.encode_batch(records)
         try:
@@ -153,6 +158,8 @@ class ProcessStore:
                 return conn.recv()
         except (EOFError, OSError) as exc:
             self._discard()
+            if proc is not None:
+                _log_end(proc)
             raise _lost(type(exc).__name__) from None
         LOG.warning(
             "Database writer process gave no outcome in %.0f s, killed; "
@@ -216,6 +223,26 @@ class ProcessStore:
                 proc.join(JOIN_TIMEOUT)
         if conn is not None:
             conn.close()
+
+
+def _log_end(proc: typing.Any) -> None:
+    """Say that the child ``proc`` ended unasked, and how."""
+    code = proc.exitcode
+    if code is not None and code < 0:
+        try:
+            how = f"killed by {signal.Signals(-code).name}"
+        except ValueError:
+            how = f"killed by signal {-code}"
+        if code == -signal.SIGKILL:
+            how += " (the kernel's OOM killer sends it too)"
+    else:
+        how = f"exit code {code}"
+    LOG.warning(
+        "Database writer process %d ended unasked (%s); a new one is "
+        "started for the next batch",
+        proc.pid,
+        how,
+    )
 
 
 def _end_sending(conn: typing.Any) -> None:

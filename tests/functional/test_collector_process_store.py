@@ -72,7 +72,7 @@ def test_a_refused_row_is_permanent_and_described(engine, store):
     assert store.write_batch([_record("y", 1, 0)]) == 1
 
 
-def test_a_killed_child_is_replaced_for_the_next_batch(engine, store):
+def test_a_killed_child_is_replaced_for_the_next_batch(engine, store, caplog):
     assert store.write_batch([_record("a", 1, 0)]) == 1
     first = store._proc.pid
     os.kill(first, signal.SIGKILL)
@@ -80,6 +80,12 @@ def test_a_killed_child_is_replaced_for_the_next_batch(engine, store):
     assert store.write_batch([_record("b", 1, 5)]) == 1
     assert store._proc.pid != first
     assert _latest(engine)["streak"] == 2
+    # Not silently: an operator learns of a writer killed while idle.
+    [said] = [r for r in caplog.records if "ended unasked" in r.message]
+    assert said.levelname == "WARNING"
+    assert said.getMessage().startswith(
+        f"Database writer process {first} ended unasked (killed by SIGKILL"
+    )
 
 
 def test_metadata_msgpack_cannot_hold_crosses_as_a_pickle(engine, store):
