@@ -109,7 +109,10 @@ class DatabaseDispatcher:
         killed."""
         deadline = time.monotonic() + timeout
         self._stop_expiry.set()
-        self._waiter.join()
+        # A schema check hanging on a silent server (up to the driver's
+        # timeouts) is not waited for beyond the budget: the thread is
+        # a daemon, and finds the stop set when it returns.
+        self._waiter.join(timeout)
         left = self._writer.stop(max(deadline - time.monotonic(), 0.0))
         self._store.close(
             max(

@@ -88,10 +88,11 @@ class SchemaWaiter:
     def start(self) -> None:
         self._thread.start()
 
-    def join(self) -> None:
-        """Wait for the thread after ``stopping`` was set (if it ran)."""
+    def join(self, timeout: float | None = None) -> None:
+        """Wait for the thread after ``stopping`` was set (if it ran), at
+        most ``timeout`` seconds (None: until it ends)."""
         if self._thread.is_alive():
-            self._thread.join()
+            self._thread.join(timeout)
 
     def _run(self) -> None:
         pause = FIRST_INTERVAL
@@ -111,6 +112,8 @@ class SchemaWaiter:
             except migration.SchemaError as exc:
                 LOG.error("Holding samples: %s", exc)
             else:
+                if self._stopping.is_set():
+                    return  # stopped while the check ran: write nothing
                 LOG.info("The database answers and its schema is current")
                 self._ready()
                 return

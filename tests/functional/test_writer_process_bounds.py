@@ -10,6 +10,7 @@ collector's stop gives it no more than ``shutdown_timeout`` allows.
 
 import multiprocessing
 import select
+import socket
 import threading
 import time
 
@@ -162,3 +163,41 @@ def test_a_stop_gives_a_stuck_writer_process_only_the_budget_left(
         "did not exit in 1.0 s, killed with 1 samples sent to it"
         in caplog.text
     )
+
+
+def test_a_stop_does_not_wait_for_a_schema_check_without_answer(tmp_path):
+    # A "MySQL server" on 127.0.0.1 that takes connections and never
+    # greets: the schema check started while waiting for the database
+    # hangs in it (as on a server gone silent) until the test ends it.
+    with socket.socket() as probe:
+        probe.bind(("127.0.0.1", 0))
+        port = probe.getsockname()[1]
+    url = f"mysql+pymysql://ha@127.0.0.1:{port}/ha?connect_timeout=3600"
+    config, overlay, _ = collector_config.write_files(
+        tmp_path, url, collector_config.SEED_CONFIG.read_text(), None
+    )
+    conf = collector_cmd.prepare_conf(
+        ["--config-file", str(config), "--config-file", str(overlay)]
+    )
+    # No listener yet: refused at once, so the collector waits.
+    database = dispatcher.DatabaseDispatcher(conf, stats_mod.Stats())
+    silent = socket.create_server(("127.0.0.1", port))
+    taken = []
+    try:
+        database.start()
+        ready, _, _ = select.select([silent], [], [], WAIT)
+        assert ready, "the schema check never connected"
+        taken.append(silent.accept()[0])
+        waiter = database._waiter._thread
+        stopping = threading.Thread(target=database.stop, args=(0.5,))
+        stopping.start()
+        stopping.join(WAIT)
+        assert not stopping.is_alive()
+        # The stop returned while the check still hangs: it did not
+        # wait for it beyond its budget.
+        assert waiter.is_alive()
+    finally:
+        for sock in (*taken, silent):
+            sock.close()
+    waiter.join(WAIT)
+    assert not waiter.is_alive()
