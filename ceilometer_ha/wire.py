@@ -5,7 +5,9 @@ Every datagram is one msgpack map as ``ceilometer.publisher.udp`` sends it
 It is read with msgspec's msgpack decoder, which gives the same map as
 ``msgpack.unpackb(data, raw=False)`` at about a third of the cost;
 extension types, which ceilometer never sends, are refused as
-undecodable.
+undecodable. msgpack's timestamp type (-1) escapes that rule, as
+msgspec reads it as a datetime itself: ``timestamp`` must still be a
+string, and within ``resource_metadata`` it is stored as ISO 8601 text.
 ``DatagramDecoder.decode`` turns one into a ``SampleRecord`` or raises
 ``DatagramError`` with a reason from ``REASONS``; nothing else escapes, so the
 receiving protocol only has to count.
