@@ -12,6 +12,9 @@ string, and within ``resource_metadata`` it is stored as ISO 8601 text.
 ``DatagramError`` with a reason from ``REASONS``; nothing else escapes, so the
 receiving protocol only has to count.
 
+The record holds ``resource_metadata`` as its JSON text (``metadata_json``),
+so that a queued sample takes about the memory of its datagram.
+
 Host and cluster come from ``resource_metadata``: ``host`` (falling back
 to ``node``, the key ceilometer's IPMI pollsters use) and ``cluster``. A
 sample without a host cannot be attributed to a compute host and is
@@ -27,6 +30,7 @@ import typing
 
 import msgspec
 
+from ceilometer_ha import metadata_json
 from ceilometer_ha import signing
 
 OVERSIZED = "oversized"
@@ -78,7 +82,9 @@ class SampleRecord(typing.NamedTuple):
     timestamp: datetime.datetime
     recorded_at: datetime.datetime
     source: str
-    resource_metadata: dict
+    # JSON text (``metadata_json``), as the decoder makes it; a dict
+    # (records made elsewhere) is turned into that text when written.
+    resource_metadata: str | dict
 
 
 def _refuse_extension(code: int, _data: memoryview) -> typing.NoReturn:
@@ -245,6 +251,10 @@ class DatagramDecoder:
         source = get("source")
         if type(source) is not str or len(source) > MAX_NAME_LENGTH:
             source = _text(message, "source", MAX_NAME_LENGTH, False)
+        try:
+            metadata_text = metadata_json.text(metadata)
+        except RecursionError:
+            raise DatagramError(INVALID, "nested too deeply") from None
         return SampleRecord(
             message_id,
             host,
@@ -256,7 +266,7 @@ class DatagramDecoder:
             timestamp,
             now,
             source,
-            metadata,
+            metadata_text,
         )
 
     def now(self) -> datetime.datetime:

@@ -16,12 +16,10 @@ so that reads parse it; MySQL gets the same text or the datetime.
 """
 
 import datetime
-import json
 import operator
 import typing
 
-import orjson
-
+from ceilometer_ha import metadata_json
 from ceilometer_ha import wire
 
 LAYOUT = wire.SampleRecord._fields
@@ -29,34 +27,13 @@ _TIMESTAMP = operator.itemgetter(LAYOUT.index("timestamp"))
 Row = tuple[typing.Any, ...]
 TimeConverter = typing.Callable[[datetime.datetime | str], typing.Any]
 
-# UTF-8 text as is; anything JSON cannot hold is written as its str().
-# orjson first (about a tenth of the cost per sample); the standard
-# encoder for what orjson refuses (integers beyond 64 bits, nesting
-# deeper than 254, keys that are neither text nor numbers).
-_METADATA_JSON = json.JSONEncoder(ensure_ascii=False, default=str)
-_ORJSON_OPTIONS = orjson.OPT_NON_STR_KEYS
 
-
-def _text_keys(value: typing.Any) -> typing.Any:
-    if isinstance(value, dict):
-        return {str(k): _text_keys(v) for k, v in value.items()}
-    if isinstance(value, (list, tuple)):
-        return [_text_keys(v) for v in value]
-    return value
-
-
-def metadata_text(metadata: dict) -> str:
-    """``resource_metadata`` as JSON; keys JSON cannot hold become text."""
-    try:
-        return orjson.dumps(
-            metadata, default=str, option=_ORJSON_OPTIONS
-        ).decode()
-    except (TypeError, ValueError):  # orjson.JSONEncodeError is both
-        pass
-    try:
-        return _METADATA_JSON.encode(metadata)
-    except (TypeError, ValueError):  # e.g. bytes keys from a bin type
-        return _METADATA_JSON.encode(_text_keys(metadata))
+def metadata_text(metadata: str | dict) -> str:
+    """The JSON text of a record's ``resource_metadata``: as it is when
+    the decoder made it already (``metadata_json``)."""
+    if type(metadata) is str:
+        return metadata
+    return metadata_json.text(typing.cast(dict, metadata))
 
 
 # Lengths of msgspec's text of a naive datetime, with and without the

@@ -1,6 +1,7 @@
 """The datagram codec on captured datagrams and ceilometer-made messages."""
 
 import datetime
+import json
 import math
 import pathlib
 
@@ -83,15 +84,39 @@ def test_captured_nested_unicode_datagram_decodes():
     assert record.host == "计算节点-2"
     assert record.cluster == "机架-b"
     assert record.volume == 0.25
-    assert record.resource_metadata["probe"] == {
+    metadata = json.loads(record.resource_metadata)
+    assert metadata["probe"] == {
         "count": 4,
         "lost": [1],
         "note": "ünïcode",
     }
-    assert record.resource_metadata["addresses"] == [
-        "192.0.2.10",
-        "2001:db8::20",
-    ]
+    assert metadata["addresses"] == ["192.0.2.10", "2001:db8::20"]
+    assert "ünïcode" in record.resource_metadata  # UTF-8, not \u escapes
+
+
+def test_metadata_is_held_as_json_text_of_about_the_datagram_size():
+    # A 16 KiB datagram of empty maps would take over a megabyte held
+    # as Python objects; as text it takes about its datagram's size.
+    packed = {"host": "compute-1", "x": [{}] * 5000}
+    data = _pack(packed)
+    record = _decoder().decode(data)
+    assert isinstance(record.resource_metadata, str)
+    assert json.loads(record.resource_metadata) == packed
+    assert len(record.resource_metadata) < 3 * len(data)
+
+
+def test_metadata_too_deep_for_json_is_invalid():
+    # Deeper than any datagram msgspec decodes (as deep as the stack
+    # allows), made in Python and validated as a decoded message is.
+    message = msgpack.unpackb(_pack(), raw=False)
+    deep = message["resource_metadata"]
+    for _ in range(5000):
+        deep = {"host": "compute-1", "x": deep}
+    message["resource_metadata"] = deep
+    with pytest.raises(wire.DatagramError) as exc:
+        _decoder().validate(message)
+    assert exc.value.reason == wire.INVALID
+    assert exc.value.detail == "nested too deeply"
 
 
 @pytest.mark.parametrize(
