@@ -7,7 +7,11 @@ them in one transaction. When the database is away the batch is kept and
 retried with exponential backoff (0.1 s doubling up to
 ``db_retry_max_interval``) while the queue keeps accepting samples up to
 ``max_queued``; beyond that samples are dropped, counted and reported by
-the caller. ``stop`` flushes what is queued within a time bound.
+the caller. A sample whose metadata text is longer than
+``SAMPLE_BYTES`` counts as one more for each further ``SAMPLE_BYTES``
+(``weight``), so that what a full queue holds in memory stays near
+``max_queued`` small samples whatever senders put in them. ``stop``
+flushes what is queued within a time bound.
 
 With ``pipeline_depth`` 2 and a store that can take it
 (``batch_store.PipelinedStore``), a second full batch is handed over
@@ -33,6 +37,20 @@ from ceilometer_ha.storage import write_retry
 LOG = log.getLogger(__name__)
 # At most one "queue full" warning this often, each with its count.
 DROP_WARNING_INTERVAL = 10.0
+# Characters of metadata text a queued sample holds as one sample.
+SAMPLE_BYTES = 2048
+
+
+def weight(record: wire.SampleRecord) -> int:
+    """How many samples ``record`` counts as in the queue's bound."""
+    metadata = record.resource_metadata
+    if type(metadata) is str:
+        return 1 + len(metadata) // SAMPLE_BYTES
+    return 1
+
+
+def _weight(batch: list[wire.SampleRecord]) -> int:
+    return sum(map(weight, batch))
 
 
 class SqlWriter:
@@ -61,6 +79,11 @@ class SqlWriter:
         self._max_queued = max_queued
         self._queue: collections.deque[wire.SampleRecord] = collections.deque()
         self._in_flight = 0
+        # Weights of the samples accepted (added by ``submit``'s thread
+        # only) and written or dropped since (by the writer thread only):
+        # their difference is what the queue holds.
+        self._accepted_weight = 0
+        self._done_weight = 0
         self._dropped_unlogged = 0
         self._next_drop_warning = 0.0
         self._ready = threading.Condition()
@@ -86,14 +109,17 @@ class SqlWriter:
 
     def submit(self, record: wire.SampleRecord) -> bool:
         """Queue ``record``; False (and counted) when the queue is full."""
-        if self.queued >= self._max_queued:
+        size = weight(record)
+        held = self._accepted_weight - self._done_weight
+        if held + size > self._max_queued:
             self._counters.dropped(1)
             self._dropped_unlogged += 1
             now = time.monotonic()
             if now >= self._next_drop_warning:
                 LOG.warning(
-                    "Queue full (%d samples, database slow or away): "
-                    "dropped %d samples since the last warning",
+                    "Queue full (%d samples, a large one counting as "
+                    "several; database slow or away): dropped %d samples "
+                    "since the last warning",
                     self._max_queued,
                     self._dropped_unlogged,
                 )
@@ -101,6 +127,7 @@ class SqlWriter:
                 self._next_drop_warning = now + DROP_WARNING_INTERVAL
             return False
         self._queue.append(record)
+        self._accepted_weight += size
         # Wake the writer when a batch just filled up, not at every sample
         # after that: it takes what waits without waiting once it is done
         # writing (the check in _take_batch runs under the lock, so no
@@ -160,14 +187,14 @@ class SqlWriter:
         batch, failure = sent.popleft()
         failure = failure or self._try_receive(batch)
         if failure is None:
-            self._in_flight -= len(batch)
+            self._done(batch)
             return True
         failed = [(batch, failure)]
         while sent:
             later, later_failure = sent.popleft()
             later_failure = later_failure or self._try_receive(later)
             if later_failure is None:
-                self._in_flight -= len(later)
+                self._done(later)
             elif later_failure[0] == child_protocol.HELD_BACK:
                 # Not tried: written once those before it are, no retry
                 # counted nor waited for.
@@ -181,8 +208,13 @@ class SqlWriter:
                     self._in_flight -= len(unwritten)
                     self._queue.extendleft(reversed(unwritten))
                 return False
-            self._in_flight -= len(batch)
+            self._done(batch)
         return True
+
+    def _done(self, batch: list[wire.SampleRecord]) -> None:
+        """``batch`` is written (or its refused rows dropped)."""
+        self._in_flight -= len(batch)
+        self._done_weight += _weight(batch)
 
     def _run(self) -> None:
         # Batches handed to the store, each with how its sending failed

@@ -169,6 +169,38 @@ def test_overflow_is_dropped_counted_and_logged(caplog):
     assert len(store.written) == 20
 
 
+def _large(mid):
+    """A sample with three times ``SAMPLE_BYTES`` of metadata text."""
+    text = '{"pad": "%s"}' % ("x" * (3 * writer.SAMPLE_BYTES - 11))
+    return _record(mid)._replace(resource_metadata=text)
+
+
+def test_a_large_sample_counts_as_several_in_the_queue_bound():
+    store, counters = FakeStore(), RecordingCounters()
+    store.down.set()
+    w = _writer(store, counters, max_queued=10)
+    assert writer.weight(_large("big")) == 4
+    assert writer.weight(_record("small")) == 1
+    w.start()
+    assert [w.submit(_large(f"big{i}")) for i in range(3)] == [
+        True,
+        True,
+        False,  # 8 of 10 held: 4 more would pass the bound
+    ]
+    assert [w.submit(_record(f"m{i}")) for i in range(3)] == [
+        True,
+        True,
+        False,
+    ]
+    assert counters.dropped_count == 2
+    store.down.clear()
+    assert _wait_for(lambda: len(store.written) == 4)
+    # Written: the bound is free again, in full.
+    assert all(w.submit(_record(f"n{i}")) for i in range(10))
+    assert w.stop(5.0) == 0
+    assert len(store.written) == 14
+
+
 def test_stop_gives_up_on_a_dead_database_within_its_bound():
     store, counters = FakeStore(), RecordingCounters()
     store.down.set()
