@@ -86,16 +86,22 @@ def _chunked(
     prefix: str, items: typing.Iterable[str], suffix: str
 ) -> list[str]:
     """``prefix`` + items joined by commas + ``suffix``, as few statements
-    as keep each under ``MAX_STATEMENT_BYTES``, the items in order."""
+    as keep each under ``MAX_STATEMENT_BYTES``, the items in order.
+
+    Sizes are counted in UTF-8 bytes, as the server's
+    ``max_allowed_packet`` counts them: a character may take four
+    (``isascii`` is a flag of the string, read without a scan).
+    """
     out: list[str] = []
     chunk: list[str] = []
     size = 0
     for item in items:
-        if chunk and size + len(item) > MAX_STATEMENT_BYTES:
+        length = len(item) if item.isascii() else len(item.encode())
+        if chunk and size + length > MAX_STATEMENT_BYTES:
             out.append(prefix + ",".join(chunk) + suffix)
             chunk, size = [], 0
         chunk.append(item)
-        size += len(item) + 1
+        size += length + 1
     if chunk:
         out.append(prefix + ",".join(chunk) + suffix)
     return out

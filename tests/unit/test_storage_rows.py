@@ -79,6 +79,18 @@ def test_statements_are_chunked_under_the_bound_in_order(monkeypatch):
         mysql_rows.InListStatement("DELETE FROM t", "@")
 
 
+def test_the_bound_counts_bytes_not_characters(monkeypatch):
+    # As max_allowed_packet does: a 4-byte character counts 4.
+    monkeypatch.setattr(mysql_rows, "MAX_STATEMENT_BYTES", 100)
+    in_list = mysql_rows.InListStatement("DELETE FROM t WHERE a IN (@)", "@")
+    items = [f"'{chr(0x1F600) * 10}{i}'" for i in range(10)]
+    texts = in_list.texts(items)
+    lists = [t.split("IN (")[1][:-1] for t in texts]
+    assert ",".join(lists) == ",".join(items)
+    assert all(len(x.encode()) <= 100 for x in lists)
+    assert len(texts) == 5  # two items of 43 bytes each, not 13 chars
+
+
 T0 = datetime.datetime(2026, 11, 22, 3, 0, 0, 250001)
 
 
