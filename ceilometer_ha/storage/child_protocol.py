@@ -5,8 +5,9 @@ as RFC 3339 text), several times cheaper than pickle for the receiving
 process. The child keeps the times as text (``ReceivedRecord``), which
 ``storage.rows`` rewrites for the database more cheaply than it would
 format a datetime parsed back from it. A batch msgpack cannot hold
-(integers beyond 64 bits, unpaired surrogates in metadata) goes as a
-pickle instead, times as datetimes. The first byte says which;
+(unpaired surrogates in metadata text; in a record made with metadata
+as a dict, integers beyond 64 bits) goes as a pickle instead, times as
+datetimes. The first byte says which;
 ``RESUME`` alone asks the child to write again after a failed batch
 (``writer_child``). The child exits when the pipe ends.
 
