@@ -13,6 +13,15 @@ timeout, a failed pre-ping), and the next new connection of that engine
 ends those sessions with ``KILL`` before it is used. A user may kill
 its own sessions without any privilege; a session that already ended
 ("unknown thread") is simply forgotten.
+
+A thread id means something only on the server instance that gave it:
+after a restart, or once the address leads to another node (a VIP
+moving, a Galera failover), the same number may be another client's
+live session. Each connection therefore notes its server instance when
+made (host name, port and start time, ``server_instance``), and a lost
+session is ended only through a connection to that same instance; one
+whose server is gone or another is forgotten (that server ended it,
+or still has it and ends it at its own timeout).
 """
 
 import threading
@@ -25,6 +34,34 @@ from sqlalchemy import event
 LOG = log.getLogger(__name__)
 # MySQL's "Unknown thread id": the session already ended.
 ER_NO_SUCH_THREAD = 1094
+# Seconds two readings of one server's start time may differ by
+# (each is its clock less its uptime, both in whole seconds).
+START_TIME_SLACK = 2
+# Where a connection's pool record keeps its server instance.
+_INFO_KEY = "ceilometer_ha_server"
+Instance = tuple[str, int, int]
+
+
+def server_instance(dbapi_conn: typing.Any) -> Instance | None:
+    """(host name, port, start time) of the server of ``dbapi_conn``;
+    None if it cannot be read."""
+    cursor = dbapi_conn.cursor()
+    try:
+        cursor.execute("SHOW GLOBAL STATUS LIKE 'Uptime'")
+        (_, uptime) = cursor.fetchone()
+        cursor.execute("SELECT @@hostname, @@port, UNIX_TIMESTAMP()")
+        host, port, now = cursor.fetchone()
+        return str(host), int(port), int(now) - int(uptime)
+    except Exception:  # no such variable, no answer: unknown
+        return None
+    finally:
+        cursor.close()
+
+
+def _same(a: Instance | None, b: Instance | None) -> bool:
+    if a is None or b is None:
+        return False
+    return a[:2] == b[:2] and abs(a[2] - b[2]) <= START_TIME_SLACK
 
 
 class OrphanSessions:
@@ -32,27 +69,42 @@ class OrphanSessions:
 
     def __init__(self) -> None:
         self._lock = threading.Lock()
-        self._ids: set[int] = set()
+        self._ids: set[tuple[Instance | None, int]] = set()
 
-    def lost(self, dbapi_conn: typing.Any, _record, _exc=None) -> None:
+    def lost(self, dbapi_conn: typing.Any, record, _exc=None) -> None:
         """``invalidate`` event: remember the connection's server session."""
         try:
             thread_id = int(dbapi_conn.thread_id())
         except Exception:  # noqa: S110 - no id, nothing to end
             return
+        instance = record.info.get(_INFO_KEY) if record is not None else None
         with self._lock:
-            self._ids.add(thread_id)
+            self._ids.add((instance, thread_id))
 
-    def end(self, dbapi_conn: typing.Any, _record) -> None:
-        """``connect`` event: end the remembered sessions first."""
+    def end(self, dbapi_conn: typing.Any, record) -> None:
+        """``connect`` event: note the new connection's server instance,
+        then end the remembered sessions of that instance."""
+        instance = server_instance(dbapi_conn)
+        if record is not None:
+            record.info[_INFO_KEY] = instance
         with self._lock:
             ids, self._ids = self._ids, set()
         if not ids:
             return
         cursor = dbapi_conn.cursor()
         try:
-            for thread_id in sorted(ids):
-                self._kill(cursor, thread_id)
+            for lost_on, thread_id in sorted(ids, key=lambda i: i[1]):
+                if _same(lost_on, instance):
+                    self._kill(cursor, thread_id)
+                else:
+                    LOG.info(
+                        "Database session %d of a lost connection not "
+                        "ended: it was on another server instance (%s) "
+                        "than this connection's (%s)",
+                        thread_id,
+                        _name(lost_on),
+                        _name(instance),
+                    )
         finally:
             cursor.close()
 
@@ -75,6 +127,13 @@ class OrphanSessions:
             "open on the server with its locks",
             thread_id,
         )
+
+
+def _name(instance: Instance | None) -> str:
+    if instance is None:
+        return "unknown"
+    host, port, started = instance
+    return f"{host}:{port} started at {started}"
 
 
 def track(engine: sa.engine.Engine) -> OrphanSessions:
