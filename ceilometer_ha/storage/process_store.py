@@ -89,6 +89,8 @@ class ProcessStore:
         self._resume = False
         # The writer thread and ``close`` may both discard the child.
         self._discard_lock = threading.Lock()
+        # Set by ``close``: no child is started any more.
+        self._closed = False
         read_timeout = engine_mod.read_timeout(url) or 0.0
         self.reply_timeout = max(
             REPLY_TIMEOUT_MIN, REPLY_READ_TIMEOUTS * read_timeout
@@ -105,6 +107,7 @@ class ProcessStore:
         proc.start()
         child.close()
         self._proc, self._conn = proc, parent
+        self._closed = False
         self._unconfirmed.clear()
         self._resume = False
 
@@ -116,6 +119,12 @@ class ProcessStore:
         from it: then this batch fails as lost too.
         """
         if self._proc is None or not self._proc.is_alive():
+            if self._closed:
+                # A writer thread still going after the stop's budget:
+                # a child started now would outlive the flush, and hold
+                # the exit (it ignores the SIGTERM multiprocessing
+                # sends its daemonic children then joins them on).
+                raise _lost("closed")
             if self._unconfirmed:
                 raise _lost("died")
             proc = self._proc
@@ -188,7 +197,9 @@ class ProcessStore:
 
     def close(self, grace: float | None = None) -> None:
         """Let the child write what it was sent and exit; kill it if it
-        has not after ``grace`` seconds (``JOIN_TIMEOUT`` if None)."""
+        has not after ``grace`` seconds (``JOIN_TIMEOUT`` if None). No
+        child is started after this."""
+        self._closed = True
         self._discard(grace)
 
     def _discard(self, grace: float | None = None) -> None:

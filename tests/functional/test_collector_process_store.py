@@ -159,6 +159,18 @@ def test_a_batch_behind_a_failed_one_is_committed_after_it(tmp_path):
         engine.dispose()
 
 
+def test_no_child_is_started_once_closed(engine, store):
+    # A writer thread past the stop's budget would otherwise start one
+    # that outlives the flush and holds the exit.
+    assert store.write_batch([_record("a", 1, 0)]) == 1
+    store.close()
+    with pytest.raises(child_protocol.RemoteWriteError) as sending:
+        store.send_batch([_record("b", 1, 5)])
+    assert not sending.value.permanent
+    assert "closed" in sending.value.description
+    assert store._proc is None
+
+
 def test_batches_in_flight_when_the_child_dies_fail_as_lost(engine, store):
     assert store.write_batch([_record("a", 1, 0)]) == 1
     first = store._proc.pid
