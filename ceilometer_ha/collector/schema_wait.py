@@ -111,6 +111,10 @@ class SchemaWaiter:
                 )
             except migration.SchemaError as exc:
                 LOG.error("Holding samples: %s", exc)
+            except Exception:
+                # Not expected; were it to end the thread, samples would
+                # be held for ever without another word.
+                LOG.exception("Holding samples: the schema check failed")
             else:
                 if self._stopping.is_set():
                     return  # stopped while the check ran: write nothing

@@ -124,3 +124,30 @@ def test_refused_credentials_are_an_error(mysql_database, caplog):
     [record] = [r for r in caplog.records if r.name == schema_wait.__name__]
     assert record.levelname == "ERROR"
     assert "refuses the credentials: check the user" in record.getMessage()
+
+
+class FlakyEngine:
+    """An engine whose first connection fails as nothing expects."""
+
+    def __init__(self, engine):
+        self.engine, self.calls = engine, 0
+
+    def connect(self):
+        self.calls += 1
+        if self.calls == 1:
+            raise RuntimeError("unexpected")
+        return self.engine.connect()
+
+
+def test_an_unexpected_error_does_not_end_the_wait(tmp_path, caplog):
+    # Were the thread to end, samples would be held for ever, silently.
+    engine = engine_mod.create_engine(f"sqlite:///{tmp_path / 'db.sqlite'}")
+    migration.upgrade(engine)
+    try:
+        with _waiting(FlakyEngine(engine)) as (ready, _):
+            assert ready.wait(10)
+    finally:
+        engine.dispose()
+    [failed] = [r for r in caplog.records if "check failed" in r.message]
+    assert failed.levelname == "ERROR"
+    assert failed.exc_info[0] is RuntimeError
