@@ -145,6 +145,12 @@ class SqlWriter:
             self._ready.notify()
         if self._thread.is_alive():
             self._thread.join(timeout + 1.0)
+        if self._dropped_unlogged:  # the end of a burst, not said yet
+            LOG.warning(
+                "Queue full: dropped %d samples since the last warning",
+                self._dropped_unlogged,
+            )
+            self._dropped_unlogged = 0
         left = self.queued
         if left:
             LOG.warning("Stopped with %d samples not written", left)

@@ -165,8 +165,16 @@ def test_overflow_is_dropped_counted_and_logged(caplog):
     full = [r for r in caplog.records if "Queue full" in r.getMessage()]
     assert len(full) == 1  # rate-limited: one line for the burst
     store.down.clear()
-    assert w.stop(5.0) == 0
+    with caplog.at_level(logging.WARNING):
+        assert w.stop(5.0) == 0
     assert len(store.written) == 20
+    # The 9 dropped after that line are said at the stop, not lost.
+    full = [r for r in caplog.records if "Queue full" in r.getMessage()]
+    assert (
+        full[-1]
+        .getMessage()
+        .endswith("dropped 9 samples since the last warning")
+    )
 
 
 def _large(mid):
