@@ -27,8 +27,10 @@ Reports, for a compute-node or controller ``ceilometer_ha.conf``:
 * with ``--collector-config``, a ``[publisher] telemetry_secret`` that
   differs between the compute file and the collector file: an error,
   since every sample would then be rejected;
-* in a controller's file (no ``[compute]``), what the collector refuses
-  at start (``collector.config_check.check_settings``): errors, so that
+* in a controller's file (no ``[compute]``), read with the collector's
+  drop-in directory as the collector reads it, what the collector
+  refuses at start (``collector.config_check.check_settings``, and a
+  ``[database] connection`` that is no URL): errors, so that
   the collector unit's reload check fails on a file its next start
   would refuse. A placeholder secret it refuses is that error, not a
   warning;
@@ -46,6 +48,7 @@ import logging
 import sys
 
 from oslo_config import cfg
+import sqlalchemy as sa
 
 from ceilometer_ha.cmd import config_names
 from ceilometer_ha.cmd import known_options
@@ -79,9 +82,11 @@ def check_file(
         return None
     errors = len(findings.errors)
     config_names.check_values(known, findings, path, unread)
+    collector_checked = False
     if "compute" not in conf.list_all_sections():  # a controller's file
         if len(findings.errors) == errors:  # values it would refuse first
-            _check_collector(path, conf, findings)
+            _check_collector(path, findings)
+            collector_checked = True
     else:
         try:
             missing = validate.missing_address(conf)
@@ -95,24 +100,33 @@ def check_file(
     with _quiet("ceilometer"):  # its own log of what is reported here
         for problem in pipeline_files.problems(conf):
             findings.error(path, problem)
+    _check_secret(path, conf, findings, collector_checked)
     return conf
 
 
-def _check_collector(path: str, conf: cfg.ConfigOpts, findings) -> None:
+def _check_collector(path: str, findings) -> None:
     """What ``ceilometer-collector-ha`` refuses at start
-    (``collector.config_check``): an error, so that a reload check
-    fails on a file the collector's next start would refuse. Its
+    (``collector.config_check``), with the file read as the collector
+    reads it (its drop-in directory too): an error, so that a reload
+    check fails on a file the collector's next start would refuse. Its
     objection to a placeholder secret is the warning of ``_check_secret``
     made an error (not said twice); its misspelt groups are reported as
     unknown groups already."""
+    # Imported here: the collector's modules, for a controller's file
+    # only.
+    from ceilometer_ha.cmd import collector as collector_cmd
+
+    refused = "the collector would refuse to start"
     try:
         # Its warnings are this command's own (_check_secret).
         with _quiet(config_check.__name__):
+            conf = collector_cmd.prepare_conf(["--config-file", path])
+            config_check.read_every_option(conf)
             config_check.check_settings(conf)
-    except config_check.ConfigError as exc:
-        findings.error(path, f"the collector would refuse to start: {exc}")
-    except (cfg.Error, ValueError):
-        pass  # a value oslo.config refuses: reported above
+    except sa.exc.ArgumentError as exc:  # no URL SQLAlchemy can read
+        findings.error(path, f"{refused}: [database] connection: {exc}")
+    except (config_check.ConfigError, cfg.Error, ValueError) as exc:
+        findings.error(path, f"{refused}: {exc}")
 
 
 @contextlib.contextmanager
@@ -159,21 +173,22 @@ def _secret(conf: cfg.ConfigOpts) -> str | None:
 
 def _refused_by_collector(conf: cfg.ConfigOpts) -> bool:
     """A controller's file whose collector refuses an unset secret."""
-    if "compute" in conf.list_all_sections():
-        return False
     try:
         return not conf.collector.allow_unsigned
     except (cfg.Error, ValueError):
         return False
 
 
-def _check_secret(path: str, conf: cfg.ConfigOpts | None, findings) -> None:
-    """The secret the file sets, if it sets one (else another file may)."""
-    if conf is None or _secret_is_default(conf):
+def _check_secret(
+    path: str, conf: cfg.ConfigOpts, findings, collector_checked: bool
+) -> None:
+    """The secret the file sets, if it sets one (else another file may).
+    ``collector_checked``: ``_check_collector`` ran on the file."""
+    if _secret_is_default(conf):
         return
     secret = _secret(conf)
     if secret in config_check.UNSET_SECRETS:
-        if _refused_by_collector(conf):
+        if collector_checked and _refused_by_collector(conf):
             return  # an error already, from _check_collector
         findings.warning(
             path,
@@ -198,10 +213,8 @@ def run(args: argparse.Namespace) -> int:
         sys.stdout.write(f"ERROR cannot list the known options: {exc}\n")
         return 1
     compute = check_file(args.config_file, findings)
-    _check_secret(args.config_file, compute, findings)
     if args.collector_config:
         collector = check_file(args.collector_config, findings)
-        _check_secret(args.collector_config, collector, findings)
         if compute and collector and _secret(compute) != _secret(collector):
             findings.error(
                 args.collector_config,

@@ -155,6 +155,58 @@ def test_what_the_collector_refuses_is_an_error(
     ), lines
 
 
+def test_the_collector_check_reads_its_drop_in_directory(
+    tmp_path, monkeypatch, capsys
+):
+    # The secret in a drop-in file of the collector, as it reads them
+    # (~/.ceilometer/ceilometer-collector-ha.conf.d/ here, under /etc
+    # on a controller): no refusal for the file that leaves it out.
+    home = tmp_path / "home"
+    drop_in = home / ".ceilometer" / "ceilometer-collector-ha.conf.d"
+    drop_in.mkdir(parents=True)
+    (drop_in / "secret.conf").write_text(
+        "[publisher]\ntelemetry_secret = s3cret-alpha\n"
+    )
+    monkeypatch.setenv("HOME", str(home))
+    path = tmp_path / "ceilometer_ha.conf"
+    path.write_text("[database]\nconnection = mysql://ha@127.0.0.1/ha\n")
+    code, lines = check(capsys, path)
+    assert code == 0, lines
+    (drop_in / "secret.conf").write_text("[collector]\nworkers = many\n")
+    code, lines = check(capsys, path)
+    assert code == 1
+    assert "collector would refuse to start" in lines[0]
+    assert "workers" in lines[0]
+
+
+def test_a_database_url_that_does_not_parse_is_an_error(tmp_path, capsys):
+    path = tmp_path / "ceilometer_ha.conf"
+    path.write_text(
+        "[database]\nconnection = not a url\n"
+        "[publisher]\ntelemetry_secret = s3cret-alpha\n"
+    )
+    code, lines = check(capsys, path)
+    assert code == 1
+    assert lines[0] == (
+        f"ERROR {path}: the collector would refuse to start: [database] "
+        "connection: Could not parse SQLAlchemy URL from given URL string"
+    )
+
+
+def test_a_placeholder_secret_is_said_beside_another_error(tmp_path, capsys):
+    path = tmp_path / "ceilometer_ha.conf"
+    path.write_text(
+        "[collector]\nudp_port = 70000\n[publisher]\ntelemetry_secret =\n"
+    )
+    code, lines = check(capsys, path)
+    assert code == 1
+    assert "udp_port" in lines[0]
+    assert any(
+        x.startswith("WARNING") and "empty or a placeholder" in x
+        for x in lines
+    ), lines
+
+
 def test_an_unset_secret_is_no_error_when_unsigned_samples_are_allowed(
     tmp_path, capsys
 ):
