@@ -97,6 +97,9 @@ class ProcessStore:
         )
 
     def start(self) -> None:
+        """Start the child; nothing once ``close`` was called."""
+        if self._closed:
+            return
         parent, child = self._context.Pipe()
         proc = self._context.Process(
             target=writer_child.serve,
@@ -107,7 +110,6 @@ class ProcessStore:
         proc.start()
         child.close()
         self._proc, self._conn = proc, parent
-        self._closed = False
         self._unconfirmed.clear()
         self._resume = False
 
@@ -166,8 +168,11 @@ class ProcessStore:
             if conn.poll(self.reply_timeout):
                 return conn.recv()
         except (EOFError, OSError) as exc:
+            # ``close`` ends the child (and kills one that is slow to
+            # exit) while an outcome may still be awaited: not "unasked".
+            closing = self._closed
             self._discard()
-            if proc is not None:
+            if proc is not None and not closing:
                 _log_end(proc)
             raise _lost(type(exc).__name__) from None
         LOG.warning(

@@ -169,6 +169,8 @@ def test_no_child_is_started_once_closed(engine, store):
     assert not sending.value.permanent
     assert "closed" in sending.value.description
     assert store._proc is None
+    store.start()  # a schema wait that ends after the stop
+    assert store._proc is None
 
 
 def test_batches_in_flight_when_the_child_dies_fail_as_lost(engine, store):

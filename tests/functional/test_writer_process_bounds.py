@@ -163,6 +163,8 @@ def test_a_stop_gives_a_stuck_writer_process_only_the_budget_left(
         "did not exit in 1.0 s, killed with 1 samples sent to it"
         in caplog.text
     )
+    # Killed by the stop itself, as that line says: not "unasked".
+    assert "ended unasked" not in caplog.text
 
 
 def test_a_stop_does_not_wait_for_a_schema_check_without_answer(tmp_path):
