@@ -194,10 +194,10 @@ COLLECTOR_OPTS: list[cfg.Opt] = [
         min=1000,
         help="Samples held in memory while the database is slow or "
         "away. Samples beyond this are dropped, counted and "
-        "logged. A sample whose resource_metadata takes more than "
-        "2 KiB as JSON counts as one more for each further 2 KiB, so "
-        "that the memory held stays bounded (a few KiB a sample) "
-        "whatever senders put in it.",
+        "logged. A sample whose resource_metadata, held as JSON text, "
+        "takes more than 2 KiB of memory counts as one more for each "
+        "further 2 KiB, so that the memory held stays bounded (a "
+        "few KiB a sample) whatever senders put in it.",
     ),
     cfg.FloatOpt(
         "db_retry_max_interval",

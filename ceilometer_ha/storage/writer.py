@@ -7,9 +7,10 @@ them in one transaction. When the database is away the batch is kept and
 retried with exponential backoff (0.1 s doubling up to
 ``db_retry_max_interval``) while the queue keeps accepting samples up to
 ``max_queued``; beyond that samples are dropped, counted and reported by
-the caller. A sample whose metadata text is longer than
-``SAMPLE_BYTES`` counts as one more for each further ``SAMPLE_BYTES``
-(``weight``), so that what a full queue holds in memory stays near
+the caller. A sample whose metadata text takes more than
+``SAMPLE_BYTES`` of memory counts as one more for each further
+``SAMPLE_BYTES`` (``weight``; a character takes one to four bytes in a
+Python string), so that what a full queue holds in memory stays near
 ``max_queued`` small samples whatever senders put in them. ``stop``
 flushes what is queued within a time bound.
 
@@ -23,6 +24,7 @@ writes none of the batches after a failed one until they are sent again
 """
 
 import collections
+import sys
 import threading
 import time
 import typing
@@ -37,15 +39,17 @@ from ceilometer_ha.storage import write_retry
 LOG = log.getLogger(__name__)
 # At most one "queue full" warning this often, each with its count.
 DROP_WARNING_INTERVAL = 10.0
-# Characters of metadata text a queued sample holds as one sample.
+# Bytes of memory the metadata text of a queued sample may take for it
+# to count as one sample.
 SAMPLE_BYTES = 2048
 
 
 def weight(record: wire.SampleRecord) -> int:
-    """How many samples ``record`` counts as in the queue's bound."""
+    """How many samples ``record`` counts as in the queue's bound
+    (``sys.getsizeof`` of a string reads its header, no scan)."""
     metadata = record.resource_metadata
     if type(metadata) is str:
-        return 1 + len(metadata) // SAMPLE_BYTES
+        return 1 + (sys.getsizeof(metadata) - 1) // SAMPLE_BYTES
     return 1
 
 

@@ -177,10 +177,20 @@ def test_overflow_is_dropped_counted_and_logged(caplog):
     )
 
 
-def _large(mid):
-    """A sample with three times ``SAMPLE_BYTES`` of metadata text."""
-    text = '{"pad": "%s"}' % ("x" * (3 * writer.SAMPLE_BYTES - 11))
+def _large(mid, pad="x", count=3 * writer.SAMPLE_BYTES - 11):
+    """A sample with ``count`` characters ``pad`` in its metadata text
+    (by default three times ``SAMPLE_BYTES`` of text in all)."""
+    text = '{"pad": "%s"}' % (pad * count)
     return _record(mid)._replace(resource_metadata=text)
+
+
+def test_a_sample_weighs_the_memory_its_metadata_takes():
+    assert writer.weight(_record("small")) == 1
+    assert writer.weight(_large("tiny", count=10)) == 1
+    # 3 x 2,048 ASCII characters and a string header: a fourth slot.
+    assert writer.weight(_large("big")) == 4
+    # 600 characters, but 4 bytes each: 2,400 bytes and more.
+    assert writer.weight(_large("wide", pad="\U0001f600", count=600)) == 2
 
 
 def test_a_large_sample_counts_as_several_in_the_queue_bound():
@@ -188,7 +198,6 @@ def test_a_large_sample_counts_as_several_in_the_queue_bound():
     store.down.set()
     w = _writer(store, counters, max_queued=10)
     assert writer.weight(_large("big")) == 4
-    assert writer.weight(_record("small")) == 1
     w.start()
     assert [w.submit(_large(f"big{i}")) for i in range(3)] == [
         True,
