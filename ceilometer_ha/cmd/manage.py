@@ -55,13 +55,15 @@ def build_parser(argv: list[str]) -> argparse.ArgumentParser:
 
 def main(argv: list[str] | None = None) -> int:
     argv = sys.argv[1:] if argv is None else argv
-    args = build_parser(argv).parse_args(argv)
+    # Named before the parser imports its module, which may fail too.
+    command = next((a for a in argv if a in SUBCOMMANDS), "")
     try:
+        args = build_parser(argv).parse_args(argv)
         return args.run(args)
     except Exception:
         traceback.print_exc()
         sys.stderr.write(
-            f"ceilometer-ha {args.command}: unexpected error (above), "
+            f"ceilometer-ha {command}: unexpected error (above), "
             f"exit code {EXIT_UNEXPECTED}\n"
         )
         return EXIT_UNEXPECTED

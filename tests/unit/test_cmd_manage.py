@@ -20,6 +20,19 @@ def _broken_subcommand(monkeypatch):
     )
 
 
+def test_a_subcommand_that_cannot_be_imported_exits_4(monkeypatch, capsys):
+    # A broken installation: the module of the subcommand is missing.
+    monkeypatch.setitem(
+        manage.SUBCOMMANDS, "gone", ("tests_no_such_module", "Gone.")
+    )
+    assert manage.main(["gone"]) == 4
+    err = capsys.readouterr().err
+    assert "ModuleNotFoundError" in err
+    assert err.endswith(
+        "ceilometer-ha gone: unexpected error (above), exit code 4\n"
+    )
+
+
 def test_an_unexpected_exception_exits_4_not_1(monkeypatch, capsys):
     # 1 is what ``status`` says when a host failed.
     _broken_subcommand(monkeypatch)
