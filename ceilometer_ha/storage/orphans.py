@@ -52,7 +52,13 @@ def server_instance(dbapi_conn: typing.Any) -> Instance | None:
         cursor.execute("SELECT @@hostname, @@port, UNIX_TIMESTAMP()")
         host, port, now = cursor.fetchone()
         return str(host), int(port), int(now) - int(uptime)
-    except Exception:  # no such variable, no answer: unknown
+    except Exception as exc:  # no such variable, no answer: unknown
+        LOG.warning(
+            "Cannot tell which database server instance this connection "
+            "reached (%s): sessions that lost connections leave open "
+            "will not be ended through it",
+            exc,
+        )
         return None
     finally:
         cursor.close()

@@ -15,7 +15,10 @@ class FakeCursor:
 
     def execute(self, statement):
         if statement.startswith("SHOW GLOBAL STATUS LIKE 'Uptime'"):
-            self._row = ("Uptime", str(self.server.now - self.server.started))
+            if self.server.no_status:
+                raise FakeError(1227, "Access denied")
+            uptime = self.server.now - self.server.started - self.server.lag
+            self._row = ("Uptime", str(uptime))
             return
         if statement.startswith("SELECT @@hostname"):
             self._row = (self.server.host, 3306, self.server.now)
@@ -57,6 +60,9 @@ class FakeRecord:
 class FakeServer:
     def __init__(self, host="db-1", started=1_000):
         self.host, self.started, self.now = host, started, started + 50
+        # Seconds the uptime read lags the clock read (both whole).
+        self.lag = 0
+        self.no_status = False
         self.sessions = set()
         self.statements = []
 
@@ -76,7 +82,9 @@ def test_the_next_connection_ends_the_sessions_of_lost_ones():
     server, tracked = FakeServer(), orphans.OrphanSessions()
     first = _connect(tracked, server, 7)
     second = _connect(tracked, server, 9)
-    server.now += 1  # a clock second later: the same instance
+    # Its start time read a second off (uptime and clock read apart):
+    # the same instance still.
+    server.lag = 1
     tracked.lost(*first)
     tracked.lost(*second)
     server.sessions.discard(9)  # the server noticed that one itself
@@ -102,6 +110,16 @@ def test_a_session_of_another_server_instance_is_never_killed():
     _connect(tracked, server, 12)
     assert server.statements == []
     assert {c.thread_id() for c in someone_else} <= server.sessions
+
+
+def test_a_server_that_hides_its_uptime_is_said(caplog):
+    server, tracked = FakeServer(), orphans.OrphanSessions()
+    server.no_status = True
+    lost = _connect(tracked, server, 7)
+    tracked.lost(*lost)
+    _connect(tracked, server, 8)
+    assert server.statements == []  # unknown: nothing killed
+    assert "Cannot tell which database server instance" in caplog.text
 
 
 def test_a_connection_of_unknown_instance_or_id_is_not_killed():
