@@ -9,6 +9,7 @@ schema can live in a database shared with other alembic-managed services.
 """
 
 import pathlib
+import re
 
 from alembic import command
 from alembic import config as alembic_config
@@ -17,6 +18,7 @@ from alembic.runtime import migration as alembic_migration
 import sqlalchemy as sa
 
 VERSION_TABLE = "ha_alembic_version"
+_RELATIVE = re.compile(r"[+-]\d+$")
 SCRIPT_LOCATION = str(pathlib.Path(__file__).parent / "migrations")
 
 
@@ -78,7 +80,14 @@ def upgrade(engine: sa.engine.Engine, revision: str = "head") -> None:
     known = known_revisions()
     if current is not None and current not in known:
         raise SchemaError(_newer_than_known(current))
-    if current is not None and revision not in ("head", "heads"):
+    # Relative targets (+1, head-1) are alembic's to resolve from the
+    # current revision; it refuses those that would go down.
+    relative = _RELATIVE.search(revision) is not None
+    if (
+        current is not None
+        and revision not in ("head", "heads")
+        and not (relative)
+    ):
         target = _scripts().get_revision(revision)
         wanted = None if target is None else target.revision
         if wanted is None or known.index(wanted) < known.index(current):

@@ -137,3 +137,15 @@ def test_a_schema_newer_than_this_code_says_so(tmp_path, capsys):
     assert (
         capsys.readouterr().err == f"ceilometer-ha dbsync: schema: {newer}\n"
     )
+
+
+def test_a_relative_revision_upgrades_that_many(tmp_path, capsys):
+    url = f"sqlite:///{tmp_path / 'ha.sqlite'}"
+    config = _config(tmp_path, url)
+    first, second = migration.known_revisions()[:2]
+    engine = engine_mod.create_engine(url)
+    migration.upgrade(engine, first)
+    engine.dispose()
+    code = manage.main(["dbsync", "--config-file", config, "--revision", "+1"])
+    assert code == 0
+    assert capsys.readouterr().out == f"database schema: {first} -> {second}\n"
