@@ -13,7 +13,8 @@ For the batched run, microseconds per sample of each phase:
 ``pipe_decode``
     ``child_protocol.decode_batch``;
 ``build_rows``
-    ``SampleStore.prepare`` (the rows: times as text, metadata as JSON);
+    ``SampleStore.prepare`` (the rows: times as text; the metadata is
+    JSON text from the decoder already);
 ``insert``, ``upsert``, ``highest_rowid``
     the statements of ``SampleStore.execute``, timed by SQLAlchemy's
     cursor events;
