@@ -18,8 +18,9 @@ from alembic.runtime import migration as alembic_migration
 import sqlalchemy as sa
 
 VERSION_TABLE = "ha_alembic_version"
-_RELATIVE = re.compile(r"[+-]\d+$")
 SCRIPT_LOCATION = str(pathlib.Path(__file__).parent / "migrations")
+# An alembic revision relative to another (``+1``, ``head-1``).
+_RELATIVE = re.compile(r"[+-]\d+$")
 
 
 class SchemaError(Exception):
@@ -82,12 +83,10 @@ def upgrade(engine: sa.engine.Engine, revision: str = "head") -> None:
         raise SchemaError(_newer_than_known(current))
     # Relative targets (+1, head-1) are alembic's to resolve from the
     # current revision; it refuses those that would go down.
-    relative = _RELATIVE.search(revision) is not None
-    if (
-        current is not None
-        and revision not in ("head", "heads")
-        and not (relative)
-    ):
+    absolute = revision not in ("head", "heads") and not _RELATIVE.search(
+        revision
+    )
+    if current is not None and absolute:
         target = _scripts().get_revision(revision)
         wanted = None if target is None else target.revision
         if wanted is None or known.index(wanted) < known.index(current):
