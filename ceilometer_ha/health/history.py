@@ -43,8 +43,8 @@ def _rows_query(chunk, not_before) -> sa.Select:
         sa.select(t.host, t.resource_id, t.timestamp, t.volume)
         .where(
             t.host.in_(chunk),
-            # Written as the partial index's own condition, not as a
-            # bound parameter, so that SQLite uses the index.
+            # Written as the partial index's own condition, which SQLite
+            # matches to it without looking at parameter values.
             sa.text(models.LOSS_INDEX_WHERE),
             t.timestamp >= not_before,
         )

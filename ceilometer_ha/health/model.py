@@ -70,7 +70,9 @@ class Evidence:
 class HostVerdict:
     """The verdict on one host.
 
-    ``reason`` is the most serious of ``reasons`` (``None`` when ``ok``);
+    ``reason`` is the first of ``reasons``, the one the verdict rests on
+    (``None`` when ``ok``; a host the outage guard protects has
+    ``storage_outage`` first, then what it would have failed for);
     ``since`` is when the condition behind the verdict began (the first
     failing sample, the last heartbeat for a stale host); ``protected_by``
     names the cluster guard that kept the host from ``failed``.

@@ -33,8 +33,8 @@ PreciseDateTime = sa.DateTime().with_variant(mysql.DATETIME(fsp=6), "mysql")
 # datagram (up to 64 KiB) is ever truncated.
 MetadataText = sa.Text().with_variant(mysql.MEDIUMTEXT(), "mysql")
 Volume = sa.Float(precision=53)
-# The condition of SQLite's partial history index; a query must repeat it
-# word for word (as ``meter = 'ha.storage.loss'``) for SQLite to use it.
+# The condition of SQLite's partial history index; a query that says it
+# (``meter = 'ha.storage.loss'``, or that value bound) can use the index.
 LOSS_METER = "ha.storage.loss"
 LOSS_INDEX_WHERE = f"meter = '{LOSS_METER}'"
 # The history index of ha_sample, by dialect (see below).
