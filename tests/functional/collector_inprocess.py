@@ -65,11 +65,14 @@ class InProcessCollector(collector_rows.RowCounting):
         return self
 
     def stop(self, timeout: float = 30.0) -> int:
-        """Stop and flush; return the samples left unwritten."""
+        """Stop and flush; return the samples left unwritten. A collector
+        still running after ``timeout`` seconds is a failure, not 0."""
         self.service.request_stop()
         self._thread.join(timeout)
         if self.error:
             raise self.error
+        if self._thread.is_alive():
+            raise AssertionError(f"the collector did not stop in {timeout} s")
         return int(self.left or 0)
 
     def __enter__(self) -> "InProcessCollector":

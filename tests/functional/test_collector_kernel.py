@@ -35,13 +35,14 @@ def test_a_full_receive_buffer_counts_kernel_drops_and_keeps_them():
 
 
 def test_the_receive_buffer_granted_is_reported_in_bytes_asked():
+    # Linux keeps (and reports) twice the bytes asked for.
     with socket.socket(socket.AF_INET, socket.SOCK_DGRAM) as sock:
         granted = receive_buffer.set_receive_buffer(sock, 262144)
         assert granted == receive_buffer.granted_receive_buffer(sock)
         with open("/proc/sys/net/core/rmem_max", encoding="ascii") as f:
             cap = int(f.read())
         # Forced past the cap when privileged, else capped by it.
-        assert min(262144, cap) <= granted
+        assert granted in {262144, min(262144, cap)}
 
 
 def test_the_final_stats_line_has_the_drops_of_a_closed_socket(tmp_path):

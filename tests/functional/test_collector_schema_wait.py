@@ -40,14 +40,20 @@ def _waiting(engine):
         yield ready, stopping
     finally:
         stopping.set()
-        waiter.join()
+        waiter.join(60)
+        assert not waiter._thread.is_alive(), "the waiter did not end"
 
 
-def _until_logged(caplog, stopping, text):
-    for _ in range(200):  # at most 10 s
-        if text in caplog.text:
+def _until_logged(caplog, stopping, text, level="ERROR"):
+    """Wait (at most 10 s) for a record saying ``text`` at ``level``."""
+    for _ in range(200):
+        if any(
+            text in r.getMessage() and r.levelname == level
+            for r in caplog.records
+        ):
             return
         stopping.wait(0.05)
+    raise AssertionError(f"no {level} record saying {text!r}")
 
 
 def test_the_waiter_holds_on_a_missing_schema_until_dbsync(tmp_path, caplog):
@@ -55,7 +61,9 @@ def test_the_waiter_holds_on_a_missing_schema_until_dbsync(tmp_path, caplog):
     try:
         with _waiting(engine) as (ready, stopping):
             _until_logged(caplog, stopping, "run ceilometer-ha dbsync")
-            assert "Holding samples" in caplog.text
+            assert "Holding samples: the database schema is missing" in (
+                caplog.text
+            )
             assert not ready.is_set()
             migration.upgrade(engine)
             assert ready.wait(10)
@@ -65,13 +73,12 @@ def test_the_waiter_holds_on_a_missing_schema_until_dbsync(tmp_path, caplog):
 
 def test_a_stop_ends_the_wait_without_ready(tmp_path):
     engine = engine_mod.create_engine(f"sqlite:///{tmp_path / 'db.sqlite'}")
-    ready, stopping = threading.Event(), threading.Event()
-    waiter = schema_wait.SchemaWaiter(engine, 0.05, stopping, ready.set)
-    waiter.start()
-    stopping.set()
-    waiter.join()
+    try:
+        with _waiting(engine) as (ready, stopping):
+            stopping.set()
+    finally:
+        engine.dispose()
     assert not ready.is_set()
-    engine.dispose()
 
 
 def _absent(url):
@@ -98,7 +105,6 @@ def test_a_database_that_does_not_exist_is_an_error_and_waited_for(
     try:
         with _waiting(engine) as (ready, stopping):
             _until_logged(caplog, stopping, "has no such database")
-            assert "ERROR" in {r.levelname for r in caplog.records}
             assert not ready.is_set()
             with created.begin() as conn:
                 conn.exec_driver_sql(f"CREATE DATABASE {name}")

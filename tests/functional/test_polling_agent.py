@@ -11,7 +11,6 @@ import importlib.util
 import re
 import signal
 import subprocess
-import time
 
 from ceilometer.publisher import utils as publisher_utils
 import pytest
@@ -159,8 +158,10 @@ def test_bad_configuration_stops_the_agent(tmp_path, spoil, named, to_file):
         spoil(polling.config_path)
         with polling:
             code = polling.wait(EXIT_TIMEOUT)
-            # Let a respawned worker (there must be none) log again.
-            time.sleep(0.5)
+            # Every datagram the agent sent while it ran, and half a
+            # second for a respawned worker (there must be none) to
+            # publish or log.
+            collector.receive_until(lambda samples: False, 0.5)
             log = polling.log_text()
         assert code is not None, "the agent kept running: " + log[-3000:]
         critical = [

@@ -191,7 +191,9 @@ def test_a_stop_does_not_wait_for_a_schema_check_without_answer(tmp_path):
         assert ready, "the schema check never connected"
         taken.append(silent.accept()[0])
         waiter = database._waiter._thread
-        stopping = threading.Thread(target=database.stop, args=(0.5,))
+        stopping = threading.Thread(
+            target=database.stop, args=(0.5,), daemon=True
+        )
         stopping.start()
         stopping.join(WAIT)
         assert not stopping.is_alive()

@@ -2,6 +2,8 @@
 
 import logging
 import pathlib
+import subprocess
+import sys
 
 from ceilometer.polling import plugin_base
 import pytest
@@ -113,9 +115,32 @@ def test_the_stop_is_said_on_stderr_when_the_log_is_a_file(
         assert said == [], err
 
 
+# A parent whose command line names ceilometer-polling, as the agent's
+# master does; its child asks to stop it.
+_MASTER = """
+import signal, subprocess, sys
+got = []
+signal.signal(signal.SIGTERM, lambda *_: got.append("SIGTERM"))
+child = subprocess.run(
+    [sys.executable, "-c",
+     "from ceilometer_ha.pollsters import validate; "
+     "print(validate.stop_polling_master())"],
+    capture_output=True, text=True, timeout=60,
+)
+print(child.stdout.strip(), *got)
+"""
+
+
 def test_only_the_polling_master_is_stopped():
     # The parent of the test runner is not ceilometer-polling.
     assert validate.stop_polling_master() is False
+    master = subprocess.run(
+        [sys.executable, "-c", _MASTER, validate.MASTER_PROCESS_NAME],
+        capture_output=True,
+        text=True,
+        timeout=60,
+    )
+    assert master.stdout.split() == ["True", "SIGTERM"], master.stderr
 
 
 def test_ceilometer_defaults_are_advised_against(tmp_path):
