@@ -5,12 +5,18 @@ Each worker is a forked ``CollectorService`` with its own socket
 writer and database connection. The parent only forwards SIGTERM,
 SIGINT and SIGHUP (``signals``) and waits; if a worker dies
 unexpectedly the others are stopped and the exit code is non-zero, so
-systemd or Pacemaker restarts the whole set. Once every receiving
+systemd or Pacemaker restarts the whole set. A parent that dies without
+stopping them (SIGKILL: the Pacemaker agent's last resort, the OOM
+killer) gets its workers SIGTERM from the kernel
+(``PR_SET_PDEATHSIG``): they flush and exit rather than go on holding
+the port, unmanaged, beside the collector started in their place.
+Once every receiving
 process listens, systemd is told (``READY=1``, ``Type=notify``; the
 parent with several workers).
 """
 
 import contextlib
+import ctypes
 import multiprocessing
 import os
 import signal
@@ -27,10 +33,29 @@ from ceilometer_ha.collector import signals
 
 LOG = log.getLogger(__name__)
 POLL_INTERVAL = 0.5
+# <linux/prctl.h>
+_PR_SET_PDEATHSIG = 1
+
+
+def _stop_with_parent(parent: int) -> None:
+    """SIGTERM from the kernel when the parent dies (Linux's prctl); at
+    once if it died before this ran."""
+    libc = ctypes.CDLL(None, use_errno=True)
+    if libc.prctl(_PR_SET_PDEATHSIG, signal.SIGTERM, 0, 0, 0) != 0:
+        LOG.warning(
+            "Cannot ask to be stopped with the parent process: %s",
+            os.strerror(ctypes.get_errno()),
+        )
+    if os.getppid() != parent:
+        os.kill(os.getpid(), signal.SIGTERM)  # held until unblocked
 
 
 def _worker(
-    conf: cfg.ConfigOpts, port: int, ready: typing.Any, index: int
+    conf: cfg.ConfigOpts,
+    port: int,
+    ready: typing.Any,
+    index: int,
+    parent: int,
 ) -> None:
     # Forked with the three signals held (``run``): its own dispositions
     # first, then what arrived meanwhile. Until its loop handles SIGHUP
@@ -38,6 +63,7 @@ def _worker(
     signal.signal(signal.SIGTERM, signal.SIG_DFL)
     signal.signal(signal.SIGINT, signal.SIG_DFL)
     signals.ignore_reload_until_ready()
+    _stop_with_parent(parent)
     signal.pthread_sigmask(signal.SIG_UNBLOCK, signals.HANDLED_SIGNALS)
     # TTL expiry deletes the same rows whoever runs it: worker 0 does.
     svc = service.CollectorService(
@@ -75,7 +101,7 @@ def run(conf: cfg.ConfigOpts) -> int:
     procs = [
         context.Process(
             target=_worker,
-            args=(conf, port, event, i),
+            args=(conf, port, event, i, os.getpid()),
             name=f"worker-{i}",
         )
         for i, event in enumerate(events)

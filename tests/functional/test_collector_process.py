@@ -1,5 +1,7 @@
 """The real ceilometer-collector-ha process, started from the seed file."""
 
+import os
+import pathlib
 import signal
 import socket
 import struct
@@ -12,6 +14,7 @@ from ceilometer_ha import opts
 from ceilometer_ha.storage import engine as engine_mod
 from ceilometer_ha.storage import models
 from tests.functional import collector as helper
+from tests.functional import collector_rows
 
 
 def _latest(database_url):
@@ -245,3 +248,66 @@ def test_tells_systemd_once_it_listens(tmp_path, monkeypatch, workers):
             listener.setblocking(False)
             assert _notifications(listener) == [(b"READY=1", coll.proc.pid)]
             assert coll.stop() == 0
+
+
+def _children(pid):
+    """Process ids whose parent is ``pid`` (from /proc)."""
+    found = []
+    for entry in pathlib.Path("/proc").iterdir():
+        if not entry.name.isdigit():
+            continue
+        try:
+            stat = (entry / "stat").read_text()
+        except OSError:
+            continue
+        if int(stat.rsplit(")", 1)[1].split()[1]) == pid:
+            found.append(int(entry.name))
+    return found
+
+
+def _gone(pid):
+    try:
+        stat = pathlib.Path(f"/proc/{pid}/stat").read_text()
+    except OSError:
+        return True
+    return stat.rsplit(")", 1)[1].split()[0] == "Z"  # a zombie
+
+
+def test_workers_flush_and_exit_when_their_parent_is_killed(tmp_path):
+    # SIGKILL to the parent (the Pacemaker agent's last resort, the OOM
+    # killer): its workers must not go on holding the port unmanaged.
+    database_url = f"sqlite:///{tmp_path / 'db.sqlite'}"
+    # Batches that never fill nor time out: only a stop writes them.
+    options = {
+        "collector": {
+            "workers": 2,
+            "batch_size": 100000,
+            "batch_timeout": 3600,
+        }
+    }
+    with helper.CollectorProcess(database_url, tmp_path, options) as collector:
+        parent = collector.proc.pid
+        workers = collector_rows.wait_until(
+            lambda: len(_children(parent)) == 2 and _children(parent),
+            30,
+            "two workers",
+        )
+        try:
+            publisher = helper.ceilometer_publisher(
+                "127.0.0.1", collector.port
+            )
+            publisher.publish_samples(
+                [helper.make_sample(resource_id=f"r{i}") for i in range(100)]
+            )
+            collector.proc.kill()
+            collector.proc.wait(10)
+            collector_rows.wait_until(
+                lambda: all(_gone(pid) for pid in workers),
+                60,
+                "the workers' exit",
+            )
+        finally:
+            for pid in workers:
+                if not _gone(pid):
+                    os.kill(pid, signal.SIGKILL)
+    assert collector.count_rows() == 100
