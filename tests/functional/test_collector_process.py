@@ -252,17 +252,10 @@ def test_tells_systemd_once_it_listens(tmp_path, monkeypatch, workers):
 
 def _children(pid):
     """Process ids whose parent is ``pid`` (from /proc)."""
-    found = []
-    for entry in pathlib.Path("/proc").iterdir():
-        if not entry.name.isdigit():
-            continue
-        try:
-            stat = (entry / "stat").read_text()
-        except OSError:
-            continue
-        if int(stat.rsplit(")", 1)[1].split()[1]) == pid:
-            found.append(int(entry.name))
-    return found
+    tasks = pathlib.Path(f"/proc/{pid}/task").iterdir()
+    return [
+        int(c) for t in tasks for c in (t / "children").read_text().split()
+    ]
 
 
 def _gone(pid):
