@@ -10,9 +10,8 @@ stopping them (SIGKILL: the Pacemaker agent's last resort, the OOM
 killer) gets its workers SIGTERM from the kernel
 (``PR_SET_PDEATHSIG``): they flush and exit rather than go on holding
 the port, unmanaged, beside the collector started in their place.
-Once every receiving
-process listens, systemd is told (``READY=1``, ``Type=notify``; the
-parent with several workers).
+Once every receiving process listens, systemd is told (``READY=1``,
+``Type=notify``; the parent with several workers).
 """
 
 import contextlib
