@@ -168,11 +168,10 @@ class ProcessStore:
             if conn.poll(self.reply_timeout):
                 return conn.recv()
         except (EOFError, OSError) as exc:
+            self._discard()
             # ``close`` ends the child (and kills one that is slow to
             # exit) while an outcome may still be awaited: not "unasked".
-            closing = self._closed
-            self._discard()
-            if proc is not None and not closing:
+            if proc is not None and not self._closed:
                 _log_end(proc)
             raise _lost(type(exc).__name__) from None
         LOG.warning(
