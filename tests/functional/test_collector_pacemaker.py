@@ -22,7 +22,7 @@ def _free_udp_port():
         return sock.getsockname()[1]
 
 
-def _seed_config(tmp_path):
+def _seed_config(tmp_path, collector_options=""):
     """The seed's controller file on a free port and a fresh SQLite
     database, its schema made: (port, database URL, file)."""
     port = _free_udp_port()
@@ -31,7 +31,10 @@ def _seed_config(tmp_path):
     config.write_text(
         helper.render_config(helper.SEED_CONFIG.read_text(), database_url)
         .replace("udp_port = 0", f"udp_port = {port}")
-        .replace("udp_address = 0.0.0.0", "udp_address = 127.0.0.1")
+        .replace(
+            "udp_address = 0.0.0.0",
+            f"udp_address = 127.0.0.1\n{collector_options}",
+        )
     )
     helper.dbsync(config)
     return port, database_url, config
@@ -48,10 +51,9 @@ def _agent(action, env):
     )
 
 
-def test_ocf_agent_start_monitor_stop(tmp_path):
-    port, database_url, config = _seed_config(tmp_path)
+def _agent_env(tmp_path, config, port):
     bin_dir = pathlib.Path(sys.executable).parent
-    env = {
+    return {
         "PATH": "/usr/sbin:/usr/bin:/sbin:/bin",
         "OCF_ROOT": str(tmp_path),
         "OCF_RESKEY_binary": str(bin_dir / "ceilometer-collector-ha"),
@@ -61,6 +63,11 @@ def test_ocf_agent_start_monitor_stop(tmp_path):
         "OCF_RESKEY_log_file": str(tmp_path / "log" / "collector.log"),
         "OCF_RESKEY_udp_port": str(port),
     }
+
+
+def test_ocf_agent_start_monitor_stop(tmp_path):
+    port, database_url, config = _seed_config(tmp_path)
+    env = _agent_env(tmp_path, config, port)
     try:
         assert _agent("monitor", env).returncode == OCF_NOT_RUNNING
         started = _agent("start", env)
@@ -81,6 +88,66 @@ def test_ocf_agent_start_monitor_stop(tmp_path):
     assert _agent("monitor", env).returncode == OCF_NOT_RUNNING
     log = (tmp_path / "log" / "collector.log").read_text()
     assert "received=1 stored=1" in log
+
+
+def test_ocf_agent_port_held_by_another_process(tmp_path):
+    """A socket of another process on the port is not the collector
+    listening: start fails (the collector cannot bind and exits), and
+    monitor of a collector that holds another port says so."""
+    port, _, config = _seed_config(tmp_path)
+    env = _agent_env(tmp_path, config, port)
+    with socket.socket(socket.AF_INET, socket.SOCK_DGRAM) as squatter:
+        squatter.bind(("127.0.0.1", port))
+        try:
+            started = _agent("start", env)
+            assert started.returncode == OCF_ERR_GENERIC, started.stderr
+            assert _agent("monitor", env).returncode == OCF_NOT_RUNNING
+        finally:
+            _agent("stop", env)
+    log = (tmp_path / "log" / "collector.log").read_text()
+    assert "Address already in use" in log
+    # The collector runs on a port of its own; the squatter's port is
+    # named as the one to hold.
+    other_port = _free_udp_port()
+    other = tmp_path / "other"
+    other.mkdir()
+    _, _, other_config = _seed_config(other)
+    other_config.write_text(
+        other_config.read_text().replace(
+            f"udp_port = {_port_of(other_config)}", f"udp_port = {other_port}"
+        )
+    )
+    env = _agent_env(tmp_path, other_config, other_port)
+    with socket.socket(socket.AF_INET, socket.SOCK_DGRAM) as squatter:
+        squatter.bind(("127.0.0.1", port))
+        try:
+            assert _agent("start", env).returncode == OCF_SUCCESS
+            held_elsewhere = dict(env, OCF_RESKEY_udp_port=str(port))
+            monitored = _agent("monitor", held_elsewhere)
+            assert monitored.returncode == OCF_ERR_GENERIC
+        finally:
+            assert _agent("stop", env).returncode == OCF_SUCCESS
+
+
+def test_ocf_agent_monitors_workers(tmp_path):
+    """With several receiving processes the sockets are the workers':
+    start and monitor find them."""
+    port, _, config = _seed_config(tmp_path, "workers = 2")
+    env = _agent_env(tmp_path, config, port)
+    try:
+        started = _agent("start", env)
+        assert started.returncode == OCF_SUCCESS, started.stderr
+        assert _agent("monitor", env).returncode == OCF_SUCCESS
+    finally:
+        assert _agent("stop", env).returncode == OCF_SUCCESS
+    assert _agent("monitor", env).returncode == OCF_NOT_RUNNING
+
+
+def _port_of(config):
+    for line in config.read_text().splitlines():
+        if line.startswith("udp_port = "):
+            return int(line.split("=")[1])
+    raise AssertionError(f"no udp_port in {config}")
 
 
 def test_ocf_tester_passes(tmp_path):
