@@ -339,8 +339,9 @@ HEALTH_OPTS: list[cfg.Opt] = [
         default=5,
         min=2,
         max=3600,
-        help="A host whose last heartbeat was recorded by the collector "
-        "more than this many polling intervals ago is stale.",
+        help="A host whose last sample (of any meter) was recorded by "
+        "the collector more than this many polling intervals ago is "
+        "stale.",
     ),
     cfg.IntOpt(
         "fail_cycles",
@@ -412,7 +413,7 @@ HEALTH_OPTS: list[cfg.Opt] = [
         default=0.5,
         min=0.0,
         max=1.0,
-        help="Share of all hosts which, when their heartbeats stop "
+        help="Share of all hosts which, when their samples stop "
         "within stale_cliff_window_cycles of each other, means "
         "that the observer cannot judge (it is more likely cut "
         "off than they all died).",
@@ -431,7 +432,7 @@ HEALTH_OPTS: list[cfg.Opt] = [
         default=5,
         min=1,
         max=100000,
-        help="Polling intervals within which heartbeats stopping on "
+        help="Polling intervals within which samples stopping on "
         "several hosts count as one event.",
     ),
     cfg.IntOpt(
@@ -439,7 +440,7 @@ HEALTH_OPTS: list[cfg.Opt] = [
         default=300,
         min=1,
         max=100000,
-        help="Polling intervals after which hosts whose heartbeats "
+        help="Polling intervals after which hosts whose samples "
         "stopped together no longer make a stale cliff: while other "
         "hosts still report, the observer is not cut off, and those "
         "hosts are judged stale (fence them, then evacuate).",

@@ -10,10 +10,10 @@ has an outage: its host fails normally.
 
 *Observer guards* (report level): when no host is known, when every
 host is stale, or when at least ``stale_cliff_share`` of all hosts (and
-at least ``stale_cliff_min_hosts``) stopped sending heartbeats within
+at least ``stale_cliff_min_hosts``) stopped sending samples within
 ``stale_cliff_window_cycles`` of each other, the observer is more likely
 cut off than the hosts dead: the report says it cannot judge. A cliff
-holds for ``stale_cliff_hold_cycles``: hosts whose heartbeats stopped
+holds for ``stale_cliff_hold_cycles``: hosts whose samples stopped
 longer ago than that, while others still report, are judged stale.
 """
 

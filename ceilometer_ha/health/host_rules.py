@@ -1,6 +1,6 @@
 """The verdict on one host from its facts, as a pure function.
 
-Order of seriousness: ``stale`` (no heartbeat recorded for
+Order of seriousness: ``stale`` (no sample of any meter recorded for
 ``stale_cycles`` intervals) hides everything else, since nothing else is
 current; then storage (``failed`` after ``fail_cycles`` failing cycles,
 kept until ``recover_cycles`` good ones; ``degraded`` while failing for
@@ -93,7 +93,7 @@ def _is_stale(
     now: datetime.datetime,
     settings: health_settings.HealthSettings,
 ) -> bool:
-    seen = facts.last_heartbeat
+    seen = facts.last_seen
     if seen is None:
         return True
     return (now - seen).total_seconds() > settings.stale_after
@@ -180,9 +180,9 @@ def judge_host(
         verdict.verdict = model.STALE
         verdict.reason = model.HEARTBEAT_MISSING
         verdict.reasons = [model.HEARTBEAT_MISSING]
-        verdict.since = facts.last_heartbeat or facts.last_seen
+        verdict.since = facts.last_seen
         verdict.detail = (
-            f"no heartbeat recorded for more than {settings.stale_after:g} s"
+            f"no sample recorded for more than {settings.stale_after:g} s"
         )
         return Judgement(verdict, None)
     findings, state = _storage_findings(facts, settings)

@@ -45,7 +45,7 @@ def needs_detail(
     Reads only the counts (the fields after host and cluster): ``judge``
     asks once per distinct set of counts.
     """
-    if not summary.heartbeat_fresh or summary.hypervisor_down:
+    if not summary.reporting or summary.hypervisor_down:
         return True
     if summary.addresses == 0:
         return summary.silent_addresses > 0

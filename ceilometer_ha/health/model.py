@@ -74,7 +74,8 @@ class HostVerdict:
     (``None`` when ``ok``; a host the outage guard protects has
     ``storage_outage`` first, then what it would have failed for);
     ``since`` is when the condition behind the verdict began (the first
-    failing sample, the last heartbeat for a stale host); ``protected_by``
+    failing sample, the last sample recorded for a stale host);
+    ``protected_by``
     names the cluster guard that kept the host from ``failed``.
     """
 

@@ -35,7 +35,8 @@ class HostSummary(typing.NamedTuple):
 
     host: str
     cluster: str
-    heartbeat_fresh: int
+    # 1 when any row of the host was recorded within the stale limit.
+    reporting: int
     addresses: int
     cut: int
     cut_long: int
@@ -67,7 +68,7 @@ def summary_query(
     as ``silent_addresses`` (storage rows no longer updated).
 
     One row, one text value: a line per host ``FIRST SECOND HOST\tCLUSTER``
-    where FIRST is ``heartbeat + 1000 * hypervisor_down + 10**6 *
+    where FIRST is ``reporting + 1000 * hypervisor_down + 10**6 *
     addresses + 10**9 * silent_addresses`` and SECOND ``cut + 1000 *
     cut_long + 10**6 * reachable + 10**9 * reachable_long`` (see
     :class:`HostSummary`). PyMySQL decodes rows and columns in pure
@@ -76,18 +77,23 @@ def summary_query(
     """
     t = models.latest.c
     b = _BASE
-    stale = t.recorded_at < now - datetime.timedelta(
-        seconds=settings.stale_after
-    )
+    fresh_from = now - datetime.timedelta(seconds=settings.stale_after)
+    stale = t.recorded_at < fresh_from
     is_cut = t.volume >= settings.failing_loss
     is_up = t.volume >= 0.5
-    first = _packed(
-        [
-            (stale, _flag(t.meter == STORAGE_LOSS, b**3)),
-            (t.meter == HEARTBEAT, 1),
-            (t.meter == HYPERVISOR_UP, _flag(~is_up, b)),
-            (t.meter == STORAGE_LOSS, b * b),
-        ]
+    # A host reports while any of its samples arrives, whatever the
+    # meter: each sample is a datagram of its own, and losing a few
+    # heartbeats in a row does not make a host that sends the rest stale.
+    reporting = sa.case((sa.func.max(t.recorded_at) >= fresh_from, 1), else_=0)
+    first = (
+        _packed(
+            [
+                (stale, _flag(t.meter == STORAGE_LOSS, b**3)),
+                (t.meter == HYPERVISOR_UP, _flag(~is_up, b)),
+                (t.meter == STORAGE_LOSS, b * b),
+            ]
+        )
+        + reporting
     )
     cut_long = sa.and_(is_cut, t.streak >= settings.fail_cycles)
     reach_long = sa.and_(is_up, t.streak >= settings.recover_cycles)
@@ -244,7 +250,7 @@ def _unpack_counts(first: str, second: str) -> tuple[int, ...]:
     """The counts of ``HostSummary`` after host and cluster, in order."""
     a, b = int(first), int(second)
     return (
-        a % 1000,  # heartbeat_fresh
+        a % 1000,  # reporting
         a // 1000000 % 1000,  # addresses
         b % 1000,  # cut
         b // 1000 % 1000,  # cut_long

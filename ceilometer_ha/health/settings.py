@@ -34,7 +34,7 @@ class HealthSettings:
 
     @property
     def stale_after(self) -> float:
-        """Seconds without a recorded heartbeat after which a host is stale."""
+        """Seconds without any recorded sample after which a host is stale."""
         return self.stale_cycles * self.polling_interval
 
     @property

@@ -149,6 +149,40 @@ def test_stale_host(table, clock):
     assert verdict_of(table, clock, "cmp-1")[0].verdict == model.OK
 
 
+def test_a_host_whose_heartbeats_are_lost_but_not_its_other_samples(
+    any_table, clock
+):
+    """Each sample is a datagram of its own: a host whose last heartbeats
+    were lost while its storage samples arrived still reports, and is
+    not stale; it is once nothing of it arrived for ``stale_cycles``."""
+    table = any_table
+    for host in ("cmp-1", "cmp-2", "cmp-3"):
+        table.host(host, {A: healthy()})
+    old = clock.now() - datetime.timedelta(seconds=8)
+    with table.engine.begin() as conn:
+        conn.execute(
+            models.latest.update()
+            .where(
+                models.latest.c.host == "cmp-1",
+                models.latest.c.meter == reader.HEARTBEAT,
+            )
+            .values(recorded_at=old, timestamp=old)
+        )
+    found, report = verdict_of(table, clock, "cmp-1")
+    assert found.verdict == model.OK
+    assert report.can_judge
+    clock.advance(5.5)
+    table.host("cmp-2", {A: healthy()})
+    table.host("cmp-3", {A: healthy()})
+    found, _ = verdict_of(table, clock, "cmp-1")
+    assert (found.verdict, found.reason) == (
+        model.STALE,
+        model.HEARTBEAT_MISSING,
+    )
+    # Since its last sample of any meter, not its last heartbeat.
+    assert found.since == clock.now() - datetime.timedelta(seconds=5.5)
+
+
 def test_storage_outage_is_not_host_failures(table, clock):
     for index in range(4):
         table.host(f"cmp-{index}", {A: healthy() + [1.0] * 5})
