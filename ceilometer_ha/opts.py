@@ -454,6 +454,18 @@ HEALTH_OPTS: list[cfg.Opt] = [
         "hysteresis state cannot be told from its latest samples "
         "(recovering from, or again failing after, a failure).",
     ),
+    cfg.IntOpt(
+        "forget_address_cycles",
+        default=60,
+        min=1,
+        max=100000,
+        help="Polling intervals for which a storage address whose samples "
+        "stopped, while its host still reports, counts as possibly "
+        "reachable: its silence alone (samples lost on the way, an "
+        "address the agent cannot probe) never fails the host. After "
+        "that it is forgotten, as an address taken out of the "
+        "configuration is. Has an effect when above stale_cycles.",
+    ),
 ]
 
 

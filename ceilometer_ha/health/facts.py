@@ -8,7 +8,10 @@ the collector's as that heartbeat shows it (its ``recorded_at`` minus its
 ``timestamp``: the skew, plus the few milliseconds the datagram
 travelled). Rows older than the stale limit are
 ignored for storage and hypervisor, since they no longer describe the
-host (an address removed from the configuration, say).
+host; a storage address among them that reported within
+``forget_address_cycles`` is kept as *silent* (its samples may only have
+been lost on the way), one older is forgotten (an address removed from
+the configuration, say).
 """
 
 import collections.abc
@@ -38,9 +41,13 @@ def build_facts(
 ) -> host_rules.HostFacts:
     """Facts of one host from its ``ha_latest`` rows (stale rows ignored)."""
     fresh_from = now - datetime.timedelta(seconds=settings.stale_after)
+    forget_from = now - datetime.timedelta(
+        seconds=settings.forget_address_after
+    )
     heartbeat = last_seen = silent = None
     offset = None
     loss, reach, hypervisors = {}, {}, []
+    quiet: dict[str, latest_rows.LatestRow] = {}
     prefix = summary.host + "-"
     for row in rows:
         last_seen = max(filter(None, (last_seen, row.recorded_at)))
@@ -50,6 +57,8 @@ def build_facts(
         if row.recorded_at < fresh_from:
             if row.meter == reader.STORAGE_LOSS:
                 silent = max(filter(None, (silent, row.recorded_at)))
+                if row.recorded_at >= forget_from:
+                    quiet[row.resource_id] = row
             continue
         if row.meter == reader.STORAGE_LOSS:
             loss[row.resource_id] = row
@@ -86,6 +95,19 @@ def build_facts(
         last_heartbeat=heartbeat,
         last_seen=last_seen,
         addresses=tuple(addresses),
+        silent_addresses=tuple(
+            host_rules.SilentAddress(
+                resource_id=rid,
+                address=rid.removeprefix(prefix),
+                last_recorded=row.recorded_at,
+                loss=float(row.volume),
+                streak=row.streak,
+                since=row.since,
+            )
+            for rid, row in sorted(quiet.items())
+        )
+        if addresses
+        else (),
         hypervisors=tuple(hypervisors),
         storage_silent_since=None if addresses else silent,
         clock_offset=offset,

@@ -11,6 +11,7 @@ and heartbeat are fine is not evacuated for it).
 
 import dataclasses
 import datetime
+import typing
 
 from ceilometer_ha.health import model
 from ceilometer_ha.health import settings as health_settings
@@ -26,6 +27,18 @@ class HypervisorState:
     reason: str | None = None
 
 
+class SilentAddress(typing.NamedTuple):
+    """A storage address of a reporting host whose samples stopped."""
+
+    resource_id: str
+    address: str
+    last_recorded: datetime.datetime
+    # Its last loss sample: the loss, its streak and since.
+    loss: float
+    streak: int
+    since: datetime.datetime | None
+
+
 @dataclasses.dataclass(frozen=True)
 class HostFacts:
     """Everything known about one host; storage rows are current ones."""
@@ -35,6 +48,8 @@ class HostFacts:
     last_heartbeat: datetime.datetime | None
     last_seen: datetime.datetime | None
     addresses: tuple[storage_rules.AddressState, ...] = ()
+    # Silent within forget_address_cycles: possibly reachable, never cut.
+    silent_addresses: tuple[SilentAddress, ...] = ()
     hypervisors: tuple[HypervisorState, ...] = ()
     history: storage_rules.Hysteresis | None = None
     storage_silent_since: datetime.datetime | None = None
@@ -76,6 +91,19 @@ def _evidence(facts: HostFacts) -> list[model.Evidence]:
     ]
     evidence += [
         model.Evidence(
+            check="storage",
+            resource_id=s.resource_id,
+            address=s.address,
+            value=s.loss,
+            streak=s.streak,
+            since=s.since,
+            note="no sample recorded since "
+            f"{model.isoformat(s.last_recorded)}",
+        )
+        for s in facts.silent_addresses
+    ]
+    evidence += [
+        model.Evidence(
             check="hypervisor",
             resource_id=h.resource_id,
             value=1.0 if h.up else 0.0,
@@ -106,7 +134,8 @@ def _storage_findings(
     storage_rules.StorageState,
 ]:
     """(verdict, reason, detail, since) findings about storage."""
-    state = storage_rules.storage_state(facts.addresses, settings)
+    silent = len(facts.silent_addresses)
+    state = storage_rules.storage_state(facts.addresses, settings, silent)
     n, m = settings.fail_cycles, settings.recover_cycles
     k, total = state.needed, state.addresses
     findings = []
@@ -148,6 +177,20 @@ def _storage_findings(
                 model.STORAGE_FAILING,
                 f"{cut}: failing for {failing_run}/{n} cycles",
                 state.failing_since,
+            )
+        )
+    reachable = sum(
+        1 for a in facts.addresses if a.loss < settings.failing_loss
+    )
+    if silent and reachable < k:
+        # Only the silent addresses keep the host from failing.
+        findings.append(
+            (
+                model.DEGRADED,
+                model.STORAGE_SILENT,
+                f"no current samples of {silent} of {total} storage "
+                "addresses, possibly reachable; the others got no reply",
+                max(s.last_recorded for s in facts.silent_addresses),
             )
         )
     if state.lost and not state.failing:

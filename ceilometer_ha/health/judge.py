@@ -60,10 +60,17 @@ def needs_detail(
 def _replay(
     series: dict[str, list[tuple[datetime.datetime, float]]],
     settings: health_settings.HealthSettings,
+    silent: collections.abc.Collection[str] = (),
 ) -> storage_rules.Hysteresis:
+    """The hysteresis over the recent cycles; the ``silent`` addresses,
+    whose samples stopped, count as possibly reachable throughout."""
     depth = settings.history_cycles
-    trimmed = {rid: values[-depth:] for rid, values in series.items()}
-    cycles = storage_rules.failing_cycles(trimmed, settings)
+    trimmed = {
+        rid: values[-depth:]
+        for rid, values in series.items()
+        if rid not in silent
+    }
+    cycles = storage_rules.failing_cycles(trimmed, settings, len(silent))
     return storage_rules.hysteresis(
         cycles, settings.fail_cycles, settings.recover_cycles
     )
@@ -83,7 +90,10 @@ def _detailed_facts(conn, summaries, now, settings):
         host
         for host, f in facts.items()
         if storage_rules.needs_history(
-            storage_rules.storage_state(f.addresses, settings), settings
+            storage_rules.storage_state(
+                f.addresses, settings, len(f.silent_addresses)
+            ),
+            settings,
         )
     ]
     if undecided:
@@ -99,8 +109,9 @@ def _detailed_facts(conn, summaries, now, settings):
             conn, not_before, span
         )
         for host, series in history.items():
+            silent = {s.resource_id for s in facts[host].silent_addresses}
             facts[host] = dataclasses.replace(
-                facts[host], history=_replay(series, settings)
+                facts[host], history=_replay(series, settings, silent)
             )
     LOG.debug(
         "%d hosts read in detail, %d replayed", len(facts), len(undecided)

@@ -31,6 +31,7 @@ class HealthSettings:
     stale_cliff_window_cycles: int = 5
     stale_cliff_hold_cycles: int = 300
     history_cycles: int = 20
+    forget_address_cycles: int = 60
 
     @property
     def stale_after(self) -> float:
@@ -52,6 +53,10 @@ class HealthSettings:
     @property
     def history_window(self) -> float:
         return self.history_cycles * self.polling_interval
+
+    @property
+    def forget_address_after(self) -> float:
+        return self.forget_address_cycles * self.polling_interval
 
     def as_dict(self) -> dict[str, float | int]:
         return dataclasses.asdict(self)

@@ -14,6 +14,10 @@ addresses; both are exact when every cycle's samples arrived, and a
 missing sample only makes them shorter (slower to fail, never faster).
 Whether a host that is good again *was* failed is not in ``ha_latest``:
 :func:`hysteresis` replays the stored loss samples of such hosts.
+
+An address whose samples stopped while its host still reports is
+*silent*: counted among the ``T`` addresses, it is possibly reachable
+(a lost sample never makes a host failing), and never cut.
 """
 
 import collections.abc
@@ -102,9 +106,11 @@ def _reachability(
 def storage_state(
     addresses: collections.abc.Sequence[AddressState],
     settings: health_settings.HealthSettings,
+    silent: int = 0,
 ) -> StorageState:
-    """Derive runs and states from the latest samples of every address."""
-    total = len(addresses)
+    """Derive runs and states from the latest samples of every address,
+    ``silent`` more addresses counting as possibly reachable."""
+    total = len(addresses) + silent
     k = needed_addresses(total, settings.min_storage_reachable)
     cut = [
         (a.loss_streak, a.loss_since)
@@ -112,7 +118,7 @@ def storage_state(
         if a.loss >= settings.failing_loss
     ]
     failing = total > 0 and is_failing_cycle(
-        (a.loss for a in addresses), k, settings.failing_loss
+        (a.loss for a in addresses), k - silent, settings.failing_loss
     )
     failing_run, failing_since = (
         kth_largest(cut, total - k + 1) if failing else (0, None)
@@ -120,7 +126,7 @@ def storage_state(
     reach = [_reachability(a, settings) for a in addresses]
     reachable = [(streak, since) for up, streak, since in reach if up]
     unreachable = [(streak, since) for up, streak, since in reach if not up]
-    lost = total > 0 and len(reachable) < k
+    lost = total > 0 and len(reachable) + silent < k
     lost_since = kth_largest(unreachable, total - k + 1)[1] if lost else None
     if lost and lost_since is None:
         lost_since = failing_since
@@ -158,8 +164,11 @@ def failing_cycles(
         str, collections.abc.Sequence[tuple[datetime.datetime, float]]
     ],
     settings: health_settings.HealthSettings,
+    silent: int = 0,
 ) -> list[tuple[datetime.datetime, bool]]:
-    """Per-cycle failing flags, oldest first, from per-address loss series.
+    """Per-cycle failing flags, oldest first, from per-address loss series
+    (``silent`` more addresses, without a series, possibly reachable in
+    every cycle).
 
     The i-th newest sample of every address belongs to the i-th newest
     cycle (exact when no sample was lost); only as many cycles as the
@@ -167,7 +176,10 @@ def failing_cycles(
     """
     if not series:
         return []
-    k = needed_addresses(len(series), settings.min_storage_reachable)
+    k = (
+        needed_addresses(len(series) + silent, settings.min_storage_reachable)
+        - silent
+    )
     failing_loss = settings.failing_loss
     depth = min(len(values) for values in series.values())
     # Aligned from the newest sample: the cycles of every address, oldest

@@ -183,6 +183,59 @@ def test_a_host_whose_heartbeats_are_lost_but_not_its_other_samples(
     assert found.since == clock.now() - datetime.timedelta(seconds=5.5)
 
 
+def _age_address(table, host, address, seconds):
+    """Make the latest rows of one address of ``host`` ``seconds`` old,
+    as when its samples stopped arriving that long ago."""
+    old = table.clock.now() - datetime.timedelta(seconds=seconds)
+    with table.engine.begin() as conn:
+        conn.execute(
+            models.latest.update()
+            .where(models.latest.c.resource_id == f"{host}-{address}")
+            .values(recorded_at=old, timestamp=old)
+        )
+
+
+@pytest.mark.parametrize("cut_cycles", [2, 65])
+def test_an_address_gone_silent_beside_a_cut_one_does_not_fail_the_host(
+    any_table, clock, cut_cycles
+):
+    """A long dead, B's samples stopped arriving (lost on the way, or B
+    cannot be probed): B is possibly reachable, the host degraded, not
+    failed, until B is forgotten after forget_address_cycles."""
+    table = any_table
+    table.host("cmp-1", {A: healthy() + [1.0] * cut_cycles, B: healthy(22)})
+    table.host("cmp-2", {A: healthy()})
+    table.host("cmp-3", {A: healthy()})
+    _age_address(table, "cmp-1", B, 6)
+    found, _ = verdict_of(table, clock, "cmp-1")
+    assert (found.verdict, found.reason) == (
+        model.DEGRADED,
+        model.STORAGE_SILENT,
+    )
+    silent = [e for e in found.evidence if e.address == B]
+    assert silent and "no sample recorded since" in silent[0].note
+    # Forgotten: A alone is the host's storage, cut.
+    _age_address(table, "cmp-1", B, DEFAULTS.forget_address_after + 1)
+    found, _ = verdict_of(table, clock, "cmp-1")
+    if cut_cycles >= DEFAULTS.fail_cycles:
+        assert (found.verdict, found.reason) == (
+            model.FAILED,
+            model.STORAGE_LOST,
+        )
+    else:
+        assert found.verdict == model.DEGRADED
+
+
+def test_an_address_gone_silent_beside_a_good_one_leaves_the_host_ok(
+    any_table, clock
+):
+    table = any_table
+    table.host("cmp-1", {A: healthy(), B: healthy()})
+    table.host("cmp-2", {A: healthy()})
+    _age_address(table, "cmp-1", B, 6)
+    assert verdict_of(table, clock, "cmp-1")[0].verdict == model.OK
+
+
 def test_storage_outage_is_not_host_failures(table, clock):
     for index in range(4):
         table.host(f"cmp-{index}", {A: healthy() + [1.0] * 5})
@@ -449,7 +502,9 @@ def test_a_host_is_in_the_cluster_of_its_heartbeat(any_table, clock):
     storage outage there."""
     table = any_table
     table.host("cmp-1", {B: healthy()}, cluster="rack-9")
-    clock.advance(60)  # B's rows are no longer updated
+    # B's rows are no longer updated, for longer than an address that
+    # stopped reporting counts as possibly reachable.
+    clock.advance(DEFAULTS.forget_address_after + 30)
     table.host("cmp-1", {A: healthy() + [1.0] * 5}, cluster="rack-1")
     table.host("cmp-2", {A: healthy() + [1.0] * 5}, cluster="rack-1")
     report = judge.judge(table.engine, DEFAULTS, now=clock.now())

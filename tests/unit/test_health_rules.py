@@ -93,6 +93,33 @@ def test_failing_cycles_align_from_newest():
     assert cycles == [(at(1), False), (at(2), True)]
 
 
+def test_a_silent_address_is_possibly_reachable_never_cut():
+    cut = [address("a", 1.0, 65)]
+    alone = storage_rules.storage_state(cut, DEFAULTS)
+    assert (alone.failing, alone.failing_run) == (True, 65)
+    state = storage_rules.storage_state(cut, DEFAULTS, silent=1)
+    assert (state.addresses, state.failing, state.lost) == (2, False, False)
+    # Two needed of three: one reachable and one silent are enough, one
+    # silent alone is not; the failing run is how long both others have
+    # been cut.
+    settings = health_settings.HealthSettings(min_storage_reachable=2)
+    state = storage_rules.storage_state(
+        [address("a", 1.0, 7), address("b", 0.0, 4)], settings, silent=1
+    )
+    assert (state.needed, state.failing) == (2, False)
+    state = storage_rules.storage_state(
+        [address("a", 1.0, 7), address("b", 1.0, 4)], settings, silent=1
+    )
+    assert (state.failing, state.failing_run) == (True, 4)
+
+
+def test_failing_cycles_count_silent_addresses_as_possibly_reachable():
+    series = {"a": [(at(i), 1.0) for i in range(5)]}
+    assert all(f for _, f in storage_rules.failing_cycles(series, DEFAULTS))
+    cycles = storage_rules.failing_cycles(series, DEFAULTS, silent=1)
+    assert [f for _, f in cycles] == [False] * 5
+
+
 def test_largest_burst_and_enough():
     events = [(at(0), "a"), (at(1), "b"), (at(100), "c"), (at(2), "d")]
     assert guards.largest_burst(events, 5) == ["a", "b", "d"]
