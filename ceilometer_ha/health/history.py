@@ -10,6 +10,12 @@ decodes rows in pure Python, and a host's 20 cycles would otherwise be
 20 rows per address; grouping and ordering in SQL (one text per
 address) cost MariaDB more than twice the time of the flat text.
 Other databases return plain rows.
+
+Each address's samples are put in the order the collector recorded them
+(``recorded_at``, its own clock), not by their ``timestamp``: after a
+host's clock is stepped back, the samples from before the step carry
+later timestamps than the newer ones, and would be replayed as the
+newest cycles.
 """
 
 import collections.abc
@@ -28,7 +34,7 @@ def _concat_query(chunk, not_before) -> sa.Select:
     t = models.sample.c
     packed: sa.ColumnElement[str] = sa.literal_column(
         "GROUP_CONCAT(CONCAT_WS(CHAR(31), host, resource_id, volume, "
-        "`timestamp`) SEPARATOR '\n')"
+        "`timestamp`, recorded_at) SEPARATOR '\n')"
     )
     return sa.select(packed).where(
         t.host.in_(chunk),
@@ -40,7 +46,7 @@ def _concat_query(chunk, not_before) -> sa.Select:
 def _rows_query(chunk, not_before) -> sa.Select:
     t = models.sample.c
     return (
-        sa.select(t.host, t.resource_id, t.timestamp, t.volume)
+        sa.select(t.host, t.resource_id, t.timestamp, t.volume, t.recorded_at)
         .where(
             t.host.in_(chunk),
             # Written as the partial index's own condition, which SQLite
@@ -48,16 +54,32 @@ def _rows_query(chunk, not_before) -> sa.Select:
             sa.text(models.LOSS_INDEX_WHERE),
             t.timestamp >= not_before,
         )
-        .order_by(t.host, t.resource_id, t.timestamp)
+        .order_by(t.host, t.resource_id, t.recorded_at, t.timestamp)
     )
 
 
-def _unpack(text: str, history: dict[str, Series]) -> None:
+# Per host and address: (recorded_at, timestamp, loss), in any order.
+_Recorded = dict[
+    str, dict[str, list[tuple[datetime.datetime, datetime.datetime, float]]]
+]
+
+
+def _unpack(text: str, recorded: _Recorded) -> None:
     parse = datetime.datetime.fromisoformat
     for line in text.split("\n"):
-        host, resource_id, volume, stamp = line.split(_FIELD)
-        series = history.setdefault(host, {}).setdefault(resource_id, [])
-        series.append((parse(stamp), float(volume)))
+        host, resource_id, volume, stamp, at = line.split(_FIELD)
+        series = recorded.setdefault(host, {}).setdefault(resource_id, [])
+        series.append((parse(at), parse(stamp), float(volume)))
+
+
+def _in_recorded_order(recorded: _Recorded) -> dict[str, Series]:
+    return {
+        host: {
+            resource_id: [(stamp, loss) for _, stamp, loss in sorted(series)]
+            for resource_id, series in by_address.items()
+        }
+        for host, by_address in recorded.items()
+    }
 
 
 def read_loss_history(
@@ -65,11 +87,12 @@ def read_loss_history(
     hosts: collections.abc.Sequence[str],
     not_before: datetime.datetime,
 ) -> dict[str, Series]:
-    """Loss samples of the given hosts since ``not_before``, oldest first.
+    """Loss samples of the given hosts since ``not_before``, in the order
+    the collector recorded them.
 
     Returns ``{host: {resource_id: [(timestamp, loss), ...]}}``.
     """
-    history: dict[str, Series] = {}
+    recorded: _Recorded = {}
     packed = conn.dialect.name == "mysql"
     if packed:
         reader.allow_long_concat(conn)
@@ -80,20 +103,16 @@ def read_loss_history(
             )
             if not reader.concat_was_cut(conn):
                 if text:
-                    _unpack(text, history)
+                    _unpack(text, recorded)
                 continue
             # Longer than the server returns (max_allowed_packet): the
             # samples of this chunk as plain rows instead.
-        for host, resource_id, timestamp, volume in reader.fetch_all(
-            conn, _rows_query(chunk, not_before), (2,)
+        for host, resource_id, stamp, volume, at in reader.fetch_all(
+            conn, _rows_query(chunk, not_before), (2, 4)
         ):
-            series = history.setdefault(host, {}).setdefault(resource_id, [])
-            series.append((timestamp, float(volume)))
-    if packed:
-        for by_address in history.values():
-            for series in by_address.values():
-                series.sort()
-    return history
+            series = recorded.setdefault(host, {}).setdefault(resource_id, [])
+            series.append((at, stamp, float(volume)))
+    return _in_recorded_order(recorded)
 
 
 def read_recent_loss_history(

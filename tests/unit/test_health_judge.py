@@ -657,6 +657,69 @@ def test_a_host_whose_clock_is_stepped_back_stays_fresh(any_table, clock):
     assert found.last_heartbeat == start + datetime.timedelta(seconds=9)
 
 
+def _cycles_through_the_store(table, host, losses, skews):
+    """``host``'s polling cycles written by the collector's own store,
+    one second apart by the collector's clock (the last at the fake
+    clock's now), each cycle's samples stamped with the host's clock
+    ``skew`` seconds ahead."""
+    store = store_mod.SampleStore(table.engine)
+    start = table.clock.now() - datetime.timedelta(seconds=len(losses) - 1)
+    rid = f"{host}-{A}"
+    for cycle, (loss, skew) in enumerate(zip(losses, skews, strict=True)):
+        recorded = start + datetime.timedelta(seconds=cycle)
+        stamp = recorded + datetime.timedelta(seconds=skew)
+        fields = dict(host=host, timestamp=stamp, recorded_at=recorded)
+        store.write_batch(
+            [
+                records.record(
+                    f"{host}-{cycle}-hb",
+                    meter="ha.heartbeat",
+                    resource_id=host,
+                    **fields,
+                ),
+                records.record(
+                    f"{host}-{cycle}-loss",
+                    meter="ha.storage.loss",
+                    resource_id=rid,
+                    volume=loss,
+                    **fields,
+                ),
+                records.record(
+                    f"{host}-{cycle}-reach",
+                    meter="ha.storage.reachable",
+                    resource_id=rid,
+                    volume=1.0 if loss <= 0.5 else 0.0,
+                    **fields,
+                ),
+            ]
+        )
+
+
+@pytest.mark.parametrize(
+    "last, verdict, reason",
+    [
+        (0.75, model.DEGRADED, model.STORAGE_UNREACHABLE),
+        (1.0, model.DEGRADED, model.STORAGE_FAILING),
+    ],
+)
+def test_history_before_a_clock_step_back_is_replayed_as_older(
+    any_table, clock, last, verdict, reason
+):
+    """The host's clock ran 60 s ahead while its storage was cut (failed,
+    rightly); NTP stepped it back as the storage came back, and it
+    recovered for 6 cycles. One bad cycle now is one bad cycle: the
+    samples from before the step, stamped later than the newer ones,
+    are not replayed as the newest."""
+    table = any_table
+    for host in ("cmp-2", "cmp-3"):
+        table.host(host, {A: healthy()})
+    losses = [0.0] * 20 + [1.0] * 5 + [0.0] * 6 + [last]
+    skews = [60.0] * 25 + [0.0] * 7
+    _cycles_through_the_store(table, "cmp-1", losses, skews)
+    found, _ = verdict_of(table, clock, "cmp-1")
+    assert (found.verdict, found.reason) == (verdict, reason)
+
+
 def test_loss_samples_alone_are_judged_by_their_loss(any_table, clock):
     """A pipeline that sends ha.storage.loss but not reachable: healthy
     hosts are ok (not 'unreachable', and no outage), a cut one fails,
