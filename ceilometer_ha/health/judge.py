@@ -146,6 +146,8 @@ def judge(
                 detailed.append(s)
         facts = _detailed_facts(conn, detailed, now, settings)
         verdicts, losses = [], {}
+        # The hosts with a storage check: what an outage is a share of.
+        storage = {s.host for s in summaries if s.addresses}
         for s in summaries:
             if s.host not in facts:
                 verdicts.append(model.HostVerdict(s.host, s.cluster, model.OK))
@@ -154,7 +156,7 @@ def judge(
             verdicts.append(judgement.verdict)
             if judgement.storage_lost_since:
                 losses[s.host] = judgement.storage_lost_since
-        return _assemble(verdicts, losses, now, settings)
+        return _assemble(verdicts, losses, storage, now, settings)
 
 
 @contextlib.contextmanager
@@ -179,12 +181,19 @@ def _cluster_summary(
     name: str,
     members: list[model.HostVerdict],
     losses: dict[str, datetime.datetime],
+    storage: collections.abc.Container[str],
     settings: health_settings.HealthSettings,
 ) -> model.ClusterSummary:
-    """Apply the storage outage guard to one cluster and count verdicts."""
+    """Apply the storage outage guard to one cluster and count verdicts.
+
+    The share is of the judged hosts with current storage samples: hosts
+    without a storage check (local disks, or every address silent) can
+    neither lose storage nor dilute an outage of those that can.
+    """
     judged = [v for v in members if v.verdict != model.STALE]
     mine = {v.host: losses[v.host] for v in judged if v.host in losses}
-    covered = guards.storage_outage_hosts(len(judged), mine, settings)
+    checked = sum(1 for v in judged if v.host in storage)
+    covered = guards.storage_outage_hosts(checked, mine, settings)
     if covered:
         for verdict in judged:
             if verdict.host in mine or (
@@ -207,6 +216,7 @@ def _cluster_summary(
 def _assemble(
     verdicts: list[model.HostVerdict],
     losses: dict[str, datetime.datetime],
+    storage: collections.abc.Container[str],
     now: datetime.datetime,
     settings: health_settings.HealthSettings,
 ) -> model.Report:
@@ -222,7 +232,9 @@ def _assemble(
         members = by_cluster[name]
         members.sort(key=by_host)
         ordered.extend(members)
-        clusters.append(_cluster_summary(name, members, losses, settings))
+        clusters.append(
+            _cluster_summary(name, members, losses, storage, settings)
+        )
     reason, detail = guards.observer_blind(ordered, settings, now)
     return model.Report(
         generated_at=now,

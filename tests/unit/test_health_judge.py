@@ -183,6 +183,31 @@ def test_a_host_whose_heartbeats_are_lost_but_not_its_other_samples(
     assert found.since == clock.now() - datetime.timedelta(seconds=5.5)
 
 
+def test_an_outage_is_a_share_of_the_hosts_that_use_storage(table, clock):
+    """Three hosts on the shared storage and four on local disks (no
+    storage address): the three losing it at once are an outage, not
+    three failures diluted by hosts that cannot lose it."""
+    for index in range(3):
+        table.host(f"ceph-{index}", {A: healthy() + [1.0] * 5})
+    for index in range(4):
+        table.host(f"local-{index}")
+    report = judge.judge(table.engine, DEFAULTS, now=clock.now())
+    assert report.counts()[model.FAILED] == 0
+    (cluster,) = report.clusters
+    assert cluster.storage_outage
+    assert cluster.outage_hosts == ["ceph-0", "ceph-1", "ceph-2"]
+    # One of the three alone is a host failure.
+    table.clear()
+    table.host("ceph-0", {A: healthy() + [1.0] * 5})
+    for index in (1, 2):
+        table.host(f"ceph-{index}", {A: healthy()})
+    for index in range(4):
+        table.host(f"local-{index}")
+    found, report = verdict_of(table, clock, "ceph-0")
+    assert found.verdict == model.FAILED
+    assert not report.clusters[0].storage_outage
+
+
 def _age_address(table, host, address, seconds):
     """Make the latest rows of one address of ``host`` ``seconds`` old,
     as when its samples stopped arriving that long ago."""
