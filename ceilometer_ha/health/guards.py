@@ -2,8 +2,9 @@
 
 *Storage outage* (per cluster): when at least ``outage_share`` of the
 judged (not stale) hosts of a cluster that have a storage check, and at
-least ``outage_min_hosts`` of them, lost storage within ``outage_window_cycles`` of each other, the
-storage itself is the likelier culprit: no host of that cluster is
+least ``outage_min_hosts`` of them, lost storage within
+``outage_window_cycles`` of each other, the storage itself is the
+likelier culprit: no host of that cluster is
 failed for storage; such hosts are ``degraded`` with reason
 ``storage_outage`` and ``protected_by`` set. A cluster of one host never
 has an outage: its host fails normally.
