@@ -13,6 +13,7 @@ health sample.
 """
 
 import collections.abc
+import re
 import threading
 
 from oslo_config import cfg
@@ -22,6 +23,8 @@ from ceilometer_ha import opts
 from ceilometer_ha import per_conf
 
 LOG = log.getLogger(__name__)
+
+_USABLE = re.compile(opts.CLUSTER_NAME_PATTERN)
 
 # host -> cluster name of its aggregate, or None when none says.
 AggregateLookup = collections.abc.Callable[[str], str | None]
@@ -79,6 +82,16 @@ class AggregateClusterName(ClusterNameSource):
             LOG.warning(
                 "No host aggregate of %s has a cluster name, keeping %r",
                 self.host,
+                self.current(),
+            )
+            return
+        if not _USABLE.match(name):
+            LOG.error(
+                "The host aggregate of %s gives the cluster name %r, which "
+                "the collector would refuse (longer than 255 characters "
+                "or a control character), keeping %r",
+                self.host,
+                name,
                 self.current(),
             )
             return

@@ -19,6 +19,11 @@ from oslo_config import types
 # accepted it would accept samples signed by any unconfigured agent.
 PLACEHOLDER_SECRET = "change this for valid signing"  # noqa: S105
 
+# A cluster name the collector stores: at most 255 characters, none of
+# them a control character (a line break, from an indented line after
+# ``cluster =``, say), which the collector refuses.
+CLUSTER_NAME_PATTERN = r"\A[^\x00-\x1f\x7f]{0,255}\Z"
+
 # Address families are told apart by the probe; names are resolved there.
 _ADDRESS_LIST = types.List(item_type=types.HostAddress())
 
@@ -84,9 +89,11 @@ COMPUTE_OPTS: list[cfg.Opt] = [
     cfg.StrOpt(
         "cluster",
         default="default",
+        regex=CLUSTER_NAME_PATTERN,
         help="Name of the cluster (failure domain) this host belongs "
         "to. Every sample carries it, so that a storage outage "
-        "of a whole cluster is told apart from host failures.",
+        "of a whole cluster is told apart from host failures. At most "
+        "255 characters, no control character.",
     ),
     cfg.StrOpt(
         "cluster_source",

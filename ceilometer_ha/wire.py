@@ -25,6 +25,7 @@ rejected as ``invalid``; a sample without a cluster is stored with
 import collections.abc
 import datetime
 import math
+import re
 import time
 import typing
 
@@ -58,6 +59,10 @@ _EPOCH = datetime.datetime(1970, 1, 1)
 # Integers this small convert to a finite float exactly; others go the
 # slow way through ``_volume``.
 _EXACT_INT = 2**53
+# Control characters: the names that key the tables (host, cluster,
+# meter, resource id) never hold one, so that a line break sent in a
+# cluster name cannot break the reports that read them.
+_CONTROL = re.compile(r"[\x00-\x1f\x7f]")
 
 
 class DatagramError(Exception):
@@ -142,6 +147,13 @@ def parse_timestamp(value: typing.Any) -> datetime.datetime:
     return stamp
 
 
+def _no_control(value: str, field: str) -> None:
+    # isprintable() is the fast test; it also refuses characters that
+    # are no control character (a non-breaking space, say).
+    if not value.isprintable() and _CONTROL.search(value):
+        raise DatagramError(INVALID, f"{field} holds a control character")
+
+
 def _host_and_cluster(metadata: dict) -> tuple[str, str]:
     host = metadata.get("host") or metadata.get("node")
     if not isinstance(host, str) or not host:
@@ -151,6 +163,8 @@ def _host_and_cluster(metadata: dict) -> tuple[str, str]:
         raise DatagramError(INVALID, "resource_metadata cluster not a string")
     if len(host) > MAX_NAME_LENGTH or len(cluster) > MAX_NAME_LENGTH:
         raise DatagramError(INVALID, "host or cluster name too long")
+    _no_control(host, "host")
+    _no_control(cluster, "cluster")
     return host, cluster
 
 
@@ -235,11 +249,13 @@ class DatagramDecoder:
         meter = get("counter_name")
         if type(meter) is not str or not 0 < len(meter) <= MAX_NAME_LENGTH:
             meter = _text(message, "counter_name", MAX_NAME_LENGTH, True)
+        _no_control(meter, "counter_name")
         resource_id = get("resource_id")
         if type(resource_id) is not str or not (
             0 < len(resource_id) <= MAX_NAME_LENGTH
         ):
             resource_id = _text(message, "resource_id", MAX_NAME_LENGTH, True)
+        _no_control(resource_id, "resource_id")
         volume = get("counter_volume")
         if type(volume) is int and -_EXACT_INT <= volume <= _EXACT_INT:
             volume = float(volume)

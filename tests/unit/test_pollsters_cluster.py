@@ -56,6 +56,16 @@ def test_host_in_no_aggregate_keeps_the_previous_name():
     assert source.current() == "rack-7"
 
 
+def test_a_cluster_name_the_collector_would_refuse_is_not_taken():
+    aggregates = fakes.FakeAggregates({"compute-1": "rack-7"})
+    source = _source(aggregates)
+    source.refresh_once()
+    for unusable in ("rack-8\nrack-9", "r" * 256):
+        aggregates.clusters = {"compute-1": unusable}
+        source.refresh_once()
+        assert source.current() == "rack-7"
+
+
 def test_aggregate_source_refreshes_in_the_background(tmp_path):
     conf = fakes.ceilometer_conf(tmp_path, AGGREGATE_CONF)
     aggregates = fakes.FakeAggregates({"compute-1": "rack-7"})

@@ -41,6 +41,10 @@ def test_good_configuration_has_no_problem(tmp_path):
         ("storage_server_address = 192.0.2.300", "storage_server_address"),
         ("management_address = not an address!", "management_address"),
         ("cluster_source = ldap", "cluster_source"),
+        # An indented line after it continues the value: a line break
+        # the collector would refuse every sample for.
+        ("cluster = rack-1\n  rack-2", "cluster"),
+        ("cluster = " + "r" * 256, "cluster"),
     ],
 )
 def test_bad_value_is_named(tmp_path, line, option):

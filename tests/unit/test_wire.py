@@ -197,11 +197,25 @@ def test_timezone_offsets_are_normalised_to_utc():
         {"resource_metadata": {"host": "h", "cluster": 7}},
         {"resource_metadata": {"host": "h" * 256}},
         {"counter_unit": 3},
+        # Control characters in the names that key the tables, which
+        # the reports split their texts on.
+        {"resource_metadata": {"host": "h", "cluster": "rack-1\nrack-2"}},
+        {"resource_metadata": {"host": "h\tx"}},
+        {"resource_metadata": {"node": "h\x1f"}},
+        {"counter_name": "ha.heartbeat\n"},
+        {"resource_id": "h-198.51.100.2\x7f"},
     ],
 )
 def test_invalid_fields_are_rejected(fields):
     metadata = fields.pop("resource_metadata", None)
     assert _reason(_decoder(), _pack(metadata, **fields)) == wire.INVALID
+
+
+def test_names_may_hold_any_printable_character():
+    record = _decoder().decode(
+        _pack({"host": "c\u00f6mpute 1", "cluster": "rack\u00a01"})
+    )
+    assert (record.host, record.cluster) == ("c\u00f6mpute 1", "rack\u00a01")
 
 
 def test_node_is_the_host_fallback_and_cluster_defaults():
