@@ -234,10 +234,8 @@ class DatagramDecoder:
         timestamp = parse_timestamp(message.get("timestamp"))
         if now is None:
             now = self._clock()
-        if timestamp < now - self._window:
-            raise DatagramError(STALE, f"timestamp {timestamp.isoformat()}")
-        if timestamp > now + self._window:
-            raise DatagramError(FUTURE, f"timestamp {timestamp.isoformat()}")
+        if not now - self._window <= timestamp <= now + self._window:
+            raise self._out_of_window(timestamp, now)
         get = message.get
         message_id = get("message_id")
         if type(message_id) is not str or not (
@@ -283,6 +281,19 @@ class DatagramDecoder:
             now,
             source,
             metadata_text,
+        )
+
+    def _out_of_window(
+        self, timestamp: datetime.datetime, now: datetime.datetime
+    ) -> DatagramError:
+        # How far off, so that a sender whose clock is wrong is told
+        # from a replay: every sample of such a host is refused.
+        off = (timestamp - now).total_seconds()
+        return DatagramError(
+            STALE if off < 0 else FUTURE,
+            f"timestamp {timestamp.isoformat()} is {abs(off):.0f} s "
+            f"{'behind' if off < 0 else 'ahead of'} the collector's clock "
+            f"(freshness_window {self._window.total_seconds():g} s)",
         )
 
     def now(self) -> datetime.datetime:
