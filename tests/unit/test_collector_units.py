@@ -47,18 +47,37 @@ def test_systemd_unit_verifies(tmp_path):
     ]
 
 
+def _default_sqlite_directory() -> pathlib.PurePath:
+    """The directory of ``[database] connection``'s default file."""
+    default = next(
+        o.default for o in opts.DATABASE_OPTS if o.name == "connection"
+    )
+    path = default.removeprefix("sqlite:///")
+    assert path != default, default
+    return pathlib.PurePath(path).parent
+
+
 def test_systemd_unit_makes_the_default_sqlite_directory():
     (state,) = [
         line.split("=", 1)[1]
         for line in UNIT.read_text().splitlines()
         if line.startswith("StateDirectory=")
     ]
-    default = next(
-        o.default for o in opts.DATABASE_OPTS if o.name == "connection"
-    )
-    path = default.removeprefix("sqlite:///")
-    assert path != default, default
-    assert pathlib.PurePath(path).parent == pathlib.PurePath("/var/lib", state)
+    assert _default_sqlite_directory() == pathlib.PurePath("/var/lib", state)
+
+
+def test_upstart_job_makes_the_default_sqlite_directory():
+    """As the systemd unit's StateDirectory=: made, and the ceilometer
+    user's, before the collector opens the embedded database."""
+    script = UPSTART.read_text().split("pre-start script\n", 1)[1]
+    commands = [
+        line.split()
+        for line in script.split("end script", 1)[0].splitlines()
+        if line.strip() and not line.strip().startswith("#")
+    ]
+    directory = str(_default_sqlite_directory())
+    assert ["mkdir", "-p", directory] in commands, commands
+    assert ["chown", "ceilometer:ceilometer", directory] in commands, commands
 
 
 def test_systemd_unit_fails_verification_with_a_missing_binary(tmp_path):
