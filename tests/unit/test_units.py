@@ -3,8 +3,11 @@
 The systemd unit is verified as :mod:`tests.unit.systemd_units` explains.
 """
 
+import os
 import pathlib
 import re
+import shlex
+import stat
 import subprocess
 import sys
 
@@ -42,7 +45,9 @@ def test_systemd_unit_verifies(tmp_path):
 def test_systemd_unit_runs_the_stock_agent():
     text = UNIT.read_text()
     assert _unit_values(text, "ExecStart") == [f"/usr/bin/{COMMAND}"]
-    assert _unit_values(text, "ExecStartPre") == [f"/usr/bin/{CHECK}"]
+    (make_log_dir, check) = _unit_values(text, "ExecStartPre")
+    assert make_log_dir.startswith("+/bin/sh -c ")
+    assert check == f"/usr/bin/{CHECK}"
     # The file is checked before the SIGHUP: a bad value would stop the
     # agent's new worker, and the agent with it.
     assert _unit_values(text, "ExecReload") == [
@@ -51,15 +56,36 @@ def test_systemd_unit_runs_the_stock_agent():
     ]
     assert _unit_values(text, "User") == ["ceilometer"]
     assert _unit_values(text, "Restart") == ["on-failure"]
-    # systemd makes the directory of the shipped file's log_file.
-    (logs,) = _unit_values(text, "LogsDirectory")
-    log_file = re.search(r"^log_file = (.+)$", COMPUTE_CONF.read_text(), re.M)
-    assert log_file
-    assert pathlib.PurePath(log_file.group(1)).parent == (
-        pathlib.PurePath("/var/log") / logs
-    )
+    # Not LogsDirectory=: see test_only_a_missing_log_directory_is_made.
+    assert not _unit_values(text, "LogsDirectory")
     assert _unit_values(text, "AmbientCapabilities") == ["CAP_NET_RAW"]
     assert "net.ipv4.ping_group_range" in text
+
+
+def test_only_a_missing_log_directory_is_made(tmp_path):
+    """The directory of the shipped file's log_file is made, as root,
+    for the ceilometer user, where ceilometer's packages did not make
+    it; an existing one (Debian's ceilometer:adm 0750) is left as it
+    is. Run here on a directory of this test's own, for this user."""
+    log_file = re.search(r"^log_file = (.+)$", COMPUTE_CONF.read_text(), re.M)
+    assert log_file
+    log_dir = str(pathlib.PurePath(log_file.group(1)).parent)
+    make_log_dir = _unit_values(UNIT.read_text(), "ExecStartPre")[0]
+    assert make_log_dir.startswith("+")  # as root, despite User=
+    shell, option, script = shlex.split(make_log_dir[1:])
+    assert (shell, option) == ("/bin/sh", "-c")
+    owner = "-o ceilometer -g ceilometer -m 0750"
+    assert log_dir in script and owner in script, script
+    here = tmp_path / "log"
+    script = script.replace(log_dir, str(here)).replace(
+        owner, f"-o {os.getuid()} -g {os.getgid()} -m 0750"
+    )
+    subprocess.run([shell, option, script], check=True, timeout=30)
+    assert stat.S_IMODE(here.stat().st_mode) == 0o750
+    here.chmod(0o710)
+    (here / "ceilometer-polling-ha.log").write_text("")
+    subprocess.run([shell, option, script], check=True, timeout=30)
+    assert stat.S_IMODE(here.stat().st_mode) == 0o710
 
 
 def test_upstart_job_runs_the_stock_agent():
