@@ -19,6 +19,11 @@ Reports, for a compute-node or controller ``ceilometer_ha.conf``:
 * polling and pipeline files the file names that ceilometer's managers
   cannot load, and sink publishers that would publish nothing
   (``pollsters.pipeline_files``): errors;
+* in a compute node's file, settings with which the agent's samples
+  never reach the collectors (``validate.delivery_problems``): a
+  ``[publisher_notifier] telemetry_driver`` other than ``ha_pipeline``,
+  a ``[polling] cfg_file``, ceilometer's default ``polling.yaml``
+  included, that cannot be loaded or selects no ``ha.*`` meter: errors;
 * a ``[publisher] telemetry_secret`` the file leaves empty or at a
   placeholder (ceilometer's, or a shipped file's), which the collector
   refuses unless ``allow_unsigned``, or sets to the one printed in the
@@ -83,7 +88,8 @@ def check_file(
     errors = len(findings.errors)
     config_names.check_values(known, findings, path, unread)
     collector_checked = False
-    if "compute" not in conf.list_all_sections():  # a controller's file
+    compute = "compute" in conf.list_all_sections()
+    if not compute:  # a controller's file
         if len(findings.errors) == errors:  # values it would refuse first
             _check_collector(path, findings)
             collector_checked = True
@@ -100,6 +106,11 @@ def check_file(
     with _quiet("ceilometer"):  # its own log of what is reported here
         for problem in pipeline_files.problems(conf):
             findings.error(path, problem)
+        if compute:  # what the agent would run with, defaults included
+            for problem in validate.delivery_problems(
+                conf, named_load_errors=False
+            ):
+                findings.error(path, problem)
     _check_secret(path, conf, findings, collector_checked)
     return conf
 

@@ -20,7 +20,8 @@ in-process driver (``ceilometer_ha.notifier``), which logs them.
 from oslo_config import cfg
 
 
-def _set_in_a_file(conf: cfg.ConfigOpts, name: str, group: str | None) -> bool:
+def set_in_a_file(conf: cfg.ConfigOpts, name: str, group: str | None) -> bool:
+    """Whether a configuration file sets the option (not its default)."""
     try:
         where = conf.get_location(name, group)
     except (cfg.Error, ValueError):
@@ -45,7 +46,7 @@ def problems(conf: cfg.ConfigOpts) -> list[str]:
         ("polling", "cfg_file", polling_manager.PollingManager),
         (None, "pipeline_cfg_file", sample_pipeline.SamplePipelineManager),
     ):
-        if not _set_in_a_file(conf, name, group):
+        if not set_in_a_file(conf, name, group):
             continue
         value = getattr(conf[group] if group else conf, name)
         try:

@@ -12,15 +12,17 @@ option; :func:`enforce` logs them in one CRITICAL line and asks the
 cotyledon master (the parent of the polling worker) to shut down, so
 that the agent exits instead of polling with half a configuration or
 looping. :func:`advise_compute_conf` lists valid settings that would
-send the health samples nowhere useful (logged once at WARNING).
+send the health samples nowhere useful (logged once at WARNING; the
+agent runs, as someone may mean them).
 
 ``ceilometer-ha check-config`` (the systemd unit's ``ExecStartPre=``)
 checks the file before the agent starts by other means: it reads every
 registered option and compares the file's groups and names with them,
 so it reports the same bad values and the misspelt ``[DEFAULT]``; for a
 file with a ``[compute]`` section it also calls :func:`missing_address`
-(an error) and :func:`no_storage_address` (a warning). The rest of the
-advice is the agent's own, logged at start.
+(an error), :func:`no_storage_address` (a warning) and
+:func:`delivery_problems` (errors: the unit's check then refuses to
+start an agent whose samples would never reach the collectors).
 """
 
 import difflib
@@ -34,6 +36,7 @@ from oslo_log import log
 
 from ceilometer_ha import opts
 from ceilometer_ha import per_conf
+from ceilometer_ha.pollsters import pipeline_files
 
 LOG = log.getLogger(__name__)
 
@@ -136,24 +139,50 @@ def advise_compute_conf(conf: cfg.ConfigOpts) -> list[str]:
         storage = None  # a bad value, which validation reports
     if storage:
         advice.append(storage)
+    return advice + delivery_problems(conf)
+
+
+def delivery_problems(
+    conf: cfg.ConfigOpts, named_load_errors: bool = True
+) -> list[str]:
+    """Settings with which no health sample reaches the collectors, each
+    naming its option and the fix.
+
+    ``[publisher_notifier] telemetry_driver`` other than ``ha_pipeline``
+    (ceilometer's default sends the samples to the message bus), and a
+    ``[polling] cfg_file`` (ceilometer's default ``polling.yaml`` when
+    unset) that selects no ``ha.*`` meter or cannot be loaded (the
+    polling worker then exits at every start). ``named_load_errors``
+    false leaves out a polling file that the configuration names itself
+    and that cannot be loaded: ``pipeline_files.problems`` reports it.
+    """
+    problems = []
     driver = _option(conf, "publisher_notifier", "telemetry_driver")
     if driver is not None and driver != "ha_pipeline":
-        advice.append(
+        problems.append(
             f"[publisher_notifier] telemetry_driver is {driver!r}: samples "
             "go to the message bus, not straight to the collectors; set "
             "it to ha_pipeline"
         )
     polling_file = _option(conf, "polling", "cfg_file")
-    if polling_file is not None:
-        meters = _polled_meters(conf)
-        if isinstance(meters, str):
-            advice.append(f"[polling] cfg_file {polling_file}: {meters}")
-        elif not meters:
-            advice.append(
-                f"[polling] cfg_file {polling_file} polls no ha.* meter; "
-                "point it at pipeline_ha.yaml"
+    if polling_file is None:
+        return problems
+    named = pipeline_files.set_in_a_file(conf, "cfg_file", "polling")
+    label = f"[polling] cfg_file {polling_file}"
+    if not named:
+        label += " (ceilometer's default)"
+    meters = _polled_meters(conf)
+    if isinstance(meters, str):
+        if named_load_errors or not named:
+            problems.append(
+                f"{label}: {meters}: the polling worker would exit at "
+                "every start; point it at pipeline_ha.yaml"
             )
-    return advice
+    elif not meters:
+        problems.append(
+            f"{label} polls no ha.* meter; point it at pipeline_ha.yaml"
+        )
+    return problems
 
 
 def _option(conf: cfg.ConfigOpts, group: str, name: str):
@@ -171,7 +200,8 @@ def _polled_meters(conf: cfg.ConfigOpts) -> list[str] | str:
     try:
         sources = polling_manager.PollingManager(conf).sources
     except Exception as exc:  # any YAML or ceilometer config error
-        return f"cannot be loaded: {exc}"
+        why = " ".join(str(exc).split())
+        return f"cannot be loaded ({why or type(exc).__name__})"
     return [m for m in HA_METERS if any(s.support_meter(m) for s in sources)]
 
 

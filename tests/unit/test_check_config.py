@@ -45,6 +45,17 @@ project_name = services
 username = ceilometer
 password = a1b2c3d4e5
 """
+# What a compute file needs besides, for its samples to reach the
+# collectors (the notes' file leaves both at ceilometer's defaults).
+DELIVERY = (
+    "[publisher_notifier]\ntelemetry_driver = ha_pipeline\n"
+    f"[polling]\ncfg_file = {SHIPPED_PIPELINE}\n"
+)
+NOT_DELIVERED = (
+    "[publisher_notifier] telemetry_driver is 'messagingv2': samples go "
+    "to the message bus, not straight to the collectors; set it to "
+    "ha_pipeline"
+)
 
 
 def check(capsys, *args):
@@ -73,16 +84,77 @@ def installed_compute(tmp_path):
     return path
 
 
-def test_compute_seed_only_misspelt_default_is_an_error(compute_seed, capsys):
+def test_compute_seed_misspelt_default_is_an_error(compute_seed, capsys):
     code, lines = check(capsys, compute_seed)
     errors = [x for x in lines if x.startswith("ERROR")]
     assert code == 1
-    assert len(errors) == 1
     assert "unknown group [DEAFULT]" in errors[0]
     assert "did you mean 'DEFAULT'" in errors[0]
     assert any(
         "[keystone_authtoken]" in x and x.startswith("WARNING") for x in lines
     )
+
+
+def test_compute_seed_spelt_right_delivers_nothing(compute_seed, capsys):
+    """The notes' file with [DEFAULT] fixed: the agent would send its
+    samples to the message bus and read ceilometer's polling.yaml
+    (absent here, so its polling worker would exit at every start)."""
+    fixed = compute_seed.read_text().replace("[DEAFULT]", "[DEFAULT]")
+    compute_seed.write_text(fixed)
+    code, lines = check(capsys, compute_seed)
+    errors = [x for x in lines if x.startswith("ERROR")]
+    assert code == 1
+    assert len(errors) == 2, lines
+    assert errors[0] == f"ERROR {compute_seed}: {NOT_DELIVERED}"
+    assert errors[1].startswith(
+        f"ERROR {compute_seed}: [polling] cfg_file polling.yaml "
+        "(ceilometer's default)"
+    ), errors
+    assert errors[1].endswith("; point it at pipeline_ha.yaml"), errors
+
+
+@pytest.mark.parametrize(
+    "line, replacement, said",
+    [
+        ("telemetry_driver = ha_pipeline", "", NOT_DELIVERED),
+        (
+            "telemetry_driver = ha_pipeline",
+            "telemetry_driver = messagingv2",
+            NOT_DELIVERED,
+        ),
+        (
+            "cfg_file = pipeline_ha.yaml",
+            "",
+            "[polling] cfg_file polling.yaml (ceilometer's default)",
+        ),
+        (
+            "cfg_file = pipeline_ha.yaml",
+            "cfg_file = cpu.yaml",
+            "[polling] cfg_file cpu.yaml polls no ha.* meter; point it at "
+            "pipeline_ha.yaml",
+        ),
+    ],
+    ids=["default-driver", "messaging-driver", "default-polling", "no-ha"],
+)
+def test_a_compute_file_that_delivers_nothing_is_an_error(
+    installed_compute, capsys, line, replacement, said
+):
+    """The agent would start and no sample of it reach the collectors."""
+    (installed_compute.parent / "cpu.yaml").write_text(
+        "sources: [{name: s, interval: 60, meters: [cpu]}]\n"
+    )
+    text = installed_compute.read_text()
+    assert f"\n{line}\n" in text
+    installed_compute.write_text(
+        text.replace(f"\n{line}\n", f"\n{replacement}\n", 1)
+    )
+    code, lines = check(capsys, installed_compute)
+    errors = [x for x in lines if x.startswith("ERROR")]
+    assert code == 1
+    assert len(errors) == 1, lines
+    assert errors[0].startswith(f"ERROR {installed_compute}: {said}"), lines
+    fixes = ("; set it to ha_pipeline", "; point it at pipeline_ha.yaml")
+    assert errors[0].endswith(fixes), lines
 
 
 def test_controller_seed_is_clean_but_for_two_warnings(capsys):
@@ -243,7 +315,7 @@ def test_an_unreadable_file_is_one_error(tmp_path, capsys, content):
 
 def test_same_secret_on_both_sides_is_fine(compute_seed, capsys):
     fixed = compute_seed.read_text().replace("[DEAFULT]", "[DEFAULT]")
-    compute_seed.write_text(fixed)
+    compute_seed.write_text(fixed + DELIVERY)
     code, lines = check(
         capsys, compute_seed, "--collector-config", CONTROLLER_SEED
     )
@@ -292,7 +364,9 @@ def test_a_compute_file_without_storage_address_is_warned(tmp_path, capsys):
     """It runs, pinging the management address, but its storage is
     never judged: a warning, not an error."""
     path = tmp_path / "ok.conf"
-    path.write_text("[compute]\nmanagement_address = 198.51.100.7\n")
+    path.write_text(
+        "[compute]\nmanagement_address = 198.51.100.7\n" + DELIVERY
+    )
     code, lines = check(capsys, path)
     assert code == 0, lines
     assert not any("no address" in x for x in lines)
@@ -318,7 +392,7 @@ def test_options_of_ceilometer_libraries_are_known(tmp_path, capsys):
         "[DEFAULT]\ntransport_url = rabbit://ceilometer:x@198.51.100.9//\n"
         "[compute]\nstorage_server_address = 198.51.100.7\n"
         "[oslo_concurrency]\nlock_path = /var/lib/ceilometer/tmp\n"
-        "[cache]\nenabled = false\n"
+        "[cache]\nenabled = false\n" + DELIVERY
     )
     code, lines = check(capsys, path)
     assert code == 0, lines
