@@ -14,13 +14,14 @@ Reports, for a compute-node or controller ``ceilometer_ha.conf``:
   section): ``ceilometer-polling`` builds its notification transport
   at start, and a bad value there stops the agent. The collector never
   reads them, so in any other file they are a warning;
-* in a compute node's file, no address to ping at all (an error) or no
-  ``storage_server_address`` (a warning);
+* in a compute node's file, no address to ping at all (an error), no
+  ``storage_server_address`` or a ping run that outlasts the polling
+  interval (``advice.slow_cycle``): warnings;
 * polling and pipeline files the file names that ceilometer's managers
   cannot load, and sink publishers that would publish nothing
   (``pollsters.pipeline_files``): errors;
 * in a compute node's file, settings with which the agent's samples
-  never reach the collectors (``validate.delivery_problems``): a
+  never reach the collectors (``advice.delivery_problems``): a
   ``[publisher_notifier] telemetry_driver`` other than ``ha_pipeline``,
   a ``[polling] cfg_file``, ceilometer's default ``polling.yaml``
   included, that cannot be loaded or selects no ``ha.*`` meter: errors;
@@ -58,6 +59,7 @@ import sqlalchemy as sa
 from ceilometer_ha.cmd import config_names
 from ceilometer_ha.cmd import known_options
 from ceilometer_ha.collector import config_check
+from ceilometer_ha.pollsters import advice
 from ceilometer_ha.pollsters import pipeline_files
 from ceilometer_ha.pollsters import validate
 
@@ -96,7 +98,7 @@ def check_file(
     else:
         try:
             missing = validate.missing_address(conf)
-            storage = validate.no_storage_address(conf)
+            storage = advice.no_storage_address(conf)
         except (cfg.Error, ValueError):
             missing = storage = None  # a bad address value, reported above
         if missing:
@@ -107,10 +109,16 @@ def check_file(
         for problem in pipeline_files.problems(conf):
             findings.error(path, problem)
         if compute:  # what the agent would run with, defaults included
-            for problem in validate.delivery_problems(
+            for problem in advice.delivery_problems(
                 conf, named_load_errors=False
             ):
                 findings.error(path, problem)
+            try:
+                slow = advice.slow_cycle(conf)
+            except (cfg.Error, ValueError):
+                slow = None  # a bad ping value, reported above
+            if slow:
+                findings.warning(path, slow)
     _check_secret(path, conf, findings, collector_checked)
     return conf
 

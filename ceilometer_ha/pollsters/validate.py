@@ -11,18 +11,16 @@ So every option is read once, here, when the first pollster loads:
 option; :func:`enforce` logs them in one CRITICAL line and asks the
 cotyledon master (the parent of the polling worker) to shut down, so
 that the agent exits instead of polling with half a configuration or
-looping. :func:`advise_compute_conf` lists valid settings that would
-send the health samples nowhere useful (logged once at WARNING; the
-agent runs, as someone may mean them).
+looping. ``advice.advise_compute_conf`` lists valid settings that would
+send the health samples nowhere useful, or slower than meant (logged
+once at WARNING; the agent runs, as someone may mean them).
 
 ``ceilometer-ha check-config`` (the systemd unit's ``ExecStartPre=``)
 checks the file before the agent starts by other means: it reads every
 registered option and compares the file's groups and names with them,
 so it reports the same bad values and the misspelt ``[DEFAULT]``; for a
 file with a ``[compute]`` section it also calls :func:`missing_address`
-(an error), :func:`no_storage_address` (a warning) and
-:func:`delivery_problems` (errors: the unit's check then refuses to
-start an agent whose samples would never reach the collectors).
+(an error) and the ``advice`` module's checks.
 """
 
 import difflib
@@ -36,7 +34,7 @@ from oslo_log import log
 
 from ceilometer_ha import opts
 from ceilometer_ha import per_conf
-from ceilometer_ha.pollsters import pipeline_files
+from ceilometer_ha.pollsters import advice as advice_mod
 
 LOG = log.getLogger(__name__)
 
@@ -46,11 +44,6 @@ ADDRESS_OPTIONS = (
     "tenant_address",
 )
 MASTER_PROCESS_NAME = "ceilometer-polling"
-HA_METERS = [
-    f"ha.{network}.{kind}"
-    for network in ("storage", "management", "tenant")
-    for kind in ("reachable", "loss", "rtt")
-] + ["ha.hypervisor.up", "ha.heartbeat"]
 
 
 class InvalidConfigurationError(ValueError):
@@ -91,21 +84,6 @@ def missing_address(conf: cfg.ConfigOpts) -> str | None:
     )
 
 
-def no_storage_address(conf: cfg.ConfigOpts) -> str | None:
-    """The advice when only management or tenant addresses are set.
-
-    The compute options must be registered and valid.
-    """
-    if conf.compute.storage_server_address:
-        return None
-    return (
-        "[compute] storage_server_address is empty: no ha.storage.* "
-        "sample is sent, and the verdicts never find this host's "
-        "storage cut (only management_address or tenant_address is "
-        "pinged)"
-    )
-
-
 def _misspelt_default(conf: cfg.ConfigOpts) -> list[str]:
     """A section that looks like ``[DEFAULT]`` but is not (``[DEAFULT]``).
 
@@ -125,92 +103,14 @@ def _misspelt_default(conf: cfg.ConfigOpts) -> list[str]:
     return problems
 
 
-def advise_compute_conf(conf: cfg.ConfigOpts) -> list[str]:
-    """Settings that are valid but probably not meant; each names its option.
-
-    The agent runs anyway (someone may deliberately route samples over
-    the message bus), but says so once at WARNING: with ceilometer's
-    defaults the health samples would silently go nowhere useful.
-    """
-    advice = []
-    try:
-        storage = no_storage_address(conf)
-    except (cfg.Error, ValueError):
-        storage = None  # a bad value, which validation reports
-    if storage:
-        advice.append(storage)
-    return advice + delivery_problems(conf)
-
-
-def delivery_problems(
-    conf: cfg.ConfigOpts, named_load_errors: bool = True
-) -> list[str]:
-    """Settings with which no health sample reaches the collectors, each
-    naming its option and the fix.
-
-    ``[publisher_notifier] telemetry_driver`` other than ``ha_pipeline``
-    (ceilometer's default sends the samples to the message bus), and a
-    ``[polling] cfg_file`` (ceilometer's default ``polling.yaml`` when
-    unset) that selects no ``ha.*`` meter or cannot be loaded (the
-    polling worker then exits at every start). ``named_load_errors``
-    false leaves out a polling file that the configuration names itself
-    and that cannot be loaded: ``pipeline_files.problems`` reports it.
-    """
-    problems = []
-    driver = _option(conf, "publisher_notifier", "telemetry_driver")
-    if driver is not None and driver != "ha_pipeline":
-        problems.append(
-            f"[publisher_notifier] telemetry_driver is {driver!r}: samples "
-            "go to the message bus, not straight to the collectors; set "
-            "it to ha_pipeline"
-        )
-    polling_file = _option(conf, "polling", "cfg_file")
-    if polling_file is None:
-        return problems
-    named = pipeline_files.set_in_a_file(conf, "cfg_file", "polling")
-    label = f"[polling] cfg_file {polling_file}"
-    if not named:
-        label += " (ceilometer's default)"
-    meters = _polled_meters(conf)
-    if isinstance(meters, str):
-        if named_load_errors or not named:
-            problems.append(
-                f"{label}: {meters}: the polling worker would exit at "
-                "every start; point it at pipeline_ha.yaml"
-            )
-    elif not meters:
-        problems.append(
-            f"{label} polls no ha.* meter; point it at pipeline_ha.yaml"
-        )
-    return problems
-
-
-def _option(conf: cfg.ConfigOpts, group: str, name: str):
-    try:
-        return getattr(getattr(conf, group), name)
-    except (cfg.NoSuchOptError, AttributeError):
-        return None
-
-
-def _polled_meters(conf: cfg.ConfigOpts) -> list[str] | str:
-    """The ha.* meters the polling file selects, or why it cannot load."""
-    # Imported late: the check-config command may run without an agent.
-    from ceilometer.polling import manager as polling_manager
-
-    try:
-        sources = polling_manager.PollingManager(conf).sources
-    except Exception as exc:  # any YAML or ceilometer config error
-        why = " ".join(str(exc).split())
-        return f"cannot be loaded ({why or type(exc).__name__})"
-    return [m for m in HA_METERS if any(s.support_meter(m) for s in sources)]
-
-
 class _Verdict:
     """The problems of one configuration; logged by the first reader."""
 
     def __init__(self, conf: cfg.ConfigOpts) -> None:
         self.problems = validate_compute_conf(conf)
-        self.advice = [] if self.problems else advise_compute_conf(conf)
+        self.advice = (
+            [] if self.problems else advice_mod.advise_compute_conf(conf)
+        )
         self._lock = threading.Lock()
         self._logged = False
 

@@ -378,6 +378,23 @@ def test_a_compute_file_without_storage_address_is_warned(tmp_path, capsys):
     )
 
 
+def test_a_ping_run_longer_than_the_interval_is_warned(
+    installed_compute, capsys
+):
+    text = installed_compute.read_text()
+    assert "\nping_interval = 0.1\n" in text
+    installed_compute.write_text(
+        text.replace("\nping_interval = 0.1\n", "\nping_interval = 1.0\n")
+    )
+    code, lines = check(capsys, installed_compute)
+    assert code == 0, lines
+    assert any(
+        x.startswith(f"WARNING {installed_compute}: [compute] ping_count, ")
+        and "up to 3.5 s, not less than the polling interval of 1 s" in x
+        for x in lines
+    ), lines
+
+
 def test_unreadable_file_is_an_error(tmp_path, capsys):
     code, lines = check(capsys, tmp_path / "missing.conf")
     assert code == 1

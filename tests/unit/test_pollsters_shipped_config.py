@@ -9,6 +9,7 @@ import pathlib
 from ceilometer.pipeline import sample as sample_pipeline
 from ceilometer.polling import manager as polling_manager
 
+from ceilometer_ha.pollsters import advice
 from ceilometer_ha.pollsters import validate
 from tests.unit import fakes
 
@@ -36,7 +37,7 @@ def _shipped_conf(tmp_path):
 def test_shipped_conf_is_valid_and_complete(tmp_path):
     conf = _shipped_conf(tmp_path)
     assert validate.validate_compute_conf(conf) == []
-    assert validate.advise_compute_conf(conf) == []
+    assert advice.advise_compute_conf(conf) == []
     assert conf.publisher_notifier.telemetry_driver == "ha_pipeline"
     assert conf.reserved_metadata_keys == ["cluster"]
     assert conf.polling.cfg_file == conf.pipeline_cfg_file == str(PIPELINE)

@@ -9,6 +9,7 @@ from ceilometer.polling import plugin_base
 import pytest
 
 from ceilometer_ha.pollsters import address
+from ceilometer_ha.pollsters import advice as advice_mod
 from ceilometer_ha.pollsters import validate
 from tests.unit import fakes
 
@@ -149,7 +150,7 @@ def test_only_the_polling_master_is_stopped():
 
 def test_ceilometer_defaults_are_advised_against(tmp_path):
     conf = fakes.ceilometer_conf(tmp_path)
-    advice = validate.advise_compute_conf(conf)
+    advice = advice_mod.advise_compute_conf(conf)
     assert len(advice) == 2, advice
     assert advice[0].startswith("[publisher_notifier] telemetry_driver")
     assert "ha_pipeline" in advice[0]
@@ -165,7 +166,7 @@ def test_management_addresses_alone_are_advised(tmp_path):
         + f"[polling]\ncfg_file = {SHIPPED_PIPELINE}\n",
     )
     assert validate.validate_compute_conf(conf) == []
-    [advice] = validate.advise_compute_conf(conf)
+    [advice] = advice_mod.advise_compute_conf(conf)
     assert advice.startswith("[compute] storage_server_address is empty")
 
 
@@ -178,7 +179,7 @@ def test_polling_file_without_ha_meters_is_advised(tmp_path):
         + "[publisher_notifier]\ntelemetry_driver = ha_pipeline\n"
         + f"[polling]\ncfg_file = {other}\n",
     )
-    [advice] = validate.advise_compute_conf(conf)
+    [advice] = advice_mod.advise_compute_conf(conf)
     assert advice == f"[polling] cfg_file {other} polls no ha.* meter; " + (
         "point it at pipeline_ha.yaml"
     )
@@ -193,7 +194,7 @@ def test_unloadable_polling_file_is_advised(tmp_path):
         + "[publisher_notifier]\ntelemetry_driver = ha_pipeline\n"
         + f"[polling]\ncfg_file = {broken}\n",
     )
-    [advice] = validate.advise_compute_conf(conf)
+    [advice] = advice_mod.advise_compute_conf(conf)
     assert advice.startswith(f"[polling] cfg_file {broken}: cannot be loaded")
 
 
@@ -205,3 +206,29 @@ def test_advice_is_logged_once_and_does_not_stop(tmp_path, caplog):
     warnings = [r for r in caplog.records if r.levelno == logging.WARNING]
     assert len(warnings) == 1
     assert "telemetry_driver" in warnings[0].getMessage()
+
+
+def test_a_ping_run_longer_than_the_interval_is_advised(tmp_path):
+    """ping(8)'s one-second spacing: six requests and a second's wait
+    take up to 6 s, while the shipped pipeline polls every second."""
+    conf = fakes.ceilometer_conf(
+        tmp_path,
+        fakes.BASE_CONF
+        + "ping_count = 6\nping_interval = 1.0\nping_timeout = 1.0\n"
+        + "[publisher_notifier]\ntelemetry_driver = ha_pipeline\n"
+        + f"[polling]\ncfg_file = {SHIPPED_PIPELINE}\n",
+    )
+    assert validate.validate_compute_conf(conf) == []
+    [advice] = advice_mod.advise_compute_conf(conf)
+    assert advice.startswith("[compute] ping_count, ping_interval")
+    assert "up to 6 s, not less than the polling interval of 1 s" in advice
+
+
+def test_the_shipped_ping_run_fits_the_interval(tmp_path):
+    conf = fakes.ceilometer_conf(
+        tmp_path,
+        fakes.BASE_CONF
+        + "[publisher_notifier]\ntelemetry_driver = ha_pipeline\n"
+        + f"[polling]\ncfg_file = {SHIPPED_PIPELINE}\n",
+    )
+    assert advice_mod.slow_cycle(conf) is None

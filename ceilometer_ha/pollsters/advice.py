@@ -1,0 +1,162 @@
+"""Compute settings that are valid but probably not meant.
+
+The agent runs with them (someone may deliberately route the samples
+over the message bus) and logs them once at WARNING
+(``validate.enforce``); ``ceilometer-ha check-config`` reports the
+ones with which no sample would reach the collectors as errors
+(:func:`delivery_problems`), so that the unit's ``ExecStartPre=``
+refuses to start such an agent, and the others as warnings.
+"""
+
+from oslo_config import cfg
+
+from ceilometer_ha.pollsters import pipeline_files
+
+HA_METERS = [
+    f"ha.{network}.{kind}"
+    for network in ("storage", "management", "tenant")
+    for kind in ("reachable", "loss", "rtt")
+] + ["ha.hypervisor.up", "ha.heartbeat"]
+
+# The meters of one ping run: a source polling any of them waits for it.
+_PING_METERS = [
+    m for m in HA_METERS if m.rsplit(".", 1)[1] in ("reachable", "loss", "rtt")
+]
+
+
+def no_storage_address(conf: cfg.ConfigOpts) -> str | None:
+    """The advice when only management or tenant addresses are set.
+
+    The compute options must be registered and valid.
+    """
+    if conf.compute.storage_server_address:
+        return None
+    return (
+        "[compute] storage_server_address is empty: no ha.storage.* "
+        "sample is sent, and the verdicts never find this host's "
+        "storage cut (only management_address or tenant_address is "
+        "pinged)"
+    )
+
+
+def slow_cycle(conf: cfg.ConfigOpts) -> str | None:
+    """The advice when a ping run outlasts the polling interval.
+
+    ceilometer polls a source's pollsters one after the other and starts
+    the next cycle only after the last, so a ping run that lasts longer
+    than the interval stretches every cycle: samples come less often
+    than the controllers' ``[health] polling_interval`` counts them, a
+    cut takes longer to fail a host, and a long enough run makes it
+    stale. The compute options must be registered and valid.
+    """
+    sources = _polled_sources(conf)
+    if isinstance(sources, str):
+        return None  # reported by delivery_problems
+    intervals = [
+        s.interval
+        for s in sources
+        if any(s.support_meter(m) for m in _PING_METERS)
+    ]
+    if not intervals:
+        return None
+    c = conf.compute
+    bound = (c.ping_count - 1) * c.ping_interval + c.ping_timeout
+    interval = min(intervals)
+    if bound < interval:
+        return None
+    return (
+        f"[compute] ping_count, ping_interval and ping_timeout make a ping "
+        f"run last up to {bound:g} s, not less than the polling interval "
+        f"of {interval:g} s ([polling] cfg_file): each cycle then takes "
+        "that long, not the interval the controllers count cycles by "
+        "([health] polling_interval); shorten ping_interval or "
+        "ping_timeout, or lengthen the interval on both sides"
+    )
+
+
+def advise_compute_conf(conf: cfg.ConfigOpts) -> list[str]:
+    """Settings that are valid but probably not meant; each names its option.
+
+    The agent runs anyway (someone may deliberately route samples over
+    the message bus), but says so once at WARNING: with ceilometer's
+    defaults the health samples would silently go nowhere useful.
+    """
+    advice = []
+    for check in (no_storage_address, slow_cycle):
+        try:
+            found = check(conf)
+        except (cfg.Error, ValueError):
+            found = None  # a bad value, which validation reports
+        if found:
+            advice.append(found)
+    return advice + delivery_problems(conf)
+
+
+def delivery_problems(
+    conf: cfg.ConfigOpts, named_load_errors: bool = True
+) -> list[str]:
+    """Settings with which no health sample reaches the collectors, each
+    naming its option and the fix.
+
+    ``[publisher_notifier] telemetry_driver`` other than ``ha_pipeline``
+    (ceilometer's default sends the samples to the message bus), and a
+    ``[polling] cfg_file`` (ceilometer's default ``polling.yaml`` when
+    unset) that selects no ``ha.*`` meter or cannot be loaded (the
+    polling worker then exits at every start). ``named_load_errors``
+    false leaves out a polling file that the configuration names itself
+    and that cannot be loaded: ``pipeline_files.problems`` reports it.
+    """
+    problems = []
+    driver = _option(conf, "publisher_notifier", "telemetry_driver")
+    if driver is not None and driver != "ha_pipeline":
+        problems.append(
+            f"[publisher_notifier] telemetry_driver is {driver!r}: samples "
+            "go to the message bus, not straight to the collectors; set "
+            "it to ha_pipeline"
+        )
+    polling_file = _option(conf, "polling", "cfg_file")
+    if polling_file is None:
+        return problems
+    named = pipeline_files.set_in_a_file(conf, "cfg_file", "polling")
+    label = f"[polling] cfg_file {polling_file}"
+    if not named:
+        label += " (ceilometer's default)"
+    meters = _polled_meters(conf)
+    if isinstance(meters, str):
+        if named_load_errors or not named:
+            problems.append(
+                f"{label}: {meters}: the polling worker would exit at "
+                "every start; point it at pipeline_ha.yaml"
+            )
+    elif not meters:
+        problems.append(
+            f"{label} polls no ha.* meter; point it at pipeline_ha.yaml"
+        )
+    return problems
+
+
+def _option(conf: cfg.ConfigOpts, group: str, name: str):
+    try:
+        return getattr(getattr(conf, group), name)
+    except (cfg.NoSuchOptError, AttributeError):
+        return None
+
+
+def _polled_sources(conf: cfg.ConfigOpts) -> list | str:
+    """The polling file's sources, or why it cannot be loaded."""
+    # Imported late: the check-config command may run without an agent.
+    from ceilometer.polling import manager as polling_manager
+
+    try:
+        return list(polling_manager.PollingManager(conf).sources)
+    except Exception as exc:  # any YAML or ceilometer config error
+        why = " ".join(str(exc).split())
+        return f"cannot be loaded ({why or type(exc).__name__})"
+
+
+def _polled_meters(conf: cfg.ConfigOpts) -> list[str] | str:
+    """The ha.* meters the polling file selects, or why it cannot load."""
+    sources = _polled_sources(conf)
+    if isinstance(sources, str):
+        return sources
+    return [m for m in HA_METERS if any(s.support_meter(m) for s in sources)]
