@@ -42,9 +42,9 @@ def no_storage_address(conf: cfg.ConfigOpts) -> str | None:
 def slow_cycle(conf: cfg.ConfigOpts) -> str | None:
     """The advice when a ping run outlasts the polling interval.
 
-    ceilometer polls a source's pollsters one after the other and starts
-    the next cycle only after the last, so a ping run that lasts longer
-    than the interval stretches every cycle: samples come less often
+    ceilometer starts the next cycle only once every pollster of the
+    last one returned, so a ping run that lasts longer than the interval
+    stretches every cycle: samples come less often
     than the controllers' ``[health] polling_interval`` counts them, a
     cut takes longer to fail a host, and a long enough run makes it
     stale. The compute options must be registered and valid.
