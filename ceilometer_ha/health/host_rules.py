@@ -132,10 +132,17 @@ def _storage_findings(
 ) -> tuple[
     list[tuple[str, str, str, datetime.datetime | None]],
     storage_rules.StorageState,
+    storage_rules.StorageState,
 ]:
-    """(verdict, reason, detail, since) findings about storage."""
+    """(verdict, reason, detail, since) findings about storage; the
+    state of every address, and that of the reporting ones alone."""
     silent = len(facts.silent_addresses)
     state = storage_rules.storage_state(facts.addresses, settings, silent)
+    alone = (
+        storage_rules.storage_state(facts.addresses, settings)
+        if silent
+        else state
+    )
     n, m = settings.fail_cycles, settings.recover_cycles
     k, total = state.needed, state.addresses
     findings = []
@@ -179,17 +186,20 @@ def _storage_findings(
                 state.failing_since,
             )
         )
-    reachable = sum(
-        1 for a in facts.addresses if a.loss < settings.failing_loss
-    )
-    if silent and reachable < k:
+    if silent and alone.failing:
         # Only the silent addresses keep the host from failing.
+        others = (
+            f"none of the other {alone.addresses} got any reply"
+            if alone.needed == 1
+            else f"fewer than {alone.needed} of the other "
+            f"{alone.addresses} got any reply"
+        )
         findings.append(
             (
                 model.DEGRADED,
                 model.STORAGE_SILENT,
                 f"no current samples of {silent} of {total} storage "
-                "addresses, possibly reachable; the others got no reply",
+                f"addresses, possibly reachable; {others}",
                 max(s.last_recorded for s in facts.silent_addresses),
             )
         )
@@ -203,7 +213,7 @@ def _storage_findings(
                 state.lost_since,
             )
         )
-    return findings, state
+    return findings, state, alone
 
 
 def judge_host(
@@ -228,7 +238,7 @@ def judge_host(
             f"no sample recorded for more than {settings.stale_after:g} s"
         )
         return Judgement(verdict, None)
-    findings, state = _storage_findings(facts, settings)
+    findings, state, alone = _storage_findings(facts, settings)
     if facts.storage_silent_since:
         findings.append(
             (
@@ -256,9 +266,13 @@ def judge_host(
         verdict.verdict, verdict.reason, _, verdict.since = findings[0]
         verdict.reasons = [f[1] for f in findings]
         verdict.detail = "; ".join(f[2] for f in findings)
-    if state.failing or state.lost:
-        lost_since = state.failing_since if state.failing else state.lost_since
-        return Judgement(verdict, facts.on_collector_clock(lost_since) or now)
+    # For the storage outage guard, a host whose reporting addresses lost
+    # storage counts as losing it, whatever its silent ones may say: in
+    # an outage they fall silent too, or are lost on the way.
+    for lost in (state, alone):
+        if lost.failing or lost.lost:
+            since = lost.failing_since if lost.failing else lost.lost_since
+            return Judgement(verdict, facts.on_collector_clock(since) or now)
     if verdict.reason == model.STORAGE_RECOVERING:
         # Still failed while its storage recovers: counted with the
         # hosts losing it, by when it lost it, so that a storage outage

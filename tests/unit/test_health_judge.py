@@ -251,6 +251,42 @@ def test_an_address_gone_silent_beside_a_cut_one_does_not_fail_the_host(
         assert found.verdict == model.DEGRADED
 
 
+def test_a_host_with_a_silent_address_is_part_of_a_storage_outage(
+    any_table, clock
+):
+    """The fabric fails under both hosts while one of cmp-1's addresses
+    is silent: cmp-1's reporting addresses lost storage, so it counts
+    with cmp-2 as an outage, and neither host fails."""
+    table = any_table
+    table.host("cmp-1", {A: healthy() + [1.0] * 5, B: healthy(15)})
+    table.host("cmp-2", {A: healthy() + [1.0] * 5, B: healthy() + [1.0] * 5})
+    _age_address(table, "cmp-1", B, 10)
+    report = judge.judge(table.engine, DEFAULTS, now=clock.now())
+    assert report.counts()[model.FAILED] == 0
+    (cluster,) = report.clusters
+    assert cluster.storage_outage
+    assert cluster.outage_hosts == ["cmp-1", "cmp-2"]
+
+
+@pytest.mark.parametrize("explain", [(), ("cmp-1",)])
+def test_a_silent_address_beside_enough_good_ones_is_no_finding(
+    any_table, clock, explain
+):
+    """Two addresses needed, one reporting fine, the other silent: the
+    reporting one alone is not failing, and the host is ok whether or
+    not it is read in detail."""
+    table = any_table
+    table.host("cmp-1", {A: healthy(), B: healthy()})
+    table.host("cmp-2", {A: healthy(), B: healthy()})
+    _age_address(table, "cmp-1", B, 6)
+    strict = health_settings.HealthSettings(min_storage_reachable=2)
+    report = judge.judge(
+        table.engine, strict, now=clock.now(), explain=explain
+    )
+    found = next(v for v in report.hosts if v.host == "cmp-1")
+    assert (found.verdict, found.reason) == (model.OK, None)
+
+
 def test_an_address_gone_silent_beside_a_good_one_leaves_the_host_ok(
     any_table, clock
 ):
