@@ -11,11 +11,16 @@ decodes rows in pure Python, and a host's 20 cycles would otherwise be
 address) cost MariaDB more than twice the time of the flat text.
 Other databases return plain rows.
 
-Each address's samples are put in the order the collector recorded them
-(``recorded_at``, its own clock), not by their ``timestamp``: after a
-host's clock is stepped back, the samples from before the step carry
-later timestamps than the newer ones, and would be replayed as the
-newest cycles.
+Each address's samples are put in the order of the host's clock
+(``timestamp``), epoch by epoch: taken in the order they were recorded,
+a sample stamped more than ``CLOCK_STEP_GRACE`` seconds before a sample
+recorded earlier begins a new epoch of the host's clock, which was
+stepped back, and comes after every sample of the epochs before. So the
+samples from before such a step, stamped later, are not replayed as the
+newest, and collectors whose clocks differ by a second (each sample is
+recorded by whichever stored it first) do not reorder the cycles, as
+the rule by which ``ha_latest`` takes a sample as newer
+(``storage.statements``) does not either.
 """
 
 import collections.abc
@@ -25,6 +30,9 @@ import sqlalchemy as sa
 
 from ceilometer_ha.health import reader
 from ceilometer_ha.storage import models
+from ceilometer_ha.storage import statements
+
+_STEP = datetime.timedelta(seconds=statements.CLOCK_STEP_GRACE)
 
 _FIELD = "\x1f"
 Series = dict[str, list[tuple[datetime.datetime, float]]]
@@ -72,10 +80,26 @@ def _unpack(text: str, recorded: _Recorded) -> None:
         series.append((parse(at), parse(stamp), float(volume)))
 
 
-def _in_recorded_order(recorded: _Recorded) -> dict[str, Series]:
+def _in_host_clock_order(
+    series: list[tuple[datetime.datetime, datetime.datetime, float]],
+) -> list[tuple[datetime.datetime, float]]:
+    """(recorded_at, timestamp, loss) of one address, oldest first."""
+    epoch, newest, keyed = 0, None, []
+    for _, stamp, loss in sorted(series):
+        if newest is not None and stamp < newest - _STEP:
+            epoch += 1  # the host's clock was stepped back
+            newest = stamp
+        elif newest is None or stamp > newest:
+            newest = stamp
+        keyed.append((epoch, stamp, loss))
+    keyed.sort()
+    return [(stamp, loss) for _, stamp, loss in keyed]
+
+
+def _in_cycle_order(recorded: _Recorded) -> dict[str, Series]:
     return {
         host: {
-            resource_id: [(stamp, loss) for _, stamp, loss in sorted(series)]
+            resource_id: _in_host_clock_order(series)
             for resource_id, series in by_address.items()
         }
         for host, by_address in recorded.items()
@@ -87,8 +111,8 @@ def read_loss_history(
     hosts: collections.abc.Sequence[str],
     not_before: datetime.datetime,
 ) -> dict[str, Series]:
-    """Loss samples of the given hosts since ``not_before``, in the order
-    the collector recorded them.
+    """Loss samples of the given hosts since ``not_before``, oldest first
+    by the host's clock, epoch by epoch (module docstring).
 
     Returns ``{host: {resource_id: [(timestamp, loss), ...]}}``.
     """
@@ -112,7 +136,7 @@ def read_loss_history(
         ):
             series = recorded.setdefault(host, {}).setdefault(resource_id, [])
             series.append((at, stamp, float(volume)))
-    return _in_recorded_order(recorded)
+    return _in_cycle_order(recorded)
 
 
 def read_recent_loss_history(

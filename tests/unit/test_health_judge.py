@@ -718,17 +718,19 @@ def test_a_host_whose_clock_is_stepped_back_stays_fresh(any_table, clock):
     assert found.last_heartbeat == start + datetime.timedelta(seconds=9)
 
 
-def _cycles_through_the_store(table, host, losses, skews):
+def _cycles_through_the_store(table, host, losses, skews, late=None):
     """``host``'s polling cycles written by the collector's own store,
     one second apart by the collector's clock (the last at the fake
     clock's now), each cycle's samples stamped with the host's clock
-    ``skew`` seconds ahead."""
+    ``skew`` seconds ahead, and recorded ``late`` seconds later (by a
+    collector whose clock is ahead)."""
     store = store_mod.SampleStore(table.engine)
     start = table.clock.now() - datetime.timedelta(seconds=len(losses) - 1)
     rid = f"{host}-{A}"
+    late = late or [0.0] * len(losses)
     for cycle, (loss, skew) in enumerate(zip(losses, skews, strict=True)):
-        recorded = start + datetime.timedelta(seconds=cycle)
-        stamp = recorded + datetime.timedelta(seconds=skew)
+        stamp = start + datetime.timedelta(seconds=cycle + skew)
+        recorded = start + datetime.timedelta(seconds=cycle + late[cycle])
         fields = dict(host=host, timestamp=stamp, recorded_at=recorded)
         store.write_batch(
             [
@@ -779,6 +781,28 @@ def test_history_before_a_clock_step_back_is_replayed_as_older(
     _cycles_through_the_store(table, "cmp-1", losses, skews)
     found, _ = verdict_of(table, clock, "cmp-1")
     assert (found.verdict, found.reason) == (verdict, reason)
+
+
+def test_a_cycle_recorded_by_a_collector_a_second_ahead_stays_in_place(
+    any_table, clock
+):
+    """Each sample is stored by whichever collector stored it first: one
+    good cycle between cut ones, recorded by a collector whose clock is
+    1.5 s ahead, is still between them when the history is replayed, and
+    there never were three failing cycles in a row."""
+    table = any_table
+    for host in ("cmp-2", "cmp-3"):
+        table.host(host, {A: healthy()})
+    losses = [0.0] * 15 + [0.25, 1.0, 1.0, 0.25, 1.0]
+    late = [0.0] * 18 + [1.5, 0.0]
+    _cycles_through_the_store(
+        table, "cmp-1", losses, [0.0] * len(losses), late
+    )
+    found, _ = verdict_of(table, clock, "cmp-1")
+    assert (found.verdict, found.reason) == (
+        model.DEGRADED,
+        model.STORAGE_FAILING,
+    )
 
 
 def test_loss_samples_alone_are_judged_by_their_loss(any_table, clock):
