@@ -346,9 +346,9 @@ HEALTH_OPTS: list[cfg.Opt] = [
         default=5,
         min=2,
         max=3600,
-        help="A host whose last sample (of any meter) was recorded by "
-        "the collector more than this many polling intervals ago is "
-        "stale.",
+        help="A host whose last heartbeat, hypervisor or storage sample "
+        "was recorded by the collector more than this many polling "
+        "intervals ago is stale.",
     ),
     cfg.IntOpt(
         "fail_cycles",

@@ -1,7 +1,8 @@
 """The verdict on one host from its facts, as a pure function.
 
-Order of seriousness: ``stale`` (no sample of any meter recorded for
-``stale_cycles`` intervals) hides everything else, since nothing else is
+Order of seriousness: ``stale`` (no sample of the meters the verdicts
+read, heartbeat, hypervisor or storage, recorded for ``stale_cycles``
+intervals) hides everything else, since nothing else is
 current; then storage (``failed`` after ``fail_cycles`` failing cycles,
 kept until ``recover_cycles`` good ones; ``degraded`` while failing for
 fewer cycles or while no address is reachable but packets still get
@@ -235,7 +236,8 @@ def judge_host(
         verdict.reasons = [model.HEARTBEAT_MISSING]
         verdict.since = facts.last_seen
         verdict.detail = (
-            f"no sample recorded for more than {settings.stale_after:g} s"
+            "no heartbeat, hypervisor or storage sample recorded for more "
+            f"than {settings.stale_after:g} s"
         )
         return Judgement(verdict, None)
     findings, state, alone = _storage_findings(facts, settings)

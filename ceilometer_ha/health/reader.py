@@ -35,7 +35,7 @@ class HostSummary(typing.NamedTuple):
 
     host: str
     cluster: str
-    # 1 when any row of the host was recorded within the stale limit.
+    # 1 when a row of a verdict meter was recorded within the stale limit.
     reporting: int
     addresses: int
     cut: int
@@ -81,10 +81,15 @@ def summary_query(
     stale = t.recorded_at < fresh_from
     is_cut = t.volume >= settings.failing_loss
     is_up = t.volume >= 0.5
-    # A host reports while any of its samples arrives, whatever the
-    # meter: each sample is a datagram of its own, and losing a few
+    # A host reports while any sample of the meters the verdicts read
+    # arrives: each sample is a datagram of its own, and losing a few
     # heartbeats in a row does not make a host that sends the rest stale.
-    reporting = sa.case((sa.func.max(t.recorded_at) >= fresh_from, 1), else_=0)
+    # The same meters as the rows read in detail (latest_rows), so that
+    # both paths agree.
+    last_seen = sa.func.max(
+        sa.case((t.meter.in_(VERDICT_METERS), t.recorded_at))
+    )
+    reporting = sa.case((last_seen >= fresh_from, 1), else_=0)
     first = (
         _packed(
             [

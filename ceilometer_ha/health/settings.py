@@ -35,7 +35,7 @@ class HealthSettings:
 
     @property
     def stale_after(self) -> float:
-        """Seconds without any recorded sample after which a host is stale."""
+        """Seconds without a verdict meter's sample: then a host is stale."""
         return self.stale_cycles * self.polling_interval
 
     @property

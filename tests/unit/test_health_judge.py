@@ -297,6 +297,43 @@ def test_an_address_gone_silent_beside_a_good_one_leaves_the_host_ok(
     assert verdict_of(table, clock, "cmp-1")[0].verdict == model.OK
 
 
+@pytest.mark.parametrize("explain", [(), ("cmp-1",)])
+def test_stale_is_judged_alike_with_and_without_detail(
+    any_table, clock, explain
+):
+    """A host whose heartbeat, hypervisor and storage samples stopped
+    while samples of a meter the verdicts do not read still arrive
+    (ha.management.loss) is stale, whether it is read in detail or
+    judged from the summary alone."""
+    table = any_table
+    for host in ("cmp-2", "cmp-3"):
+        table.host(host, {A: healthy()})
+    # On local disks: no storage row sends it to the detailed path.
+    table.host("cmp-1", heartbeat_age=8)
+    with table.engine.begin() as conn:
+        conn.execute(
+            models.latest.insert().values(
+                host="cmp-1",
+                meter="ha.management.loss",
+                resource_id="cmp-1-203.0.113.9",
+                cluster="rack-1",
+                message_id="management-1",
+                volume=0.0,
+                unit="",
+                timestamp=clock.now(),
+                recorded_at=clock.now(),
+                streak=30,
+                since=clock.now(),
+                resource_metadata="{}",
+            )
+        )
+    report = judge.judge(
+        table.engine, DEFAULTS, now=clock.now(), explain=explain
+    )
+    found = next(v for v in report.hosts if v.host == "cmp-1")
+    assert found.verdict == model.STALE
+
+
 def test_storage_outage_is_not_host_failures(table, clock):
     for index in range(4):
         table.host(f"cmp-{index}", {A: healthy() + [1.0] * 5})
