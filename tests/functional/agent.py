@@ -70,7 +70,7 @@ class AgentSettings:
     secret: str = TEST_SECRET
     ping_count: int = 2
     ping_interval: float = 0.05
-    ping_timeout: float = 1.0
+    ping_timeout: float = 0.5
     libvirt_uri: str | None = "test:///default"
     options: dict[str, dict[str, str]] = dataclasses.field(
         default_factory=dict
