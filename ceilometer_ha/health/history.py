@@ -54,15 +54,16 @@ def _concat_query(chunk, not_before) -> sa.Select:
 def _rows_query(chunk, not_before) -> sa.Select:
     t = models.sample.c
     return (
-        sa.select(t.host, t.resource_id, t.timestamp, t.volume, t.recorded_at)
-        .where(
+        sa.select(
+            t.host, t.resource_id, t.timestamp, t.volume, t.recorded_at
+        ).where(
             t.host.in_(chunk),
             # Written as the partial index's own condition, which SQLite
             # matches to it without looking at parameter values.
             sa.text(models.LOSS_INDEX_WHERE),
             t.timestamp >= not_before,
         )
-        .order_by(t.host, t.resource_id, t.recorded_at, t.timestamp)
+        # No ORDER BY: each address's samples are ordered here.
     )
 
 
