@@ -5,7 +5,7 @@ directory it removes afterwards:
 
 1. ``ceilometer-ha dbsync`` and ``ceilometer-collector-ha`` on SQLite,
    from the shipped controller ``ceilometer_ha.conf``;
-2. the stock ``ceilometer-polling --polling-namespaces compute`` with the
+2. the stock ``ceilometer-polling --polling-namespaces ha`` with the
    shipped compute ``ceilometer_ha.conf`` and ``pipeline_ha.yaml``,
    pinging the loopback addresses as its storage network and publishing
    signed UDP to the collector (no RabbitMQ: ``transport_url`` points at

@@ -72,6 +72,8 @@ class AgentSettings:
     ping_interval: float = 0.05
     ping_timeout: float = 0.5
     libvirt_uri: str | None = "test:///default"
+    # The shipped units' namespace; "compute" is the deployment notes'.
+    namespace: str = "ha"
     options: dict[str, dict[str, str]] = dataclasses.field(
         default_factory=dict
     )
@@ -155,7 +157,8 @@ def _udp_url(host: str, port: int) -> str:
 
 
 class PollingAgent:
-    """The stock ``ceilometer-polling --polling-namespaces compute``."""
+    """The stock ``ceilometer-polling --polling-namespaces ha`` (or the
+    settings' namespace)."""
 
     def __init__(
         self,
@@ -169,10 +172,12 @@ class PollingAgent:
         self.log_path = self.directory / "agent.log"
         self.argv = list(wrapper or []) + [
             str(polling_binary()),
-            "--polling-namespaces",
-            "compute",
             "--config-file",
             str(self.config_path),
+            # After the file, which sets it too: oslo.config takes the
+            # later of the two.
+            "--polling-namespaces",
+            settings.namespace,
         ]
         self.env = dict(os.environ)
         self.process: subprocess.Popen | None = None

@@ -7,10 +7,13 @@ must carry a signature that ceilometer's own ``verify_signature``
 accepts and metadata with this run's host and cluster.
 """
 
+import contextlib
 import importlib.util
 import re
 import signal
+import socket
 import subprocess
+import threading
 
 from ceilometer.publisher import utils as publisher_utils
 import pytest
@@ -68,10 +71,20 @@ def _expected_pairs(settings) -> set[tuple[str, str]]:
     return pairs
 
 
-@pytest.mark.parametrize("threads", ["1", "0"])  # 0: all pollsters at once
-def test_every_meter_arrives_signed_with_host_and_cluster(tmp_path, threads):
+@pytest.mark.parametrize(
+    "threads, namespace",
+    [
+        ("1", "ha"),
+        ("0", "ha"),  # 0: all pollsters at once
+        ("0", "compute"),  # the deployment notes' namespace
+    ],
+)
+def test_every_meter_arrives_signed_with_host_and_cluster(
+    tmp_path, threads, namespace
+):
     with agent.UdpCollector() as collector:
         settings = agent.AgentSettings(
+            namespace=namespace,
             collectors=[collector.address],
             storage=["127.0.0.1", "::1"],
             management=["127.0.0.2"],
@@ -119,6 +132,77 @@ def test_every_meter_arrives_signed_with_host_and_cluster(tmp_path, threads):
     assert "ceilometer_ha" not in _error_lines(log), log[-3000:]
     # The shipped configuration draws no advice either.
     assert "ceilometer_ha.pollsters.validate" not in log, log[-3000:]
+
+
+class SilentLibvirtd:
+    """A unix socket that accepts libvirt connections and never answers,
+    as a libvirtd whose threads are stuck on hung storage does."""
+
+    def __init__(self, directory) -> None:
+        self.path = str(directory / "libvirt-sock")
+        self.uri = f"qemu+unix:///system?socket={self.path}"
+        self._server = socket.socket(socket.AF_UNIX, socket.SOCK_STREAM)
+        self._held: list[socket.socket] = []
+
+    def __enter__(self) -> "SilentLibvirtd":
+        self._server.bind(self.path)
+        self._server.listen(16)
+        threading.Thread(target=self._accept, daemon=True).start()
+        return self
+
+    def _accept(self) -> None:
+        with contextlib.suppress(OSError):  # closed at exit
+            while True:
+                conn, _ = self._server.accept()
+                self._held.append(conn)
+
+    def __exit__(self, *exc) -> None:
+        self._server.close()
+        for conn in self._held:
+            conn.close()
+
+    @property
+    def connections(self) -> int:
+        return len(self._held)
+
+
+@pytest.mark.skipif(not HAVE_LIBVIRT, reason="needs the libvirt binding")
+def test_a_libvirtd_that_never_answers_holds_back_no_heartbeat(tmp_path):
+    """The agent starts while libvirtd accepts and never answers: in its
+    own namespace it loads none of ceilometer's compute pollsters (whose
+    inspector would connect at start with no timeout), and the
+    heartbeats arrive, the hypervisor said down by the bounded probe."""
+    with (
+        SilentLibvirtd(tmp_path) as libvirtd,
+        agent.UdpCollector() as collector,
+    ):
+        settings = agent.AgentSettings(
+            collectors=[collector.address],
+            storage=["127.0.0.1"],
+            interval=INTERVAL,
+            libvirt_uri=libvirtd.uri,
+        )
+        with agent.PollingAgent(tmp_path, settings) as polling:
+            collector.receive_until(
+                lambda got: (
+                    sum(s["counter_name"] == "ha.hypervisor.up" for s in got)
+                    >= 1
+                    and sum(s["counter_name"] == "ha.heartbeat" for s in got)
+                    >= 3
+                ),
+                STARTUP_TIMEOUT,
+            )
+            log = polling.log_text()
+        assert libvirtd.connections >= 1  # the probe did try it
+    beats = [
+        s for s in collector.samples if s["counter_name"] == "ha.heartbeat"
+    ]
+    assert len(beats) >= 3, log[-3000:]
+    [up, *_] = [
+        s for s in collector.samples if s["counter_name"] == "ha.hypervisor.up"
+    ]
+    assert up["counter_volume"] == 0, up["resource_metadata"]
+    assert up["resource_metadata"]["uri"] == libvirtd.uri
 
 
 def _error_lines(log: str) -> str:

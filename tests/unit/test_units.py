@@ -3,6 +3,7 @@
 The systemd unit is verified as :mod:`tests.unit.systemd_units` explains.
 """
 
+from importlib import metadata
 import os
 import pathlib
 import re
@@ -18,9 +19,10 @@ UNIT = REPO / "etc" / "systemd" / "ceilometer-polling-ha.service"
 UPSTART = REPO / "etc" / "init" / "ceilometer-polling-ha.conf"
 COMPUTE_CONF = REPO / "etc" / "ceilometer" / "compute" / "ceilometer_ha.conf"
 CHECK = "ceilometer-ha check-config /etc/ceilometer/ceilometer_ha.conf"
+# The namespace after the file, which sets one too: the later wins.
 COMMAND = (
-    "ceilometer-polling --polling-namespaces compute "
-    "--config-file /etc/ceilometer/ceilometer_ha.conf"
+    "ceilometer-polling --config-file /etc/ceilometer/ceilometer_ha.conf "
+    "--polling-namespaces ha"
 )
 
 
@@ -117,3 +119,29 @@ def test_the_unit_config_check_passes_on_the_shipped_config(tmp_path):
         check=False,
     )
     assert done.returncode == 0, done.stdout + done.stderr
+
+
+def test_the_ha_namespace_holds_every_pollster_of_ours():
+    """--polling-namespaces ha loads the same pollsters as the notes'
+    compute, and the discoveries they use (ceilometer's local_node)."""
+    groups = {
+        name: {
+            e.name: e.value
+            for e in metadata.entry_points(group=name)
+            if e.value.startswith("ceilometer_ha.")
+            or name == "ceilometer.discover.ha"
+        }
+        for name in (
+            "ceilometer.poll.compute",
+            "ceilometer.poll.ha",
+            "ceilometer.discover.compute",
+            "ceilometer.discover.ha",
+        )
+    }
+    assert groups["ceilometer.poll.ha"] == groups["ceilometer.poll.compute"]
+    assert len(groups["ceilometer.poll.ha"]) == 11
+    assert groups["ceilometer.discover.ha"] == {
+        **groups["ceilometer.discover.compute"],
+        "local_node": "ceilometer.polling.discovery.localnode:"
+        "LocalNodeDiscovery",
+    }
