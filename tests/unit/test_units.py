@@ -12,6 +12,8 @@ import stat
 import subprocess
 import sys
 
+import pytest
+
 from tests.unit import systemd_units
 
 REPO = pathlib.Path(__file__).resolve().parents[2]
@@ -145,3 +147,26 @@ def test_the_ha_namespace_holds_every_pollster_of_ours():
         "local_node": "ceilometer.polling.discovery.localnode:"
         "LocalNodeDiscovery",
     }
+
+
+@pytest.mark.parametrize(
+    "job", ["ceilometer-polling-ha.conf", "ceilometer-collector-ha.conf"]
+)
+def test_upstart_jobs_leave_an_existing_log_directory_alone(job, tmp_path):
+    """Made when missing, for the log file; an existing one (Debian's
+    ceilometer:adm 0750) keeps its owner and mode."""
+    script = (REPO / "etc" / "init" / job).read_text()
+    body = script.split("pre-start script\n", 1)[1].split("end script")[0]
+    commands = [
+        x.strip() for x in body.splitlines() if not x.strip().startswith("#")
+    ]
+    [line] = [x for x in commands if "/var/log" in x]
+    assert not line.startswith(("chown", "mkdir")), line
+    here = tmp_path / "log"
+    command = line.replace("/var/log/ceilometer", str(here))
+    command = command.replace("-o ceilometer -g ceilometer ", "")
+    subprocess.run(["sh", "-c", command], check=True)
+    assert stat.S_IMODE(here.stat().st_mode) == 0o750
+    here.chmod(0o710)
+    subprocess.run(["sh", "-c", command], check=True)
+    assert stat.S_IMODE(here.stat().st_mode) == 0o710
