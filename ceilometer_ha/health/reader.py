@@ -47,7 +47,8 @@ class HostSummary(typing.NamedTuple):
 
 
 # Counts are packed three or four to an integer, base 1000, so that a
-# host costs three columns to decode instead of nine (each count < 1000).
+# host costs three columns to decode instead of nine (each count < 1000;
+# silent addresses < 10**6, current verdict-meter rows in the top place).
 _BASE = 1000
 
 
@@ -69,9 +70,10 @@ def summary_query(
 
     One row, one text value: a line per host ``FIRST SECOND HOST\tCLUSTER``
     where FIRST is ``1000 * hypervisor_down + 10**6 * addresses + 10**9 *
-    silent_addresses + 10**12 * current rows of the verdict meters`` (the
-    last unbounded, in the top place; ``reporting`` is whether it is
-    above zero) and SECOND ``cut + 1000 *
+    silent_addresses + 10**15 * current rows of the verdict meters`` (the
+    silent addresses given six places, the last count unbounded in the
+    top place; ``reporting`` is whether it is above zero) and SECOND
+    ``cut + 1000 *
     cut_long + 10**6 * reachable + 10**9 * reachable_long`` (see
     :class:`HostSummary`). PyMySQL decodes rows and columns in pure
     Python; one value for 10,000 hosts costs less than 10,000 rows of
@@ -89,7 +91,7 @@ def summary_query(
     # The same meters as the rows read in detail (latest_rows), so that
     # both paths agree. Counted in the top place, by the branches that
     # test the meter anyway: a test of its own per row cost a tenth more.
-    fresh = b**4
+    fresh = b**5
     first = _packed(
         [
             (stale, _flag(t.meter == STORAGE_LOSS, b**3)),
@@ -254,14 +256,14 @@ def _unpack_counts(first: str, second: str) -> tuple[int, ...]:
     """The counts of ``HostSummary`` after host and cluster, in order."""
     a, b = int(first), int(second)
     return (
-        int(a >= 10**12),  # reporting
+        int(a >= 10**15),  # reporting
         a // 1000000 % 1000,  # addresses
         b % 1000,  # cut
         b // 1000 % 1000,  # cut_long
         b // 1000000 % 1000,  # reachable
         b // 1000000000,  # reachable_long
         a // 1000 % 1000,  # hypervisor_down
-        a // 1000000000 % 1000,  # silent_addresses
+        a // 10**9 % 10**6,  # silent_addresses
     )
 
 

@@ -334,6 +334,45 @@ def test_stale_is_judged_alike_with_and_without_detail(
     assert found.verdict == model.STALE
 
 
+@pytest.mark.parametrize("explain", [(), ("many",)])
+def test_a_thousand_silent_addresses_do_not_pass_for_a_current_sample(
+    any_table, clock, explain
+):
+    """The summary packs its counts into numbers: a host whose 1,000
+    storage addresses all fell silent, and nothing else arrives, is
+    stale, not ok, with or without detail."""
+    table = any_table
+    for host in ("cmp-2", "cmp-3"):
+        table.host(host, {A: healthy()})
+    old = clock.now() - datetime.timedelta(seconds=8)
+    with table.engine.begin() as conn:
+        conn.execute(
+            models.latest.insert(),
+            [
+                dict(
+                    host="many",
+                    meter="ha.storage.loss",
+                    resource_id=f"many-{index}",
+                    cluster="rack-1",
+                    message_id=f"many-{index}",
+                    volume=0.0,
+                    unit="",
+                    timestamp=old,
+                    recorded_at=old,
+                    streak=1,
+                    since=old,
+                    resource_metadata="{}",
+                )
+                for index in range(1000)
+            ],
+        )
+    report = judge.judge(
+        table.engine, DEFAULTS, now=clock.now(), explain=explain
+    )
+    found = next(v for v in report.hosts if v.host == "many")
+    assert found.verdict == model.STALE
+
+
 def test_storage_outage_is_not_host_failures(table, clock):
     for index in range(4):
         table.host(f"cmp-{index}", {A: healthy() + [1.0] * 5})
