@@ -161,7 +161,7 @@ def run(workdir: pathlib.Path, cycles_timeout: float) -> int:
             libvirt_uri=libvirt_uri(),
         )
         say(
-            f"ceilometer-polling (compute) as host {host!r}, storage "
+            f"ceilometer-polling (namespace ha) as host {host!r}, storage "
             f"addresses {', '.join(settings.storage)}, interval 1 s"
         )
         with agent_harness.PollingAgent(workdir / "agent", settings):
