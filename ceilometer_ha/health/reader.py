@@ -73,11 +73,10 @@ def summary_query(
     silent_addresses + 10**15 * current rows of the verdict meters`` (the
     silent addresses given six places, the last count unbounded in the
     top place; ``reporting`` is whether it is above zero) and SECOND
-    ``cut + 1000 *
-    cut_long + 10**6 * reachable + 10**9 * reachable_long`` (see
-    :class:`HostSummary`). PyMySQL decodes rows and columns in pure
-    Python; one value for 10,000 hosts costs less than 10,000 rows of
-    four columns.
+    ``cut + 1000 * cut_long + 10**6 * reachable + 10**9 *
+    reachable_long`` (see :class:`HostSummary`). PyMySQL decodes rows
+    and columns in pure Python; one value for 10,000 hosts costs less
+    than 10,000 rows of four columns.
     """
     t = models.latest.c
     b = _BASE
