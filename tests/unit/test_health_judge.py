@@ -158,16 +158,12 @@ def test_a_host_whose_heartbeats_are_lost_but_not_its_other_samples(
     table = any_table
     for host in ("cmp-1", "cmp-2", "cmp-3"):
         table.host(host, {A: healthy()})
-    old = clock.now() - datetime.timedelta(seconds=8)
-    with table.engine.begin() as conn:
-        conn.execute(
-            models.latest.update()
-            .where(
-                models.latest.c.host == "cmp-1",
-                models.latest.c.meter == reader.HEARTBEAT,
-            )
-            .values(recorded_at=old, timestamp=old)
-        )
+    _age_rows(
+        table,
+        8,
+        models.latest.c.host == "cmp-1",
+        models.latest.c.meter == reader.HEARTBEAT,
+    )
     found, report = verdict_of(table, clock, "cmp-1")
     assert found.verdict == model.OK
     assert report.can_judge
@@ -179,7 +175,7 @@ def test_a_host_whose_heartbeats_are_lost_but_not_its_other_samples(
         model.STALE,
         model.HEARTBEAT_MISSING,
     )
-    # Since its last sample of any meter, not its last heartbeat.
+    # Since its last sample of a verdict meter, not its last heartbeat.
     assert found.since == clock.now() - datetime.timedelta(seconds=5.5)
 
 
@@ -208,16 +204,42 @@ def test_an_outage_is_a_share_of_the_hosts_that_use_storage(table, clock):
     assert not report.clusters[0].storage_outage
 
 
-def _age_address(table, host, address, seconds):
-    """Make the latest rows of one address of ``host`` ``seconds`` old,
-    as when its samples stopped arriving that long ago."""
+def _age_rows(table, seconds, *where):
+    """Make the latest rows ``where`` selects ``seconds`` old, as when
+    their samples stopped arriving that long ago."""
     old = table.clock.now() - datetime.timedelta(seconds=seconds)
     with table.engine.begin() as conn:
         conn.execute(
             models.latest.update()
-            .where(models.latest.c.resource_id == f"{host}-{address}")
+            .where(*where)
             .values(recorded_at=old, timestamp=old)
         )
+
+
+def _age_address(table, host, address, seconds):
+    _age_rows(
+        table, seconds, models.latest.c.resource_id == f"{host}-{address}"
+    )
+
+
+def _latest_row(host, meter, resource_id, at, **values):
+    """An ``ha_latest`` row of ``host`` recorded (and stamped) at ``at``."""
+    row = dict(
+        host=host,
+        meter=meter,
+        resource_id=resource_id,
+        cluster="rack-1",
+        message_id=f"{resource_id}-{meter}",
+        volume=0.0,
+        unit="",
+        timestamp=at,
+        recorded_at=at,
+        streak=1,
+        since=at,
+        resource_metadata="{}",
+    )
+    row.update(values)
+    return row
 
 
 @pytest.mark.parametrize("cut_cycles", [2, 65])
@@ -313,18 +335,13 @@ def test_stale_is_judged_alike_with_and_without_detail(
     with table.engine.begin() as conn:
         conn.execute(
             models.latest.insert().values(
-                host="cmp-1",
-                meter="ha.management.loss",
-                resource_id="cmp-1-203.0.113.9",
-                cluster="rack-1",
-                message_id="management-1",
-                volume=0.0,
-                unit="",
-                timestamp=clock.now(),
-                recorded_at=clock.now(),
-                streak=30,
-                since=clock.now(),
-                resource_metadata="{}",
+                _latest_row(
+                    "cmp-1",
+                    "ha.management.loss",
+                    "cmp-1-203.0.113.9",
+                    clock.now(),
+                    streak=30,
+                )
             )
         )
     report = judge.judge(
@@ -349,21 +366,8 @@ def test_a_thousand_silent_addresses_do_not_pass_for_a_current_sample(
         conn.execute(
             models.latest.insert(),
             [
-                dict(
-                    host="many",
-                    meter="ha.storage.loss",
-                    resource_id=f"many-{index}",
-                    cluster="rack-1",
-                    message_id=f"many-{index}",
-                    volume=0.0,
-                    unit="",
-                    timestamp=old,
-                    recorded_at=old,
-                    streak=1,
-                    since=old,
-                    resource_metadata="{}",
-                )
-                for index in range(1000)
+                _latest_row("many", "ha.storage.loss", f"many-{i}", old)
+                for i in range(1000)
             ],
         )
     report = judge.judge(
