@@ -109,12 +109,13 @@ def check_file(
         for problem in pipeline_files.problems(conf):
             findings.error(path, problem)
         if compute:  # what the agent would run with, defaults included
+            sources = advice.polled_sources(conf)  # read once for both
             for problem in advice.delivery_problems(
-                conf, named_load_errors=False
+                conf, named_load_errors=False, sources=sources
             ):
                 findings.error(path, problem)
             try:
-                slow = advice.slow_cycle(conf)
+                slow = advice.slow_cycle(conf, sources)
             except (cfg.Error, ValueError):
                 slow = None  # a bad ping value, reported above
             if slow:

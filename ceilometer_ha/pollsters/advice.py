@@ -39,7 +39,9 @@ def no_storage_address(conf: cfg.ConfigOpts) -> str | None:
     )
 
 
-def slow_cycle(conf: cfg.ConfigOpts) -> str | None:
+def slow_cycle(
+    conf: cfg.ConfigOpts, sources: list | str | None = None
+) -> str | None:
     """The advice when a ping run outlasts the polling interval.
 
     ceilometer starts the next cycle only once every pollster of the
@@ -48,8 +50,10 @@ def slow_cycle(conf: cfg.ConfigOpts) -> str | None:
     than the controllers' ``[health] polling_interval`` counts them, a
     cut takes longer to fail a host, and a long enough run makes it
     stale. The compute options must be registered and valid.
+    ``sources``: what :func:`polled_sources` returned, if read already.
     """
-    sources = _polled_sources(conf)
+    if sources is None:
+        sources = polled_sources(conf)
     if isinstance(sources, str):
         return None  # reported by delivery_problems
     intervals = [
@@ -82,18 +86,21 @@ def advise_compute_conf(conf: cfg.ConfigOpts) -> list[str]:
     defaults the health samples would silently go nowhere useful.
     """
     advice = []
-    for check in (no_storage_address, slow_cycle):
+    sources = polled_sources(conf)
+    for check in (no_storage_address, lambda c: slow_cycle(c, sources)):
         try:
             found = check(conf)
         except (cfg.Error, ValueError):
             found = None  # a bad value, which validation reports
         if found:
             advice.append(found)
-    return advice + delivery_problems(conf)
+    return advice + delivery_problems(conf, sources=sources)
 
 
 def delivery_problems(
-    conf: cfg.ConfigOpts, named_load_errors: bool = True
+    conf: cfg.ConfigOpts,
+    named_load_errors: bool = True,
+    sources: list | str | None = None,
 ) -> list[str]:
     """Settings with which no health sample reaches the collectors, each
     naming its option and the fix.
@@ -105,6 +112,7 @@ def delivery_problems(
     polling worker then exits at every start). ``named_load_errors``
     false leaves out a polling file that the configuration names itself
     and that cannot be loaded: ``pipeline_files.problems`` reports it.
+    ``sources``: what :func:`polled_sources` returned, if read already.
     """
     problems = []
     driver = _option(conf, "publisher_notifier", "telemetry_driver")
@@ -121,7 +129,13 @@ def delivery_problems(
     label = f"[polling] cfg_file {polling_file}"
     if not named:
         label += " (ceilometer's default)"
-    meters = _polled_meters(conf)
+    if sources is None:
+        sources = polled_sources(conf)
+    meters = (
+        sources
+        if isinstance(sources, str)
+        else [m for m in HA_METERS if any(s.support_meter(m) for s in sources)]
+    )
     if isinstance(meters, str):
         if named_load_errors or not named:
             problems.append(
@@ -142,7 +156,7 @@ def _option(conf: cfg.ConfigOpts, group: str, name: str):
         return None
 
 
-def _polled_sources(conf: cfg.ConfigOpts) -> list | str:
+def polled_sources(conf: cfg.ConfigOpts) -> list | str:
     """The polling file's sources, or why it cannot be loaded."""
     # Imported late: the check-config command may run without an agent.
     from ceilometer.polling import manager as polling_manager
@@ -152,11 +166,3 @@ def _polled_sources(conf: cfg.ConfigOpts) -> list | str:
     except Exception as exc:  # any YAML or ceilometer config error
         why = " ".join(str(exc).split())
         return f"cannot be loaded ({why or type(exc).__name__})"
-
-
-def _polled_meters(conf: cfg.ConfigOpts) -> list[str] | str:
-    """The ha.* meters the polling file selects, or why it cannot load."""
-    sources = _polled_sources(conf)
-    if isinstance(sources, str):
-        return sources
-    return [m for m in HA_METERS if any(s.support_meter(m) for s in sources)]
