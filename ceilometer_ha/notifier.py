@@ -57,6 +57,8 @@ class PipelineDriver(notifier.Driver):
         super().__init__(conf, topics, transport)
         self._lock = threading.Lock()
         self._manager: sample_pipeline.SamplePipelineManager | None = None
+        # Meter names whose route to a collector was checked.
+        self._routed: set[str] = set()
 
     def pipeline_manager(self) -> sample_pipeline.SamplePipelineManager:
         """Built on first use from ``[DEFAULT] pipeline_cfg_file``."""
@@ -86,11 +88,30 @@ class PipelineDriver(notifier.Driver):
             samples = samples_from_payload(payload)
             if not samples:
                 return
-            with self.pipeline_manager().publisher() as publish:
+            manager = self.pipeline_manager()
+            self._check_routes(manager, samples)
+            with manager.publisher() as publish:
                 publish(samples)
         except Exception:
             # Never let a pipeline or publisher error reach the poller.
             LOG.exception("Cannot publish %s polled samples", _count(message))
+
+    def _check_routes(
+        self,
+        manager: sample_pipeline.SamplePipelineManager,
+        samples: list[sample.Sample],
+    ) -> None:
+        """Log once per meter name that no sink sends to a collector."""
+        for name in {s.name for s in samples} - self._routed:
+            self._routed.add(name)
+            if not pipeline_files.reaches_collector(manager, name):
+                LOG.error(
+                    "%s samples reach no collector: no sink of [DEFAULT] "
+                    "pipeline_cfg_file %s sends them to a udp:// publisher "
+                    "that names a host; the controllers never see them",
+                    name,
+                    self.conf.pipeline_cfg_file,
+                )
 
 
 def _count(message: typing.Any) -> int:

@@ -15,8 +15,10 @@ Reports, for a compute-node or controller ``ceilometer_ha.conf``:
   at start, and a bad value there stops the agent. The collector never
   reads them, so in any other file they are a warning;
 * in a compute node's file, no address to ping at all (an error), no
-  ``storage_server_address`` or a ping run that outlasts the polling
-  interval (``advice.slow_cycle``): warnings;
+  ``storage_server_address``, a ping run that outlasts the polling
+  interval (``advice.slow_cycle``) or the ``compute`` polling namespace,
+  whose libvirt connection can hold the agent
+  (``advice.compute_namespace``): warnings;
 * polling and pipeline files the file names that ceilometer's managers
   cannot load, and sink publishers that would publish nothing
   (``pollsters.pipeline_files``): errors;
@@ -24,7 +26,9 @@ Reports, for a compute-node or controller ``ceilometer_ha.conf``:
   never reach the collectors (``advice.delivery_problems``): a
   ``[publisher_notifier] telemetry_driver`` other than ``ha_pipeline``,
   a ``[polling] cfg_file``, ceilometer's default ``polling.yaml``
-  included, that cannot be loaded or selects no ``ha.*`` meter: errors;
+  included, that cannot be loaded or selects no ``ha.*`` meter, a
+  ``[DEFAULT] pipeline_cfg_file``, ceilometer's default ``pipeline.yaml``
+  included, that sends a polled ``ha.*`` meter to no collector: errors;
 * a ``[publisher] telemetry_secret`` the file leaves empty or at a
   placeholder (ceilometer's, or a shipped file's), which the collector
   refuses unless ``allow_unsigned``, or sets to the one printed in the
@@ -105,6 +109,9 @@ def check_file(
             findings.error(path, missing)
         elif storage:
             findings.warning(path, storage)
+        namespace = advice.compute_namespace(conf)
+        if namespace:
+            findings.warning(path, namespace)
     with _quiet("ceilometer"):  # its own log of what is reported here
         for problem in pipeline_files.problems(conf):
             findings.error(path, problem)

@@ -39,6 +39,28 @@ def no_storage_address(conf: cfg.ConfigOpts) -> str | None:
     )
 
 
+def compute_namespace(conf: cfg.ConfigOpts) -> str | None:
+    """The advice when the agent loads ceilometer's compute pollsters.
+
+    With the ``compute`` namespace (ceilometer's default, and the
+    deployment notes' file) the agent also loads ceilometer's instance
+    pollsters, whose libvirt inspector connects when the agent starts,
+    with no timeout: a libvirtd that accepts and never answers holds the
+    agent before its first health sample, and the host goes stale while
+    its instances may still run. ``ha`` loads only ours.
+    """
+    namespaces = _option(conf, None, "polling_namespaces")
+    if not namespaces or "compute" not in namespaces:
+        return None
+    return (
+        "[DEFAULT] polling_namespaces includes compute: ceilometer's "
+        "instance pollsters are loaded too, and their libvirt connection "
+        "at start has no timeout, so a libvirtd that accepts and never "
+        "answers stops every health sample; set it to ha (the shipped "
+        "units pass --polling-namespaces ha, which overrides the file)"
+    )
+
+
 def slow_cycle(
     conf: cfg.ConfigOpts, sources: list | str | None = None
 ) -> str | None:
@@ -87,7 +109,12 @@ def advise_compute_conf(conf: cfg.ConfigOpts) -> list[str]:
     """
     advice = []
     sources = polled_sources(conf)
-    for check in (no_storage_address, lambda c: slow_cycle(c, sources)):
+    checks = (
+        no_storage_address,
+        compute_namespace,
+        lambda c: slow_cycle(c, sources),
+    )
+    for check in checks:
         try:
             found = check(conf)
         except (cfg.Error, ValueError):
@@ -106,10 +133,13 @@ def delivery_problems(
     naming its option and the fix.
 
     ``[publisher_notifier] telemetry_driver`` other than ``ha_pipeline``
-    (ceilometer's default sends the samples to the message bus), and a
+    (ceilometer's default sends the samples to the message bus), a
     ``[polling] cfg_file`` (ceilometer's default ``polling.yaml`` when
     unset) that selects no ``ha.*`` meter or cannot be loaded (the
-    polling worker then exits at every start). ``named_load_errors``
+    polling worker then exits at every start), and a ``[DEFAULT]
+    pipeline_cfg_file`` (ceilometer's ``pipeline.yaml``, to Gnocchi, when
+    unset) that sends some polled ``ha.*`` meter to no collector.
+    ``named_load_errors``
     false leaves out a polling file that the configuration names itself
     and that cannot be loaded: ``pipeline_files.problems`` reports it.
     ``sources``: what :func:`polled_sources` returned, if read already.
@@ -146,12 +176,35 @@ def delivery_problems(
         problems.append(
             f"{label} polls no ha.* meter; point it at pipeline_ha.yaml"
         )
+    elif driver == "ha_pipeline":
+        problems += _unpublished(conf, meters)
     return problems
 
 
-def _option(conf: cfg.ConfigOpts, group: str, name: str):
+def _unpublished(conf: cfg.ConfigOpts, meters: list[str]) -> list[str]:
+    """The polled ``meters`` that the in-process pipeline would send to
+    no collector: the controllers would judge the host without them."""
+    named = pipeline_files.set_in_a_file(conf, "pipeline_cfg_file", None)
+    label = f"[DEFAULT] pipeline_cfg_file {conf.pipeline_cfg_file}"
+    if not named:
+        label += " (ceilometer's default)"
+    missing = pipeline_files.unpublished(conf, meters)
+    if isinstance(missing, str):
+        # A file the configuration names: pipeline_files.problems
+        # reports it, and the agent's in-process driver logs it.
+        return [] if named else [f"{label}: {missing}"]
+    if not missing:
+        return []
+    return [
+        f"{label} sends {', '.join(missing)} to no collector (no sink "
+        "with a udp:// publisher naming a host): the controllers never "
+        "see them; point it at pipeline_ha.yaml"
+    ]
+
+
+def _option(conf: cfg.ConfigOpts, group: str | None, name: str):
     try:
-        return getattr(getattr(conf, group), name)
+        return getattr(getattr(conf, group) if group else conf, name)
     except (cfg.NoSuchOptError, AttributeError):
         return None
 

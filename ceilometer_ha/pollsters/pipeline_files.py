@@ -15,6 +15,9 @@ it cannot load (``upd://`` for ``udp://``) and builds the sink without
 it, and a ``udp://`` URL without a host loads but every send fails.
 :func:`publisher_problems` finds both, for ``check-config`` and for the
 in-process driver (``ceilometer_ha.notifier``), which logs them.
+:func:`unpublished` finds the meters that no sink sends to a collector
+at all (ceilometer's default ``pipeline.yaml`` sends every meter to
+Gnocchi).
 """
 
 from oslo_config import cfg
@@ -103,6 +106,22 @@ def publisher_problems(conf: cfg.ConfigOpts, manager) -> list[str]:
     return found
 
 
+def reaches_collector(manager, meter: str) -> bool:
+    """Whether a sink of ``manager`` (a loaded ``SamplePipelineManager``)
+    publishes ``meter`` to a collector: a ``udp://`` publisher that
+    loaded and names a host."""
+    from ceilometer.publisher import udp
+
+    return any(
+        pipeline.source.support_meter(meter)
+        and any(
+            isinstance(publisher, udp.UDPPublisher) and publisher.host
+            for publisher in pipeline.sink.publishers
+        )
+        for pipeline in manager.pipelines
+    )
+
+
 def _load_again(conf: cfg.ConfigOpts, urls: list[str]) -> list[tuple]:
     """(url, its publisher or the exception loading it raised), as
     ceilometer's sink loads them."""
@@ -118,3 +137,48 @@ def _load_again(conf: cfg.ConfigOpts, urls: list[str]) -> list[tuple]:
         except Exception as exc:  # whatever the plugin raises
             pairs.append((url, exc))
     return pairs
+
+
+def unpublished(conf: cfg.ConfigOpts, meters: list[str]) -> list[str] | str:
+    """Which of ``meters`` no sink of ``[DEFAULT] pipeline_cfg_file``
+    publishes to a collector (a ``udp://`` URL that names a host), or
+    why the file cannot be read.
+
+    The file is found as ceilometer finds it (ceilometer's own
+    ``pipeline.yaml`` when unset) and read without loading its
+    publishers: loading a ``gnocchi://`` one asks Keystone.
+    """
+    from ceilometer import agent
+    from ceilometer.pipeline import sample as sample_pipeline
+    from oslo_utils import netutils
+
+    try:
+        definition = agent.ConfigManagerBase(conf).load_config(
+            conf.pipeline_cfg_file
+        )
+        urls = {
+            sink["name"]: sink.get("publishers") or []
+            for sink in definition["sinks"]
+        }
+        sources = [
+            (sample_pipeline.SampleSource(source), source.get("sinks") or [])
+            for source in definition["sources"]
+        ]
+    except Exception as exc:  # whatever the YAML or ceilometer raises
+        why = " ".join(str(exc).split())
+        return f"cannot be loaded ({why or type(exc).__name__})"
+
+    def to_collector(url: str) -> bool:
+        parsed = netutils.urlsplit(url if "://" in url else url + "://")
+        return parsed.scheme == "udp" and bool(parsed.hostname)
+
+    collected = {
+        meter
+        for meter in meters
+        for source, sinks in sources
+        if source.support_meter(meter)
+        and any(
+            to_collector(url) for sink in sinks for url in urls.get(sink, [])
+        )
+    }
+    return [meter for meter in meters if meter not in collected]

@@ -25,6 +25,7 @@ from ceilometer_ha.probes import results
 BASE_CONF = """
 [DEFAULT]
 host = compute-1
+polling_namespaces = ha
 [compute]
 storage_server_address = 192.0.2.10, 192.0.2.20
 cluster = cluster-a

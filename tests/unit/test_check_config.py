@@ -5,9 +5,11 @@ import pathlib
 from ceilometer import messaging
 from oslo_config import cfg
 import pytest
+import yaml
 
 from ceilometer_ha.cmd import known_options
 from ceilometer_ha.cmd import manage
+from ceilometer_ha.pollsters import advice
 
 ROOT = pathlib.Path(__file__).resolve().parents[2]
 CONTROLLER_SEED = ROOT / "tests/functional/data/controller_ceilometer_ha.conf"
@@ -46,10 +48,12 @@ username = ceilometer
 password = a1b2c3d4e5
 """
 # What a compute file needs besides, for its samples to reach the
-# collectors (the notes' file leaves both at ceilometer's defaults).
+# collectors (the notes' file leaves all three at ceilometer's defaults,
+# pipeline_cfg_file in a misspelt [DEFAULT]).
 DELIVERY = (
     "[publisher_notifier]\ntelemetry_driver = ha_pipeline\n"
     f"[polling]\ncfg_file = {SHIPPED_PIPELINE}\n"
+    f"[DEFAULT]\npipeline_cfg_file = {SHIPPED_PIPELINE}\n"
 )
 NOT_DELIVERED = (
     "[publisher_notifier] telemetry_driver is 'messagingv2': samples go "
@@ -133,8 +137,20 @@ def test_compute_seed_spelt_right_delivers_nothing(compute_seed, capsys):
             "[polling] cfg_file cpu.yaml polls no ha.* meter; point it at "
             "pipeline_ha.yaml",
         ),
+        (
+            "pipeline_cfg_file = pipeline_ha.yaml",
+            "",
+            "[DEFAULT] pipeline_cfg_file pipeline.yaml (ceilometer's "
+            f"default) sends {', '.join(advice.HA_METERS)} to no collector",
+        ),
     ],
-    ids=["default-driver", "messaging-driver", "default-polling", "no-ha"],
+    ids=[
+        "default-driver",
+        "messaging-driver",
+        "default-polling",
+        "no-ha",
+        "default-pipeline",
+    ],
 )
 def test_a_compute_file_that_delivers_nothing_is_an_error(
     installed_compute, capsys, line, replacement, said
@@ -155,6 +171,39 @@ def test_a_compute_file_that_delivers_nothing_is_an_error(
     assert errors[0].startswith(f"ERROR {installed_compute}: {said}"), lines
     fixes = ("; set it to ha_pipeline", "; point it at pipeline_ha.yaml")
     assert errors[0].endswith(fixes), lines
+
+
+def test_meters_sent_to_no_collector_are_an_error(installed_compute, capsys):
+    """A pipeline file that loads and publishes, but sends one storage
+    meter elsewhere: the verdicts would never see storage cut."""
+    pipeline = installed_compute.parent / "pipeline_ha.yaml"
+    definition = yaml.safe_load(pipeline.read_text())
+    [source] = definition["sources"]
+    source["meters"] = [m for m in source["meters"] if m != "ha.storage.*"] + [
+        "ha.storage.loss",
+        "ha.storage.rtt",
+    ]
+    definition["sources"].append(
+        {
+            "name": "reach",
+            "interval": source["interval"],
+            "meters": ["ha.storage.reachable"],
+            "sinks": ["elsewhere"],
+        }
+    )
+    definition["sinks"].append(
+        {"name": "elsewhere", "publishers": ["test://"]}
+    )
+    pipeline.write_text(yaml.safe_dump(definition))
+    code, lines = check(capsys, installed_compute)
+    errors = [x for x in lines if x.startswith("ERROR")]
+    assert code == 1
+    assert errors == [
+        f"ERROR {installed_compute}: [DEFAULT] pipeline_cfg_file "
+        "pipeline_ha.yaml sends ha.storage.reachable to no collector (no "
+        "sink with a udp:// publisher naming a host): the controllers "
+        "never see them; point it at pipeline_ha.yaml"
+    ]
 
 
 def test_controller_seed_is_clean_but_for_two_warnings(capsys):

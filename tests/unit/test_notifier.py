@@ -2,9 +2,11 @@
 
 import concurrent.futures
 import logging
+import socket
 
 from ceilometer import sample
 from ceilometer.publisher import utils as publisher_utils
+import yaml
 
 from ceilometer_ha import notifier
 from tests.unit import fakes
@@ -140,7 +142,58 @@ def test_a_publisher_that_publishes_nothing_is_an_error(tmp_path, caplog):
         f"[DEFAULT] pipeline_cfg_file {pipeline}: sink ha_sink: publisher "
         "upd://127.0.0.1 cannot be loaded (No 'ceilometer.sample.publisher' "
         "driver found, looking for 'upd'); ceilometer leaves it out: "
-        "samples sent there go nowhere"
+        "samples sent there go nowhere",
+        "ha.heartbeat samples reach no collector: no sink of [DEFAULT] "
+        f"pipeline_cfg_file {pipeline} sends them to a udp:// publisher "
+        "that names a host; the controllers never see them",
     ]
     # The publisher that loaded still publishes.
     assert [s.name for s in _recorded(driver)] == ["ha.heartbeat"] * 2
+
+
+def test_meters_sent_to_no_collector_are_an_error_once(tmp_path, caplog):
+    """Heartbeats go to a collector, storage samples only to another
+    sink: the storage meter is named once, whatever is published."""
+    with socket.socket(socket.AF_INET, socket.SOCK_DGRAM) as collector:
+        collector.bind(("127.0.0.1", 0))
+        port = collector.getsockname()[1]
+        pipeline = tmp_path / "pipeline_ha.yaml"
+        definition = {
+            "sources": [
+                {"name": "beat", "meters": ["ha.heartbeat"], "sinks": ["ha"]},
+                {"name": "disk", "meters": ["ha.storage.*"], "sinks": ["x"]},
+            ],
+            "sinks": [
+                {"name": "ha", "publishers": [f"udp://127.0.0.1:{port}"]},
+                {"name": "x", "publishers": ["test://"]},
+            ],
+        }
+        pipeline.write_text(yaml.safe_dump(definition))
+        conf = fakes.ceilometer_conf(
+            tmp_path,
+            f"[DEFAULT]\npipeline_cfg_file = {pipeline}\n"
+            f"[publisher]\ntelemetry_secret = {SECRET}\n",
+        )
+        driver = notifier.PipelineDriver(conf, [], None)
+        caplog.set_level(logging.ERROR, logger="ceilometer_ha")
+        for _ in range(3):
+            driver.notify(
+                {},
+                _message(
+                    _signed("ha.heartbeat", 1), _signed("ha.storage.loss", 0)
+                ),
+                "SAMPLE",
+                None,
+            )
+        collector.settimeout(5)
+        assert collector.recv(65535)  # a heartbeat reached the collector
+    ours = [
+        r.getMessage()
+        for r in caplog.records
+        if r.name.startswith("ceilometer_ha") and r.levelno == logging.ERROR
+    ]
+    assert ours == [
+        "ha.storage.loss samples reach no collector: no sink of [DEFAULT] "
+        f"pipeline_cfg_file {pipeline} sends them to a udp:// publisher "
+        "that names a host; the controllers never see them"
+    ]

@@ -17,6 +17,12 @@ SHIPPED_PIPELINE = (
     pathlib.Path(__file__).resolve().parents[2]
     / "etc/ceilometer/pipeline_ha.yaml"
 )
+# What the agent needs besides, for its samples to reach the collectors.
+DELIVERY = (
+    "[publisher_notifier]\ntelemetry_driver = ha_pipeline\n"
+    f"[polling]\ncfg_file = {SHIPPED_PIPELINE}\n"
+    f"[DEFAULT]\npipeline_cfg_file = {SHIPPED_PIPELINE}\n"
+)
 
 
 def _conf(tmp_path, compute_lines, default_section="[DEFAULT]"):
@@ -149,21 +155,41 @@ def test_only_the_polling_master_is_stopped():
 
 
 def test_ceilometer_defaults_are_advised_against(tmp_path):
-    conf = fakes.ceilometer_conf(tmp_path)
+    conf = fakes.ceilometer_conf(
+        tmp_path, fakes.BASE_CONF.replace("polling_namespaces = ha\n", "")
+    )
     advice = advice_mod.advise_compute_conf(conf)
-    assert len(advice) == 2, advice
-    assert advice[0].startswith("[publisher_notifier] telemetry_driver")
-    assert "ha_pipeline" in advice[0]
+    assert len(advice) == 3, advice
+    # ceilometer's default namespaces: compute and central.
+    assert advice[0].startswith("[DEFAULT] polling_namespaces includes")
+    assert advice[1].startswith("[publisher_notifier] telemetry_driver")
+    assert "ha_pipeline" in advice[1]
     # ceilometer's default polling.yaml: absent here, or without ha.*
-    assert advice[1].startswith("[polling] cfg_file polling.yaml")
+    assert advice[2].startswith("[polling] cfg_file polling.yaml")
+
+
+@pytest.mark.parametrize(
+    "namespaces, advised",
+    [(["compute"], True), (["ha"], False), (["ha", "central"], False)],
+)
+def test_the_compute_namespace_is_advised_against(
+    tmp_path, namespaces, advised
+):
+    """The agent as the deployment notes start it loads ceilometer's
+    instance pollsters, whose libvirt connection can hold it; the
+    shipped units pass --polling-namespaces ha."""
+    conf = fakes.ceilometer_conf(tmp_path, fakes.BASE_CONF + DELIVERY)
+    conf.set_override("polling_namespaces", namespaces)
+    found = advice_mod.compute_namespace(conf)
+    assert (found is not None) == advised, found
+    assert advice_mod.advise_compute_conf(conf) == ([found] if found else [])
 
 
 def test_management_addresses_alone_are_advised(tmp_path):
     conf = fakes.ceilometer_conf(
         tmp_path,
         fakes.BASE_CONF.replace("storage_server_address", "management_address")
-        + "[publisher_notifier]\ntelemetry_driver = ha_pipeline\n"
-        + f"[polling]\ncfg_file = {SHIPPED_PIPELINE}\n",
+        + DELIVERY,
     )
     assert validate.validate_compute_conf(conf) == []
     [advice] = advice_mod.advise_compute_conf(conf)
@@ -215,8 +241,7 @@ def test_a_ping_run_longer_than_the_interval_is_advised(tmp_path):
         tmp_path,
         fakes.BASE_CONF
         + "ping_count = 6\nping_interval = 1.0\nping_timeout = 1.0\n"
-        + "[publisher_notifier]\ntelemetry_driver = ha_pipeline\n"
-        + f"[polling]\ncfg_file = {SHIPPED_PIPELINE}\n",
+        + DELIVERY,
     )
     assert validate.validate_compute_conf(conf) == []
     [advice] = advice_mod.advise_compute_conf(conf)
@@ -227,8 +252,6 @@ def test_a_ping_run_longer_than_the_interval_is_advised(tmp_path):
 def test_the_shipped_ping_run_fits_the_interval(tmp_path):
     conf = fakes.ceilometer_conf(
         tmp_path,
-        fakes.BASE_CONF
-        + "[publisher_notifier]\ntelemetry_driver = ha_pipeline\n"
-        + f"[polling]\ncfg_file = {SHIPPED_PIPELINE}\n",
+        fakes.BASE_CONF + DELIVERY,
     )
     assert advice_mod.slow_cycle(conf) is None
