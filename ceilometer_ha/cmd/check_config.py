@@ -18,12 +18,14 @@ Reports, for a compute-node or controller ``ceilometer_ha.conf``:
   ``storage_server_address``, a ping run that outlasts the polling
   interval (``advice.slow_cycle``) or the ``compute`` polling namespace,
   whose libvirt connection can hold the agent
-  (``advice.compute_namespace``): warnings;
+  (``advice.compute_namespace``), a ``udp://`` collector named by host
+  name, looked up for every datagram (``advice.collectors_by_name``):
+  warnings;
 * polling and pipeline files the file names that ceilometer's managers
   cannot load, and sink publishers that would publish nothing
   (``pollsters.pipeline_files``): errors;
 * in a compute node's file, settings with which the agent's samples
-  never reach the collectors (``advice.delivery_problems``): a
+  never reach the collectors (``delivery.problems``): a
   ``[publisher_notifier] telemetry_driver`` other than ``ha_pipeline``,
   a ``[polling] cfg_file``, ceilometer's default ``polling.yaml``
   included, that cannot be loaded or selects no ``ha.*`` meter, a
@@ -64,6 +66,7 @@ from ceilometer_ha.cmd import config_names
 from ceilometer_ha.cmd import known_options
 from ceilometer_ha.collector import config_check
 from ceilometer_ha.pollsters import advice
+from ceilometer_ha.pollsters import delivery
 from ceilometer_ha.pollsters import pipeline_files
 from ceilometer_ha.pollsters import validate
 
@@ -102,31 +105,21 @@ def check_file(
     else:
         try:
             missing = validate.missing_address(conf)
-            storage = advice.no_storage_address(conf)
         except (cfg.Error, ValueError):
-            missing = storage = None  # a bad address value, reported above
+            missing = None  # a bad address value, reported above
         if missing:
             findings.error(path, missing)
-        elif storage:
-            findings.warning(path, storage)
-        namespace = advice.compute_namespace(conf)
-        if namespace:
-            findings.warning(path, namespace)
     with _quiet("ceilometer"):  # its own log of what is reported here
         for problem in pipeline_files.problems(conf):
             findings.error(path, problem)
         if compute:  # what the agent would run with, defaults included
-            sources = advice.polled_sources(conf)  # read once for both
-            for problem in advice.delivery_problems(
+            sources = delivery.polled_sources(conf)  # read once for both
+            for problem in delivery.problems(
                 conf, named_load_errors=False, sources=sources
             ):
                 findings.error(path, problem)
-            try:
-                slow = advice.slow_cycle(conf, sources)
-            except (cfg.Error, ValueError):
-                slow = None  # a bad ping value, reported above
-            if slow:
-                findings.warning(path, slow)
+            for warning in advice.compute_warnings(conf, sources):
+                findings.warning(path, warning)
     _check_secret(path, conf, findings, collector_checked)
     return conf
 

@@ -1,26 +1,21 @@
 """Compute settings that are valid but probably not meant.
 
-The agent runs with them (someone may deliberately route the samples
-over the message bus) and logs them once at WARNING
-(``validate.enforce``); ``ceilometer-ha check-config`` reports the
-ones with which no sample would reach the collectors as errors
-(:func:`delivery_problems`), so that the unit's ``ExecStartPre=``
-refuses to start such an agent, and the others as warnings.
+The agent runs with them and logs them once at WARNING
+(``validate.enforce``), with the settings of ``delivery`` under which no
+sample would reach the collectors; ``ceilometer-ha check-config``
+reports these as warnings (:func:`compute_warnings`), those as errors.
 """
 
 from oslo_config import cfg
 
+from ceilometer_ha.pollsters import delivery
 from ceilometer_ha.pollsters import pipeline_files
-
-HA_METERS = [
-    f"ha.{network}.{kind}"
-    for network in ("storage", "management", "tenant")
-    for kind in ("reachable", "loss", "rtt")
-] + ["ha.hypervisor.up", "ha.heartbeat"]
 
 # The meters of one ping run: a source polling any of them waits for it.
 _PING_METERS = [
-    m for m in HA_METERS if m.rsplit(".", 1)[1] in ("reachable", "loss", "rtt")
+    m
+    for m in delivery.HA_METERS
+    if m.rsplit(".", 1)[1] in ("reachable", "loss", "rtt")
 ]
 
 
@@ -29,8 +24,11 @@ def no_storage_address(conf: cfg.ConfigOpts) -> str | None:
 
     The compute options must be registered and valid.
     """
-    if conf.compute.storage_server_address:
+    c = conf.compute
+    if c.storage_server_address:
         return None
+    if not (c.management_address or c.tenant_address):
+        return None  # no address at all: validate.missing_address
     return (
         "[compute] storage_server_address is empty: no ha.storage.* "
         "sample is sent, and the verdicts never find this host's "
@@ -49,7 +47,7 @@ def compute_namespace(conf: cfg.ConfigOpts) -> str | None:
     agent before its first health sample, and the host goes stale while
     its instances may still run. ``ha`` loads only ours.
     """
-    namespaces = _option(conf, None, "polling_namespaces")
+    namespaces = delivery.option(conf, None, "polling_namespaces")
     if not namespaces or "compute" not in namespaces:
         return None
     return (
@@ -58,6 +56,24 @@ def compute_namespace(conf: cfg.ConfigOpts) -> str | None:
         "at start has no timeout, so a libvirtd that accepts and never "
         "answers stops every health sample; set it to ha (the shipped "
         "units pass --polling-namespaces ha, which overrides the file)"
+    )
+
+
+def collectors_by_name(conf: cfg.ConfigOpts) -> str | None:
+    """The advice when the pipeline file names a collector by host name
+    (``pipeline_files.collectors_by_name``)."""
+    routes = pipeline_files.read_routes(conf)
+    if isinstance(routes, str):
+        return None  # reported by delivery.problems or problems
+    named = pipeline_files.collectors_by_name(routes)
+    if not named:
+        return None
+    return (
+        f"[DEFAULT] pipeline_cfg_file {conf.pipeline_cfg_file}: "
+        f"{', '.join(named)} names the collector by host name, which "
+        "ceilometer's UDP publisher looks up for every datagram: while "
+        "it does not resolve, every sample is lost; use the collector's "
+        "IP address"
     )
 
 
@@ -72,12 +88,13 @@ def slow_cycle(
     than the controllers' ``[health] polling_interval`` counts them, a
     cut takes longer to fail a host, and a long enough run makes it
     stale. The compute options must be registered and valid.
-    ``sources``: what :func:`polled_sources` returned, if read already.
+    ``sources``: what :func:`delivery.polled_sources` returned, if
+    read already.
     """
     if sources is None:
-        sources = polled_sources(conf)
+        sources = delivery.polled_sources(conf)
     if isinstance(sources, str):
-        return None  # reported by delivery_problems
+        return None  # reported by delivery.problems
     intervals = [
         s.interval
         for s in sources
@@ -107,13 +124,30 @@ def advise_compute_conf(conf: cfg.ConfigOpts) -> list[str]:
     the message bus), but says so once at WARNING: with ceilometer's
     defaults the health samples would silently go nowhere useful.
     """
-    advice = []
-    sources = polled_sources(conf)
+    sources = delivery.polled_sources(conf)
+    return compute_warnings(conf, sources) + delivery.problems(
+        conf, sources=sources
+    )
+
+
+def compute_warnings(
+    conf: cfg.ConfigOpts, sources: list | str | None = None
+) -> list[str]:
+    """The advice that is no delivery problem: samples still arrive.
+
+    A bad value makes a check say nothing (validation reports it).
+    ``sources``: what :func:`delivery.polled_sources` returned, if
+    read already.
+    """
+    if sources is None:
+        sources = delivery.polled_sources(conf)
     checks = (
         no_storage_address,
         compute_namespace,
         lambda c: slow_cycle(c, sources),
+        collectors_by_name,
     )
+    advice = []
     for check in checks:
         try:
             found = check(conf)
@@ -121,101 +155,4 @@ def advise_compute_conf(conf: cfg.ConfigOpts) -> list[str]:
             found = None  # a bad value, which validation reports
         if found:
             advice.append(found)
-    return advice + delivery_problems(conf, sources=sources)
-
-
-def delivery_problems(
-    conf: cfg.ConfigOpts,
-    named_load_errors: bool = True,
-    sources: list | str | None = None,
-) -> list[str]:
-    """Settings with which no health sample reaches the collectors, each
-    naming its option and the fix.
-
-    ``[publisher_notifier] telemetry_driver`` other than ``ha_pipeline``
-    (ceilometer's default sends the samples to the message bus), a
-    ``[polling] cfg_file`` (ceilometer's default ``polling.yaml`` when
-    unset) that selects no ``ha.*`` meter or cannot be loaded (the
-    polling worker then exits at every start), and a ``[DEFAULT]
-    pipeline_cfg_file`` (ceilometer's ``pipeline.yaml``, to Gnocchi, when
-    unset) that sends some polled ``ha.*`` meter to no collector.
-    ``named_load_errors``
-    false leaves out a polling file that the configuration names itself
-    and that cannot be loaded: ``pipeline_files.problems`` reports it.
-    ``sources``: what :func:`polled_sources` returned, if read already.
-    """
-    problems = []
-    driver = _option(conf, "publisher_notifier", "telemetry_driver")
-    if driver is not None and driver != "ha_pipeline":
-        problems.append(
-            f"[publisher_notifier] telemetry_driver is {driver!r}: samples "
-            "go to the message bus, not straight to the collectors; set "
-            "it to ha_pipeline"
-        )
-    polling_file = _option(conf, "polling", "cfg_file")
-    if polling_file is None:
-        return problems
-    named = pipeline_files.set_in_a_file(conf, "cfg_file", "polling")
-    label = f"[polling] cfg_file {polling_file}"
-    if not named:
-        label += " (ceilometer's default)"
-    if sources is None:
-        sources = polled_sources(conf)
-    meters = (
-        sources
-        if isinstance(sources, str)
-        else [m for m in HA_METERS if any(s.support_meter(m) for s in sources)]
-    )
-    if isinstance(meters, str):
-        if named_load_errors or not named:
-            problems.append(
-                f"{label}: {meters}: the polling worker would exit at "
-                "every start; point it at pipeline_ha.yaml"
-            )
-    elif not meters:
-        problems.append(
-            f"{label} polls no ha.* meter; point it at pipeline_ha.yaml"
-        )
-    elif driver == "ha_pipeline":
-        problems += _unpublished(conf, meters)
-    return problems
-
-
-def _unpublished(conf: cfg.ConfigOpts, meters: list[str]) -> list[str]:
-    """The polled ``meters`` that the in-process pipeline would send to
-    no collector: the controllers would judge the host without them."""
-    named = pipeline_files.set_in_a_file(conf, "pipeline_cfg_file", None)
-    label = f"[DEFAULT] pipeline_cfg_file {conf.pipeline_cfg_file}"
-    if not named:
-        label += " (ceilometer's default)"
-    missing = pipeline_files.unpublished(conf, meters)
-    if isinstance(missing, str):
-        # A file the configuration names: pipeline_files.problems
-        # reports it, and the agent's in-process driver logs it.
-        return [] if named else [f"{label}: {missing}"]
-    if not missing:
-        return []
-    return [
-        f"{label} sends {', '.join(missing)} to no collector (no sink "
-        "with a udp:// publisher naming a host): the controllers never "
-        "see them; point it at pipeline_ha.yaml"
-    ]
-
-
-def _option(conf: cfg.ConfigOpts, group: str | None, name: str):
-    try:
-        return getattr(getattr(conf, group) if group else conf, name)
-    except (cfg.NoSuchOptError, AttributeError):
-        return None
-
-
-def polled_sources(conf: cfg.ConfigOpts) -> list | str:
-    """The polling file's sources, or why it cannot be loaded."""
-    # Imported late: the check-config command may run without an agent.
-    from ceilometer.polling import manager as polling_manager
-
-    try:
-        return list(polling_manager.PollingManager(conf).sources)
-    except Exception as exc:  # any YAML or ceilometer config error
-        why = " ".join(str(exc).split())
-        return f"cannot be loaded ({why or type(exc).__name__})"
+    return advice

@@ -20,6 +20,8 @@ at all (ceilometer's default ``pipeline.yaml`` sends every meter to
 Gnocchi).
 """
 
+import typing
+
 from oslo_config import cfg
 
 
@@ -139,10 +141,18 @@ def _load_again(conf: cfg.ConfigOpts, urls: list[str]) -> list[tuple]:
     return pairs
 
 
-def unpublished(conf: cfg.ConfigOpts, meters: list[str]) -> list[str] | str:
-    """Which of ``meters`` no sink of ``[DEFAULT] pipeline_cfg_file``
-    publishes to a collector (a ``udp://`` URL that names a host), or
-    why the file cannot be read.
+class Routes(typing.NamedTuple):
+    """``[DEFAULT] pipeline_cfg_file`` as read by :func:`read_routes`."""
+
+    # Each source, and the names of its sinks.
+    sources: list[tuple[typing.Any, list[str]]]
+    # Each sink's publisher URLs, by sink name.
+    urls: dict[str, list[str]]
+
+
+def read_routes(conf: cfg.ConfigOpts) -> Routes | str:
+    """The sources and sinks of ``[DEFAULT] pipeline_cfg_file``, or why
+    the file cannot be read.
 
     The file is found as ceilometer finds it (ceilometer's own
     ``pipeline.yaml`` when unset) and read without loading its
@@ -150,7 +160,6 @@ def unpublished(conf: cfg.ConfigOpts, meters: list[str]) -> list[str] | str:
     """
     from ceilometer import agent
     from ceilometer.pipeline import sample as sample_pipeline
-    from oslo_utils import netutils
 
     try:
         definition = agent.ConfigManagerBase(conf).load_config(
@@ -167,18 +176,48 @@ def unpublished(conf: cfg.ConfigOpts, meters: list[str]) -> list[str] | str:
     except Exception as exc:  # whatever the YAML or ceilometer raises
         why = " ".join(str(exc).split())
         return f"cannot be loaded ({why or type(exc).__name__})"
+    return Routes(sources, urls)
 
-    def to_collector(url: str) -> bool:
-        parsed = netutils.urlsplit(url if "://" in url else url + "://")
-        return parsed.scheme == "udp" and bool(parsed.hostname)
 
+def _collector_host(url: str) -> str | None:
+    """The host a ``udp://`` publisher URL sends to, if it is one."""
+    from oslo_utils import netutils
+
+    parsed = netutils.urlsplit(url if "://" in url else url + "://")
+    return parsed.hostname if parsed.scheme == "udp" else None
+
+
+def unpublished(routes: Routes, meters: list[str]) -> list[str]:
+    """Which of ``meters`` no sink publishes to a collector (a
+    ``udp://`` URL that names a host)."""
     collected = {
         meter
         for meter in meters
-        for source, sinks in sources
+        for source, sinks in routes.sources
         if source.support_meter(meter)
         and any(
-            to_collector(url) for sink in sinks for url in urls.get(sink, [])
+            _collector_host(url)
+            for sink in sinks
+            for url in routes.urls.get(sink, [])
         )
     }
     return [meter for meter in meters if meter not in collected]
+
+
+def collectors_by_name(routes: Routes) -> list[str]:
+    """The ``udp://`` publisher URLs that name their collector by a
+    host name, not an IP address.
+
+    ceilometer's UDP publisher passes the name to every ``sendto``, so
+    it is looked up for every datagram: while the name does not resolve
+    (a DNS outage) every sample is lost, and each loss logged.
+    """
+    from oslo_utils import netutils
+
+    found = []
+    for urls in routes.urls.values():
+        for url in urls:
+            host = _collector_host(url)
+            if host and not netutils.is_valid_ip(host) and url not in found:
+                found.append(url)
+    return found

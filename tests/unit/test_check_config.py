@@ -9,7 +9,7 @@ import yaml
 
 from ceilometer_ha.cmd import known_options
 from ceilometer_ha.cmd import manage
-from ceilometer_ha.pollsters import advice
+from ceilometer_ha.pollsters import delivery
 
 ROOT = pathlib.Path(__file__).resolve().parents[2]
 CONTROLLER_SEED = ROOT / "tests/functional/data/controller_ceilometer_ha.conf"
@@ -141,7 +141,7 @@ def test_compute_seed_spelt_right_delivers_nothing(compute_seed, capsys):
             "pipeline_cfg_file = pipeline_ha.yaml",
             "",
             "[DEFAULT] pipeline_cfg_file pipeline.yaml (ceilometer's "
-            f"default) sends {', '.join(advice.HA_METERS)} to no collector",
+            f"default) sends {', '.join(delivery.HA_METERS)} to no collector",
         ),
     ],
     ids=[
@@ -598,3 +598,33 @@ def test_a_publisher_that_would_publish_nothing_is_an_error(
         f"pipeline_ha.yaml: sink ha_sink: {said}"
     ]
     assert err == ""
+
+
+@pytest.mark.parametrize(
+    "url, by_name",
+    [
+        ("udp://localhost:4953", True),
+        ("udp://[2001:db8::2]:4953", False),
+        ("udp://192.0.2.9:4953", False),
+    ],
+    ids=["name", "ipv6", "ipv4"],
+)
+def test_a_collector_named_by_host_name_is_warned(
+    installed_compute, capsys, url, by_name
+):
+    """ceilometer's UDP publisher looks a name up for every datagram."""
+    pipeline = installed_compute.parent / "pipeline_ha.yaml"
+    pipeline.write_text(
+        pipeline.read_text().replace("udp://192.0.2.2:4953", url, 1)
+    )
+    code, lines = check(capsys, installed_compute)
+    assert code == 0, lines
+    named = [x for x in lines if "by host name" in x]
+    expected = (
+        f"WARNING {installed_compute}: [DEFAULT] pipeline_cfg_file "
+        f"pipeline_ha.yaml: {url} names the collector by host name, which "
+        "ceilometer's UDP publisher looks up for every datagram: while it "
+        "does not resolve, every sample is lost; use the collector's IP "
+        "address"
+    )
+    assert named == ([expected] if by_name else []), lines
