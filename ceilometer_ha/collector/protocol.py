@@ -15,6 +15,7 @@ import typing
 
 from oslo_log import log
 
+from ceilometer_ha import rejection
 from ceilometer_ha import wire
 from ceilometer_ha.collector import stats as stats_mod
 
@@ -58,7 +59,7 @@ class SampleProtocol(asyncio.DatagramProtocol):
         for data, addr in datagrams:
             try:
                 record = decode(data, now)
-            except wire.DatagramError as exc:
+            except rejection.DatagramError as exc:
                 rejected = exc
             except Exception as exc:
                 self._internal_error(exc, addr)

@@ -19,7 +19,7 @@ import prometheus_client
 from prometheus_client import core as prometheus_core
 from prometheus_client import registry as prometheus_registry
 
-from ceilometer_ha import wire
+from ceilometer_ha import rejection
 
 LOG = log.getLogger(__name__)
 
@@ -30,7 +30,7 @@ class Stats:
     def __init__(self) -> None:
         self.received = 0
         self.rejected: collections.Counter[str] = collections.Counter(
-            {reason: 0 for reason in wire.REASONS}
+            {reason: 0 for reason in rejection.REASONS}
         )
         self.stored_count = 0
         self.duplicates = 0

@@ -20,6 +20,8 @@ import operator
 import typing
 
 from ceilometer_ha import metadata_json
+from ceilometer_ha import rejection
+from ceilometer_ha import sample_fields
 from ceilometer_ha import wire
 
 LAYOUT = wire.SampleRecord._fields
@@ -52,8 +54,8 @@ def _from_text(text: str) -> str:
     # text of another shape is still stored as the UTC time it says. A
     # ValueError, not DatagramError: the store counts it as permanent.
     try:
-        return _datetime_text(wire.parse_timestamp(text))
-    except wire.DatagramError as exc:
+        return _datetime_text(sample_fields.parse_timestamp(text))
+    except rejection.DatagramError as exc:
         raise ValueError(str(exc)) from None
 
 

@@ -9,7 +9,7 @@ from ceilometer.publisher import utils
 import msgpack
 import pytest
 
-from ceilometer_ha import wire
+from ceilometer_ha import rejection
 from ceilometer_ha.storage import models
 from tests.functional import collector as helper
 
@@ -39,16 +39,16 @@ def test_bad_datagrams_are_counted_by_reason_and_not_stored(
     forged = msgpack.unpackb(good)
     forged["counter_volume"] = 0
     bad = {
-        wire.BAD_SIGNATURE: [
+        rejection.BAD_SIGNATURE: [
             msgpack.dumps(forged, use_bin_type=True),
             _signed(helper.make_sample(), secret="not the secret"),
         ],
-        wire.UNSIGNED: [_signed(helper.make_sample(), secret="")],
-        wire.STALE: [_signed(helper.make_sample(timestamp=old))],
-        wire.FUTURE: [_signed(helper.make_sample(timestamp=future))],
-        wire.UNDECODABLE: [good[: len(good) // 2], good[:1], b"\xc1"],
-        wire.OVERSIZED: [b"\x00" * 20000],
-        wire.INVALID: [_signed(helper.make_sample(host=""))],
+        rejection.UNSIGNED: [_signed(helper.make_sample(), secret="")],
+        rejection.STALE: [_signed(helper.make_sample(timestamp=old))],
+        rejection.FUTURE: [_signed(helper.make_sample(timestamp=future))],
+        rejection.UNDECODABLE: [good[: len(good) // 2], good[:1], b"\xc1"],
+        rejection.OVERSIZED: [b"\x00" * 20000],
+        rejection.INVALID: [_signed(helper.make_sample(host=""))],
     }
     # Random bytes: whatever msgpack makes of them, never a stored row.
     rng = random.Random(4953)
@@ -90,7 +90,7 @@ def test_replay_after_window_is_rejected(database_url, tmp_path):
         helper.send_to("127.0.0.1", coll.port, datagram)
         _wait_received(coll, 2)
         coll.stop()
-    assert coll.stats.rejected[wire.STALE] == 1
+    assert coll.stats.rejected[rejection.STALE] == 1
     assert coll.count_rows() == 1
 
 

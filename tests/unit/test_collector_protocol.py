@@ -3,6 +3,7 @@
 import datetime
 import pathlib
 
+from ceilometer_ha import rejection
 from ceilometer_ha import signing
 from ceilometer_ha import wire
 from ceilometer_ha.collector import protocol
@@ -80,9 +81,9 @@ def test_rejections_are_counted_by_reason():
     assert sink.records == []
     assert stats.received == 4
     assert {k: v for k, v in stats.rejected.items() if v} == {
-        wire.BAD_SIGNATURE: 2,
-        wire.UNSIGNED: 1,
-        wire.UNDECODABLE: 1,
+        rejection.BAD_SIGNATURE: 2,
+        rejection.UNSIGNED: 1,
+        rejection.UNDECODABLE: 1,
     }
 
 
@@ -98,7 +99,7 @@ def test_datagrams_read_together_share_one_clock_reading():
         CAPTURE_TIME + datetime.timedelta(microseconds=1)
     ] * 2
     assert stats.received == 3
-    assert stats.rejected[wire.BAD_SIGNATURE] == 1
+    assert stats.rejected[rejection.BAD_SIGNATURE] == 1
     proto.datagram_received(good, PEER)
     assert clock.readings == 2
     assert sink.records[-1].recorded_at > sink.records[0].recorded_at
@@ -134,9 +135,9 @@ def test_snapshot_counts_queue_sources_and_outcomes():
     stats.queued_sources += [lambda: 3, lambda: 4]
     stats.stored(5, 2)
     stats.dropped(1)
-    stats.reject(wire.STALE)
+    stats.reject(rejection.STALE)
     snap = stats.snapshot()
     assert (snap["queued"], snap["stored"], snap["duplicates"]) == (7, 5, 2)
     assert snap["dropped"] == 1
-    assert snap["rejected"][wire.STALE] == 1
-    assert set(wire.REASONS) <= set(snap["rejected"])
+    assert snap["rejected"][rejection.STALE] == 1
+    assert set(rejection.REASONS) <= set(snap["rejected"])

@@ -10,6 +10,8 @@ from ceilometer.publisher import utils
 import msgpack
 import pytest
 
+from ceilometer_ha import rejection
+from ceilometer_ha import sample_fields
 from ceilometer_ha import signing
 from ceilometer_ha import wire
 
@@ -40,7 +42,7 @@ def _datagram(fixture):
 
 
 def _reason(decoder, data):
-    with pytest.raises(wire.DatagramError) as err:
+    with pytest.raises(rejection.DatagramError) as err:
         decoder.decode(data)
     return err.value.reason
 
@@ -113,18 +115,18 @@ def test_metadata_too_deep_for_json_is_invalid():
     for _ in range(5000):
         deep = {"host": "compute-1", "x": deep}
     message["resource_metadata"] = deep
-    with pytest.raises(wire.DatagramError) as exc:
+    with pytest.raises(rejection.DatagramError) as exc:
         _decoder().validate(message)
-    assert exc.value.reason == wire.INVALID
+    assert exc.value.reason == rejection.INVALID
     assert exc.value.detail == "nested too deeply"
 
 
 @pytest.mark.parametrize(
     "fixture, reason",
     [
-        ("forged", wire.BAD_SIGNATURE),
-        ("unsigned", wire.UNSIGNED),
-        ("truncated", wire.UNDECODABLE),
+        ("forged", rejection.BAD_SIGNATURE),
+        ("unsigned", rejection.UNSIGNED),
+        ("truncated", rejection.UNDECODABLE),
     ],
 )
 def test_captured_bad_datagrams_are_rejected(fixture, reason):
@@ -133,7 +135,9 @@ def test_captured_bad_datagrams_are_rejected(fixture, reason):
 
 def test_wrong_secret_is_bad_signature():
     decoder = _decoder(secret="another secret")
-    assert _reason(decoder, _datagram("signed_plain")) == wire.BAD_SIGNATURE
+    assert (
+        _reason(decoder, _datagram("signed_plain")) == rejection.BAD_SIGNATURE
+    )
 
 
 def test_empty_secret_skips_verification():
@@ -143,7 +147,7 @@ def test_empty_secret_skips_verification():
 
 def test_oversized_is_rejected_unread():
     decoder = _decoder(max_size=512)
-    assert _reason(decoder, b"\x80" * 513) == wire.OVERSIZED
+    assert _reason(decoder, b"\x80" * 513) == rejection.OVERSIZED
 
 
 @pytest.mark.parametrize(
@@ -151,14 +155,14 @@ def test_oversized_is_rejected_unread():
     [b"", b"\xc1", b"\x93\x01\x02\x03", b"not msgpack at all", b"\xa3abc"],
 )
 def test_junk_is_undecodable(data):
-    assert _reason(_decoder(), data) == wire.UNDECODABLE
+    assert _reason(_decoder(), data) == rejection.UNDECODABLE
 
 
 @pytest.mark.parametrize(
     "seconds, reason, said",
     [
-        (-301, wire.STALE, "301 s behind"),
-        (301, wire.FUTURE, "301 s ahead of"),
+        (-301, rejection.STALE, "301 s behind"),
+        (301, rejection.FUTURE, "301 s ahead of"),
     ],
 )
 def test_outside_freshness_window(seconds, reason, said):
@@ -166,7 +170,7 @@ def test_outside_freshness_window(seconds, reason, said):
     host whose clock is wrong has every sample refused."""
     now = datetime.datetime(2026, 11, 22, 3, 0, 0, 500000)
     decoder = _decoder(now=now + datetime.timedelta(seconds=-seconds))
-    with pytest.raises(wire.DatagramError) as err:
+    with pytest.raises(rejection.DatagramError) as err:
         decoder.decode(_pack())
     assert err.value.reason == reason
     assert f"{said} the collector's clock" in str(err.value)
@@ -216,7 +220,7 @@ def test_timezone_offsets_are_normalised_to_utc():
 )
 def test_invalid_fields_are_rejected(fields):
     metadata = fields.pop("resource_metadata", None)
-    assert _reason(_decoder(), _pack(metadata, **fields)) == wire.INVALID
+    assert _reason(_decoder(), _pack(metadata, **fields)) == rejection.INVALID
 
 
 def test_names_may_hold_any_printable_character():
@@ -229,7 +233,7 @@ def test_names_may_hold_any_printable_character():
 def test_node_is_the_host_fallback_and_cluster_defaults():
     record = _decoder().decode(_pack({"node": "compute-9"}))
     assert record.host == "compute-9"
-    assert record.cluster == wire.DEFAULT_CLUSTER
+    assert record.cluster == sample_fields.DEFAULT_CLUSTER
 
 
 def test_integer_volume_becomes_float():
@@ -248,7 +252,7 @@ def test_extension_types_are_undecodable():
     # ceilometer never sends them; a signed one is refused all the same.
     message = msgpack.unpackb(_pack(), raw=False)
     message["resource_metadata"]["odd"] = msgpack.ExtType(5, b"xx")
-    assert _reason(_decoder(), msgpack.dumps(message)) == wire.UNDECODABLE
+    assert _reason(_decoder(), msgpack.dumps(message)) == rejection.UNDECODABLE
 
 
 class DeepSigner(signing.Signer):
@@ -262,4 +266,4 @@ def test_metadata_too_deep_to_verify_is_invalid_not_an_internal_error():
     decoder = wire.DatagramDecoder(
         DeepSigner(SECRET), 16384, 300, FakeClock(CAPTURE_TIME)
     )
-    assert _reason(decoder, _pack()) == wire.INVALID
+    assert _reason(decoder, _pack()) == rejection.INVALID
