@@ -28,6 +28,7 @@ import datetime
 
 import sqlalchemy as sa
 
+from ceilometer_ha.health import fetch
 from ceilometer_ha.health import reader
 from ceilometer_ha.storage import models
 from ceilometer_ha.storage import statements
@@ -120,19 +121,19 @@ def read_loss_history(
     recorded: _Recorded = {}
     packed = conn.dialect.name == "mysql"
     if packed:
-        reader.allow_long_concat(conn)
-    for chunk in reader.chunks(sorted(hosts)):
+        fetch.allow_long_concat(conn)
+    for chunk in fetch.chunks(sorted(hosts)):
         if packed:
-            ((text,),) = reader.fetch_all(
+            ((text,),) = fetch.fetch_all(
                 conn, _concat_query(chunk, not_before)
             )
-            if not reader.concat_was_cut(conn):
+            if not fetch.concat_was_cut(conn):
                 if text:
                     _unpack(text, recorded)
                 continue
             # Longer than the server returns (max_allowed_packet): the
             # samples of this chunk as plain rows instead.
-        for host, resource_id, stamp, volume, at in reader.fetch_all(
+        for host, resource_id, stamp, volume, at in fetch.fetch_all(
             conn, _rows_query(chunk, not_before), (2, 4)
         ):
             series = recorded.setdefault(host, {}).setdefault(resource_id, [])

@@ -19,6 +19,7 @@ from oslo_log import log
 import sqlalchemy as sa
 
 from ceilometer_ha.health import facts as facts_builder
+from ceilometer_ha.health import fetch
 from ceilometer_ha.health import guards
 from ceilometer_ha.health import history as health_history
 from ceilometer_ha.health import host_rules
@@ -132,7 +133,7 @@ def judge(
     """
     now = now or utcnow()
     with _without_gc_pauses(), engine.connect() as conn:
-        reader.begin_snapshot(conn)
+        fetch.begin_snapshot(conn)
         summaries = reader.read_summaries(conn, settings, now)
         # Hosts with the same counts (``HostSummary`` after host and
         # cluster) share the answer.

@@ -15,6 +15,7 @@ import typing
 
 import sqlalchemy as sa
 
+from ceilometer_ha.health import fetch
 from ceilometer_ha.health import reader
 from ceilometer_ha.storage import models
 
@@ -111,14 +112,14 @@ def read_latest_rows(
     rows: list[LatestRow] = []
     packed = conn.dialect.name == "mysql"
     if packed:
-        reader.allow_long_concat(conn)
-    for chunk in reader.chunks(sorted(hosts)):
+        fetch.allow_long_concat(conn)
+    for chunk in fetch.chunks(sorted(hosts)):
         if packed:
-            ((text,),) = reader.fetch_all(conn, _packed_query(chunk))
-            if not reader.concat_was_cut(conn):
+            ((text,),) = fetch.fetch_all(conn, _packed_query(chunk))
+            if not fetch.concat_was_cut(conn):
                 rows.extend(_unpack(text) if text else ())
                 continue
             # Cut short by the server (max_allowed_packet): plain rows.
-        found = reader.fetch_all(conn, _rows_query(chunk), (6, 7, 8))
+        found = fetch.fetch_all(conn, _rows_query(chunk), (6, 7, 8))
         rows.extend(LatestRow(*row) for row in found)
     return rows

@@ -7,15 +7,16 @@ decodes rows in pure Python. Only hosts that are not plainly healthy get
 their ``ha_latest`` rows read (``latest_rows``) and only those
 whose hysteresis is undecided get their recent loss samples read from
 ``ha_sample`` (``history.read_loss_history``). Run them on one connection
-inside one transaction, so that they see one snapshot.
+inside one transaction, so that they see one snapshot; how they fetch
+their rows is in ``fetch``.
 """
 
-import collections.abc
 import datetime
 import typing
 
 import sqlalchemy as sa
 
+from ceilometer_ha.health import fetch
 from ceilometer_ha.health import settings as health_settings
 from ceilometer_ha.storage import models
 
@@ -24,7 +25,6 @@ HYPERVISOR_UP = "ha.hypervisor.up"
 STORAGE_REACHABLE = "ha.storage.reachable"
 STORAGE_LOSS = models.LOSS_METER
 VERDICT_METERS = (HEARTBEAT, HYPERVISOR_UP, STORAGE_REACHABLE, STORAGE_LOSS)
-_CHUNK = 500
 
 
 class HostSummary(typing.NamedTuple):
@@ -132,89 +132,8 @@ def summary_query(
     return sa.select(sa.func.aggregate_strings(lines.c.line, "\n"))
 
 
-def _datetime(conn: sa.Connection) -> sa.types.TypeEngine:
-    return models.PreciseDateTime.dialect_impl(conn.dialect)
-
-
-def fetch_all(
-    conn: sa.Connection,
-    query: sa.Select,
-    datetime_columns: collections.abc.Sequence[int] = (),
-) -> list[tuple]:
-    """Run ``query`` on the DB-API cursor of ``conn`` (same transaction).
-
-    SQLAlchemy's row objects cost more than the query itself for 10,000
-    rows with PyMySQL; only the datetime conversions are kept (SQLite
-    stores text).
-    """
-    compiled = query.compile(
-        dialect=conn.dialect, compile_kwargs={"render_postcompile": True}
-    )
-    to_db = _datetime(conn).bind_processor(conn.dialect)
-    named = {
-        name: to_db(value)
-        if to_db and isinstance(value, datetime.datetime)
-        else value
-        for name, value in compiled.params.items()
-    }
-    params: dict | tuple = named
-    if compiled.positiontup is not None:
-        params = tuple(named[n] for n in compiled.positiontup)
-    cursor = conn.connection.dbapi_connection.cursor()  # type: ignore
-    dbapi_error = conn.dialect.loaded_dbapi.Error
-    try:
-        cursor.execute(str(compiled), params)
-        rows = cursor.fetchall()
-    except dbapi_error as exc:
-        raise sa.exc.DBAPIError.instance(
-            str(compiled), params, exc, dbapi_error, dialect=conn.dialect
-        ) from exc
-    finally:
-        cursor.close()
-    from_db = _datetime(conn).result_processor(conn.dialect, None)
-    if not (from_db and datetime_columns):
-        return list(rows)
-    converted = []
-    for row in rows:
-        values = list(row)
-        for index in datetime_columns:
-            values[index] = from_db(values[index])
-        converted.append(tuple(values))
-    return converted
-
-
-def begin_snapshot(conn: sa.Connection) -> None:
-    """Make the reads that follow on ``conn`` see one snapshot.
-
-    MySQL/MariaDB (InnoDB, REPEATABLE READ) do once the connection is in
-    a transaction, which SQLAlchemy begins with the first statement.
-    Python's sqlite3 begins none for a SELECT: each read would see the
-    database as it is then, so a transaction is begun explicitly.
-    """
-    if conn.dialect.name == "sqlite":
-        conn.exec_driver_sql("BEGIN")
-
-
 class SummaryTooLongError(Exception):
     """The server cut the hosts' summary: hosts would go unjudged."""
-
-
-# MySQL/MariaDB's warning "Row N was cut by GROUP_CONCAT()".
-CONCAT_CUT = 1260
-
-
-def concat_was_cut(conn: sa.Connection) -> bool:
-    """True when the last statement on ``conn`` (MySQL) returned a
-    GROUP_CONCAT text cut short: the server returns at most
-    ``max_allowed_packet`` bytes whatever ``group_concat_max_len``."""
-    warnings = conn.exec_driver_sql("SHOW WARNINGS").fetchall()
-    return any(int(w[1]) == CONCAT_CUT for w in warnings)
-
-
-def allow_long_concat(conn: sa.Connection) -> None:
-    """Lift MySQL's 1 MiB group_concat limit (some 25,000 hosts) for conn."""
-    if conn.dialect.name == "mysql":
-        conn.exec_driver_sql("SET SESSION group_concat_max_len = 1073741824")
 
 
 def read_summaries(
@@ -226,10 +145,10 @@ def read_summaries(
 
     Host names hold no blank and cluster names no line break.
     """
-    allow_long_concat(conn)
-    rows = fetch_all(conn, summary_query(settings, now))
+    fetch.allow_long_concat(conn)
+    rows = fetch.fetch_all(conn, summary_query(settings, now))
     text = rows[0][0] if rows else None
-    if conn.dialect.name == "mysql" and concat_was_cut(conn):
+    if conn.dialect.name == "mysql" and fetch.concat_was_cut(conn):
         raise SummaryTooLongError(
             "the summary of every host is longer than the server's "
             "max_allowed_packet: raise it (it would take some 400,000 "
@@ -264,10 +183,3 @@ def _unpack_counts(first: str, second: str) -> tuple[int, ...]:
         a // 1000 % 1000,  # hypervisor_down
         a // 10**9 % 10**6,  # silent_addresses
     )
-
-
-def chunks(
-    items: collections.abc.Sequence[str],
-) -> collections.abc.Iterator[collections.abc.Sequence[str]]:
-    for start in range(0, len(items), _CHUNK):
-        yield items[start : start + _CHUNK]

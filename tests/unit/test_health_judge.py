@@ -6,6 +6,7 @@ import json
 
 import pytest
 
+from ceilometer_ha.health import fetch
 from ceilometer_ha.health import history as history_mod
 from ceilometer_ha.health import judge
 from ceilometer_ha.health import latest_rows
@@ -688,7 +689,7 @@ def test_texts_the_server_cuts_are_read_as_rows(
     with table.engine.connect() as conn:
         full_rows = latest_rows.read_latest_rows(conn, hosts)
         full_history = history_mod.read_loss_history(conn, hosts, not_before)
-    monkeypatch.setattr(reader, "allow_long_concat", _short_concat)
+    monkeypatch.setattr(fetch, "allow_long_concat", _short_concat)
     with table.engine.connect() as conn:
         assert sorted(latest_rows.read_latest_rows(conn, hosts)) == sorted(
             full_rows
@@ -753,7 +754,7 @@ def test_the_reads_of_one_report_see_one_snapshot(any_table, clock):
     table = any_table
     table.host("cmp-1", {A: healthy() + [1.0] * 5}, cluster="solo")
     with table.engine.connect() as conn:
-        reader.begin_snapshot(conn)
+        fetch.begin_snapshot(conn)
         [summary] = reader.read_summaries(conn, DEFAULTS, clock.now())
         table.host("cmp-1", {A: healthy(), B: healthy()}, cluster="solo")
         rows = latest_rows.read_latest_rows(conn, [summary.host])
