@@ -6,5 +6,6 @@ Pure rules: ``storage_rules`` (runs, hysteresis), ``host_rules`` (one
 host's verdict), ``guards`` (storage outage, observer blind). Reads:
 ``reader`` (per-host aggregate), ``latest_rows``, ``history``, all
 through ``fetch`` (DB-API cursor, GROUP_CONCAT limits, one snapshot);
-``facts`` turns rows into records; ``render`` draws the table.
+``facts`` turns rows into the records of ``host_facts``; ``render``
+draws the table.
 """

@@ -18,7 +18,7 @@ import collections.abc
 import datetime
 import json
 
-from ceilometer_ha.health import host_rules
+from ceilometer_ha.health import host_facts
 from ceilometer_ha.health import latest_rows
 from ceilometer_ha.health import reader
 from ceilometer_ha.health import settings as health_settings
@@ -38,7 +38,7 @@ def build_facts(
     rows: collections.abc.Iterable[latest_rows.LatestRow],
     now: datetime.datetime,
     settings: health_settings.HealthSettings,
-) -> host_rules.HostFacts:
+) -> host_facts.HostFacts:
     """Facts of one host from its ``ha_latest`` rows (stale rows ignored)."""
     fresh_from = now - datetime.timedelta(seconds=settings.stale_after)
     forget_from = now - datetime.timedelta(
@@ -66,7 +66,7 @@ def build_facts(
             reach[row.resource_id] = row
         elif row.meter == reader.HYPERVISOR_UP:
             hypervisors.append(
-                host_rules.HypervisorState(
+                host_facts.HypervisorState(
                     row.resource_id,
                     row.volume >= 0.5,
                     row.streak,
@@ -89,14 +89,14 @@ def build_facts(
                 reachable_since=None if r is None else r.since,
             )
         )
-    return host_rules.HostFacts(
+    return host_facts.HostFacts(
         host=summary.host,
         cluster=summary.cluster,
         last_heartbeat=heartbeat,
         last_seen=last_seen,
         addresses=tuple(addresses),
         silent_addresses=tuple(
-            host_rules.SilentAddress(
+            host_facts.SilentAddress(
                 resource_id=rid,
                 address=rid.removeprefix(prefix),
                 last_recorded=row.recorded_at,

@@ -12,58 +12,11 @@ and heartbeat are fine is not evacuated for it).
 
 import dataclasses
 import datetime
-import typing
 
+from ceilometer_ha.health import host_facts
 from ceilometer_ha.health import model
 from ceilometer_ha.health import settings as health_settings
 from ceilometer_ha.health import storage_rules
-
-
-@dataclasses.dataclass(frozen=True)
-class HypervisorState:
-    resource_id: str
-    up: bool
-    streak: int
-    since: datetime.datetime | None
-    reason: str | None = None
-
-
-class SilentAddress(typing.NamedTuple):
-    """A storage address of a reporting host whose samples stopped."""
-
-    resource_id: str
-    address: str
-    last_recorded: datetime.datetime
-    # Its last loss sample: the loss, its streak and since.
-    loss: float
-    streak: int
-    since: datetime.datetime | None
-
-
-@dataclasses.dataclass(frozen=True)
-class HostFacts:
-    """Everything known about one host; storage rows are current ones."""
-
-    host: str
-    cluster: str
-    last_heartbeat: datetime.datetime | None
-    last_seen: datetime.datetime | None
-    addresses: tuple[storage_rules.AddressState, ...] = ()
-    # Silent within forget_address_cycles: possibly reachable, never cut.
-    silent_addresses: tuple[SilentAddress, ...] = ()
-    hypervisors: tuple[HypervisorState, ...] = ()
-    history: storage_rules.Hysteresis | None = None
-    storage_silent_since: datetime.datetime | None = None
-    # Collector clock minus host clock (None: no heartbeat read).
-    clock_offset: datetime.timedelta | None = None
-
-    def on_collector_clock(
-        self, when: datetime.datetime | None
-    ) -> datetime.datetime | None:
-        """``when`` of the host's clock (a ``since``) on the collector's."""
-        if when is None or self.clock_offset is None:
-            return when
-        return when + self.clock_offset
 
 
 @dataclasses.dataclass(frozen=True)
@@ -77,7 +30,7 @@ class Judgement:
     storage_lost_since: datetime.datetime | None
 
 
-def _evidence(facts: HostFacts) -> list[model.Evidence]:
+def _evidence(facts: host_facts.HostFacts) -> list[model.Evidence]:
     evidence = [
         model.Evidence(
             check="storage",
@@ -118,7 +71,7 @@ def _evidence(facts: HostFacts) -> list[model.Evidence]:
 
 
 def _is_stale(
-    facts: HostFacts,
+    facts: host_facts.HostFacts,
     now: datetime.datetime,
     settings: health_settings.HealthSettings,
 ) -> bool:
@@ -129,7 +82,7 @@ def _is_stale(
 
 
 def _storage_findings(
-    facts: HostFacts, settings: health_settings.HealthSettings
+    facts: host_facts.HostFacts, settings: health_settings.HealthSettings
 ) -> tuple[
     list[tuple[str, str, str, datetime.datetime | None]],
     storage_rules.StorageState,
@@ -218,7 +171,7 @@ def _storage_findings(
 
 
 def judge_host(
-    facts: HostFacts,
+    facts: host_facts.HostFacts,
     now: datetime.datetime,
     settings: health_settings.HealthSettings,
 ) -> Judgement:

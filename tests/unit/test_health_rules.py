@@ -4,6 +4,7 @@ import datetime
 import random
 
 from ceilometer_ha.health import guards
+from ceilometer_ha.health import host_facts
 from ceilometer_ha.health import host_rules
 from ceilometer_ha.health import model
 from ceilometer_ha.health import settings as health_settings
@@ -144,15 +145,15 @@ def test_hypervisor_down_degrades_but_missing_hypervisor_does_not():
         last_seen=T0,
         addresses=(address("a", 0.0, 50),),
     )
-    down = host_rules.HypervisorState("h", False, 4, at(-4), "timeout")
+    down = host_facts.HypervisorState("h", False, 4, at(-4), "timeout")
     judged = host_rules.judge_host(
-        host_rules.HostFacts(**base, hypervisors=(down,)), T0, DEFAULTS
+        host_facts.HostFacts(**base, hypervisors=(down,)), T0, DEFAULTS
     )
     assert (judged.verdict.verdict, judged.verdict.reason) == (
         model.DEGRADED,
         model.HYPERVISOR_DOWN,
     )
-    judged = host_rules.judge_host(host_rules.HostFacts(**base), T0, DEFAULTS)
+    judged = host_rules.judge_host(host_facts.HostFacts(**base), T0, DEFAULTS)
     assert judged.verdict.verdict == model.OK
 
 
