@@ -4,7 +4,8 @@
 returns a :class:`~ceilometer_ha.health.model.Report`; ``report.to_dict()``
 is the documented JSON shape. Hosts that are plainly healthy are judged
 from the per-host aggregate alone; the others (and those in
-``explain``) get their evidence read and are judged by host_rules.
+``explain``) get their evidence read and are judged by host_rules;
+``assembly`` applies the guards and builds the report.
 """
 
 import collections
@@ -13,14 +14,13 @@ import contextlib
 import dataclasses
 import datetime
 import gc
-import operator
 
 from oslo_log import log
 import sqlalchemy as sa
 
+from ceilometer_ha.health import assembly
 from ceilometer_ha.health import facts as facts_builder
 from ceilometer_ha.health import fetch
-from ceilometer_ha.health import guards
 from ceilometer_ha.health import history as health_history
 from ceilometer_ha.health import host_rules
 from ceilometer_ha.health import latest_rows
@@ -157,7 +157,7 @@ def judge(
             verdicts.append(judgement.verdict)
             if judgement.storage_lost_since:
                 losses[s.host] = judgement.storage_lost_since
-        return _assemble(verdicts, losses, storage, now, settings)
+        return assembly.assemble(verdicts, losses, storage, now, settings)
 
 
 @contextlib.contextmanager
@@ -176,76 +176,6 @@ def _without_gc_pauses() -> collections.abc.Iterator[None]:
     finally:
         if enabled:
             gc.enable()
-
-
-def _cluster_summary(
-    name: str,
-    members: list[model.HostVerdict],
-    losses: dict[str, datetime.datetime],
-    storage: collections.abc.Container[str],
-    settings: health_settings.HealthSettings,
-) -> model.ClusterSummary:
-    """Apply the storage outage guard to one cluster and count verdicts.
-
-    The share is of the judged hosts with current storage samples: hosts
-    without a storage check (local disks, or every address silent) can
-    neither lose storage nor dilute an outage of those that can.
-    """
-    judged = [v for v in members if v.verdict != model.STALE]
-    mine = {v.host: losses[v.host] for v in judged if v.host in losses}
-    checked = sum(1 for v in judged if v.host in storage)
-    covered = guards.storage_outage_hosts(checked, mine, settings)
-    if covered:
-        for verdict in judged:
-            if verdict.host in mine or (
-                verdict.reason in guards.STORAGE_FAILURES
-            ):
-                guards.protect(verdict)
-    counts = dict.fromkeys(model.VERDICTS, 0)
-    for verdict in members:
-        counts[verdict.verdict] += 1
-    return model.ClusterSummary(
-        cluster=name,
-        hosts=len(members),
-        verdicts=counts,
-        storage_outage=bool(covered),
-        outage_hosts=covered,
-        guards=[model.STORAGE_OUTAGE] if covered else [],
-    )
-
-
-def _assemble(
-    verdicts: list[model.HostVerdict],
-    losses: dict[str, datetime.datetime],
-    storage: collections.abc.Container[str],
-    now: datetime.datetime,
-    settings: health_settings.HealthSettings,
-) -> model.Report:
-    # Ordered by cluster, then host: grouped first, then each group
-    # sorted, which costs little as the reader returns hosts by name.
-    by_cluster: dict[str, list[model.HostVerdict]] = {}
-    for verdict in verdicts:
-        by_cluster.setdefault(verdict.cluster, []).append(verdict)
-    by_host = operator.attrgetter("host")
-    ordered: list[model.HostVerdict] = []
-    clusters = []
-    for name in sorted(by_cluster):
-        members = by_cluster[name]
-        members.sort(key=by_host)
-        ordered.extend(members)
-        clusters.append(
-            _cluster_summary(name, members, losses, storage, settings)
-        )
-    reason, detail = guards.observer_blind(ordered, settings, now)
-    return model.Report(
-        generated_at=now,
-        can_judge=reason is None,
-        hosts=ordered,
-        clusters=clusters,
-        reason=reason,
-        detail=detail,
-        settings=settings.as_dict(),
-    )
 
 
 def filter_report(
