@@ -88,8 +88,9 @@ def ok(new_samples: int) -> Reply:
     return ("ok", new_samples)
 
 
-def error(exc: BaseException, permanent: bool) -> Reply:
-    return ("error", describe(exc), permanent)
+def error(exc: BaseException, permanent: bool, hint: str = "") -> Reply:
+    """The reply for a failed batch; ``hint`` follows the description."""
+    return ("error", describe(exc) + hint, permanent)
 
 
 # Why a batch was not written: an earlier one failed (``writer_child``).

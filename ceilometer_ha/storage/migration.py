@@ -69,15 +69,48 @@ def current_revision(engine: sa.engine.Engine) -> str | None:
         return context.get_current_revision()
 
 
+# The schema's tables (``storage.models``), which a recorded revision
+# promises.
+TABLES = ("ha_sample", "ha_latest")
+
+
+def missing_tables(engine: sa.engine.Engine) -> list[str]:
+    """The schema's tables the database does not hold."""
+    with engine.connect() as conn:
+        present = set(sa.inspect(conn).get_table_names())
+    return [name for name in TABLES if name not in present]
+
+
+def _recorded_but_missing(current: str, missing: list[str]) -> str:
+    return (
+        f"the database records schema revision {current}, but its "
+        f"table(s) {', '.join(missing)} are missing (dropped by hand?)"
+    )
+
+
 def upgrade(engine: sa.engine.Engine, revision: str = "head") -> None:
     """Create or upgrade the schema to ``revision``.
 
     Raises ``SchemaError`` when the database is at a revision this code
     does not know (a newer ceilometer-ha upgraded it) or at one later
     than ``revision``: this only upgrades. An unknown ``revision``
-    raises alembic's ``CommandError``.
+    raises alembic's ``CommandError``. A database that records a
+    revision but holds none of the tables is created anew (there is no
+    data to keep); one that holds only some of them is a
+    ``SchemaError``.
     """
     current = current_revision(engine)
+    if current is not None:
+        missing = missing_tables(engine)
+        if missing == list(TABLES):
+            command.stamp(_config(engine), "base")
+            current = None
+        elif missing:
+            raise SchemaError(
+                f"{_recorded_but_missing(current, missing)}: drop the "
+                f"others and the {VERSION_TABLE} table too, then run "
+                "dbsync again to create the schema anew"
+            )
     known = known_revisions()
     if current is not None and current not in known:
         raise SchemaError(_newer_than_known(current))
@@ -102,6 +135,12 @@ def check_current(engine: sa.engine.Engine) -> None:
     current = current_revision(engine)
     head = head_revision()
     if current == head:
+        missing = missing_tables(engine)
+        if missing:
+            raise SchemaError(
+                f"{_recorded_but_missing(current, missing)}: run "
+                "ceilometer-ha dbsync --config-file <the same file>"
+            )
         return
     if current is not None and current not in known_revisions():
         raise SchemaError(_newer_than_known(current))

@@ -16,6 +16,7 @@ import typing
 import sqlalchemy as sa
 
 from ceilometer_ha import wire
+from ceilometer_ha.storage import engine as engine_mod
 from ceilometer_ha.storage import mysql_rows
 from ceilometer_ha.storage import rows as rows_mod
 from ceilometer_ha.storage import statements
@@ -78,10 +79,13 @@ class SampleStore:
         PEP 249's DataError, IntegrityError, ProgrammingError and
         NotSupportedError (raw or wrapped by SQLAlchemy) will fail again
         on a retry; anything else (lost connection, lock timeout) may
-        not.
+        not, nor may a missing table or column (MySQL's
+        ProgrammingError), which ``ceilometer-ha dbsync`` makes again.
         """
         if isinstance(exc, (TypeError, ValueError, RecursionError)):
             return True  # the row cannot even be built
+        if engine_mod.schema_gone(exc):
+            return False  # held until dbsync makes the tables again
         if isinstance(exc, sa.exc.DBAPIError):
             if exc.connection_invalidated:
                 return False
@@ -175,6 +179,11 @@ class SampleStore:
         try:
             inserted = mysql_rows.run(cursor, prepared.insert)
             mysql_rows.run(cursor, prepared.latest)
+        except Exception as exc:
+            # Past SQLAlchemy's handle_error: drop the connection here.
+            if engine_mod.refuses_writes(exc):
+                conn.invalidate(exc)
+            raise
         finally:
             cursor.close()
         return inserted

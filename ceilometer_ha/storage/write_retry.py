@@ -18,6 +18,7 @@ from oslo_log import log
 from ceilometer_ha import wire
 from ceilometer_ha.storage import batch_store
 from ceilometer_ha.storage import child_protocol
+from ceilometer_ha.storage import engine
 
 LOG = log.getLogger(__name__)
 FIRST_RETRY_INTERVAL = 0.1
@@ -38,7 +39,8 @@ class WriterCounters(typing.Protocol):
 
 def failure_of(store: batch_store.BatchStore, exc: Exception) -> Failure:
     """(reason, permanent) of a failed write, as ``store`` judges it."""
-    return child_protocol.describe(exc), store.is_permanent(exc)
+    reason = child_protocol.describe(exc) + engine.explain(exc)
+    return reason, store.is_permanent(exc)
 
 
 class Retrying:

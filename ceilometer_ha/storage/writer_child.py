@@ -64,8 +64,11 @@ def _first_error(exc: Exception, store: typing.Any) -> BaseException:
 
 def _failure(exc: Exception, store: typing.Any) -> child_protocol.Reply:
     # Judged as raised: a connection lost (invalidated) is transient.
+    from ceilometer_ha.storage import engine as engine_mod  # as serve's
+
     permanent = store.is_permanent(exc)
-    return child_protocol.error(_first_error(exc, store), permanent)
+    first = _first_error(exc, store)
+    return child_protocol.error(first, permanent, engine_mod.explain(first))
 
 
 # What the parent's RESUME becomes on its way to the writing thread.
