@@ -20,9 +20,9 @@ The baseline beside them is the bound the settings imply:
 land just after a cycle began, so the first failing cycle ends up to one
 interval plus one ping window later, and ``fail_cycles`` failing cycles
 are needed). For the lossy hosts it counts host-cycles (heartbeats
-stored), failed verdicts seen and the address-cycles that lost every
-echo request, over the cuts and a soak afterwards. Prints one JSON
-document.
+stored), failed (and stale) verdicts seen and the address-cycles that
+lost every echo request, over the cuts and a soak afterwards. Prints
+one JSON document.
 
     python benchmarks/detection.py [--cuts 20] [--computes 6]
         [--soak-seconds 60] [--max-seconds 300]
@@ -86,6 +86,7 @@ class Observer:
         self.judge_seconds: list[float] = []
         self.lossy_failed: list[tuple[str, str]] = []
         self.lossy_degraded = 0
+        self.lossy_stale = 0
 
     def poll(self) -> dict:
         started = time.monotonic()
@@ -101,6 +102,8 @@ class Observer:
                 )
             elif host["verdict"] == "degraded":
                 self.lossy_degraded += 1
+            elif host["verdict"] == "stale":
+                self.lossy_stale += 1
         return report
 
     def until(self, predicate, timeout: float) -> float | None:
@@ -194,6 +197,7 @@ def loss_figures(bed, observer, lossy, since) -> dict:
         "failed_verdicts_seen": len(observer.lossy_failed),
         "hosts_ever_failed": sorted({h for _, h in observer.lossy_failed}),
         "degraded_observations": observer.lossy_degraded,
+        "stale_observations": observer.lossy_stale,
         "verdict_polls": observer.polls,
         **false_failure_model(int(address_cycles or 0), int(all_lost or 0)),
     }
