@@ -68,12 +68,16 @@ def collectors_by_name(conf: cfg.ConfigOpts) -> str | None:
     named = pipeline_files.collectors_by_name(routes)
     if not named:
         return None
+    which = (
+        "names the collector by host name"
+        if len(named) == 1
+        else "name their collectors by host name"
+    )
     return (
         f"[DEFAULT] pipeline_cfg_file {conf.pipeline_cfg_file}: "
-        f"{', '.join(named)} names the collector by host name, which "
-        "ceilometer's UDP publisher looks up for every datagram: while "
-        "it does not resolve, every sample is lost; use the collector's "
-        "IP address"
+        f"{', '.join(named)} {which}, which ceilometer's UDP publisher "
+        "looks up for every datagram: while it does not resolve, every "
+        "sample is lost; use the collector's IP address"
     )
 
 
