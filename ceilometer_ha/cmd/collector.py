@@ -3,27 +3,27 @@
 Reads the controller ``ceilometer_ha.conf`` of the deployment notes as
 written: options it does not use there (``polling_namespaces``,
 ``verbose``) are ignored, not errors. Exit codes: 0 after a clean stop,
-2 for a configuration or schema problem (the message says what to fix),
-1 for anything else (samples left unwritten at the stop, say). A MySQL
-database that does not answer at start is waited for, samples held.
+2 for a configuration or schema problem (the message, in the log and on
+standard error, says what to fix; ``collector.refusal``, with any
+number of workers), 1 for anything else (samples left unwritten at the
+stop, say). A MySQL database that does not answer at start is waited
+for, samples held.
 """
 
+import functools
 import pathlib
 import sys
 
 from oslo_config import cfg
 from oslo_log import log
-import sqlalchemy as sa
 
 from ceilometer_ha import opts
 from ceilometer_ha.collector import config_check
-from ceilometer_ha.collector import dispatcher
+from ceilometer_ha.collector import refusal
 from ceilometer_ha.collector import signals
 from ceilometer_ha.collector import workers
-from ceilometer_ha.storage import migration
 
-LOG = log.getLogger(__name__)
-PROG = "ceilometer-collector-ha"
+PROG = refusal.PROG
 
 
 def own_config_dirs() -> list[str]:
@@ -58,6 +58,11 @@ def prepare_conf(argv: list[str]) -> cfg.ConfigOpts:
     return conf
 
 
+def _start(conf: cfg.ConfigOpts) -> int:
+    config_check.check_config(conf)
+    return workers.run(conf)
+
+
 def main(argv: list[str] | None = None) -> int:
     signals.ignore_reload_until_ready()
     argv = sys.argv[1:] if argv is None else argv
@@ -66,23 +71,8 @@ def main(argv: list[str] | None = None) -> int:
         log.setup(conf, PROG)
     except cfg.Error as exc:
         sys.stderr.write(f"{PROG}: configuration error: {exc}\n")
-        return 2
-    try:
-        config_check.check_config(conf)
-        return workers.run(conf)
-    except (
-        cfg.Error,
-        config_check.ConfigError,
-        migration.SchemaError,
-        dispatcher.DispatcherError,
-    ) as exc:
-        LOG.error("Cannot start: %s", exc)
-        sys.stderr.write(f"{PROG}: {exc}\n")
-        return 2
-    except (OSError, sa.exc.SQLAlchemyError) as exc:
-        LOG.error("Cannot start: %s", exc)
-        sys.stderr.write(f"{PROG}: {exc}\n")
-        return 1
+        return refusal.EXIT_REFUSED
+    return refusal.exit_code(functools.partial(_start, conf))
 
 
 if __name__ == "__main__":

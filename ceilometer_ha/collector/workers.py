@@ -2,10 +2,13 @@
 
 Each worker is a forked ``CollectorService`` with its own socket
 (SO_REUSEPORT: the kernel spreads datagrams across them), its own
-writer and database connection. The parent only forwards SIGTERM,
-SIGINT and SIGHUP (``signals``) and waits; if a worker dies
-unexpectedly the others are stopped and the exit code is non-zero, so
-systemd or Pacemaker restarts the whole set. A parent that dies without
+writer and database connection. A worker that cannot start says why
+and exits as the program would (``refusal``: an ERROR in the log, exit
+code 2 for a setting to fix). The parent only forwards SIGTERM, SIGINT
+and SIGHUP (``signals``) and waits, logging the end of every worker; if
+a worker fails unexpectedly the others are stopped and the exit code is
+non-zero (2 when a worker refused to start), so systemd or Pacemaker
+restarts the whole set. A parent that dies without
 stopping them (SIGKILL: the Pacemaker agent's last resort, the OOM
 killer) gets its workers SIGTERM from the kernel
 (``PR_SET_PDEATHSIG``): they flush and exit rather than go on holding
@@ -14,6 +17,7 @@ Once every receiving process listens, systemd is told (``READY=1``,
 ``Type=notify``; the parent with several workers).
 """
 
+import collections.abc
 import contextlib
 import ctypes
 import multiprocessing
@@ -27,6 +31,7 @@ from oslo_config import cfg
 from oslo_log import log
 from oslo_service import systemd
 
+from ceilometer_ha.collector import refusal
 from ceilometer_ha.collector import service
 from ceilometer_ha.collector import signals
 
@@ -73,7 +78,7 @@ def _worker(
         run_expiry=index == 0,
         worker=index,
     )
-    sys.exit(svc.run())
+    sys.exit(refusal.exit_code(svc.run))
 
 
 def _wait_until_listening(procs: list, events: list) -> bool:
@@ -83,6 +88,60 @@ def _wait_until_listening(procs: list, events: list) -> bool:
             return False
         events[0].wait(POLL_INTERVAL / 10)
     return True
+
+
+def _ended(proc: typing.Any) -> str:
+    code = proc.exitcode
+    if code < 0:
+        return f"was ended by signal {signal.Signals(-code).name}"
+    return f"exited with code {code}"
+
+
+def _supervise(
+    procs: list,
+    ready: bool,
+    stopping: collections.abc.Callable[[], bool],
+    stop: collections.abc.Callable[[int, None], None],
+) -> bool:
+    """Wait until every worker has ended, logging each; True if one
+    failed while ``stopping()`` was false (a non-zero exit code, or any
+    before all listened), for which ``stop`` then ends the others."""
+    unasked = False
+    logged: set[str] = set()
+    while True:
+        ended = [
+            proc
+            for proc in procs
+            if proc.exitcode is not None and proc.name not in logged
+        ]
+        asked = stopping()
+        failed = False
+        for proc in ended:
+            logged.add(proc.name)
+            args = (proc.name, proc.pid, _ended(proc))
+            if asked or (ready and proc.exitcode == 0):
+                LOG.info("Worker %s (pid %d) %s", *args)
+            elif ready:
+                failed = True
+                LOG.error(
+                    "Worker %s (pid %d) %s while the collector ran: "
+                    "stopping the others, so that the collector is "
+                    "restarted as a whole",
+                    *args,
+                )
+            else:
+                failed = True
+                LOG.error(
+                    "Worker %s (pid %d) %s before all workers listened",
+                    *args,
+                )
+        if failed:
+            unasked = True
+            stop(signal.SIGTERM, None)
+        if len(logged) == len(procs):
+            return unasked
+        for proc in procs:
+            proc.join(POLL_INTERVAL / len(procs))
 
 
 def run(conf: cfg.ConfigOpts) -> int:
@@ -127,17 +186,14 @@ def run(conf: cfg.ConfigOpts) -> int:
         signal.signal(signals.RELOAD_SIGNAL, _reload)
         for proc in procs:
             proc.start()
-    if _wait_until_listening(procs, events):
+    ready = _wait_until_listening(procs, events)
+    if ready:
         LOG.info("%d workers listening on UDP port %d", count, port)
-    if all(e.is_set() for e in events):
         if conf.collector.port_file:
             service.write_port_file(conf.collector.port_file, port)
         systemd.notify_once()
-    while any(proc.is_alive() for proc in procs):
-        for proc in procs:
-            proc.join(POLL_INTERVAL / len(procs))
-            if not stopping and proc.exitcode not in (None, 0):
-                LOG.error("Worker %s exited with %s", proc.name, proc.exitcode)
-                _stop(signal.SIGTERM, None)
+    unasked = _supervise(procs, ready, lambda: stopping, _stop)
     codes = [proc.exitcode for proc in procs]
-    return 0 if all(code == 0 for code in codes) else 1
+    if not ready and refusal.EXIT_REFUSED in codes:
+        return refusal.EXIT_REFUSED
+    return 1 if unasked or any(codes) else 0

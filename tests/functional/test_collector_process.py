@@ -89,6 +89,41 @@ def test_refuses_a_missing_schema_naming_dbsync(database_url, tmp_path):
     assert collector.proc.returncode == 2
 
 
+@pytest.mark.parametrize("workers", [1, 2])
+def test_a_refusal_is_in_the_log_file_with_any_workers(tmp_path, workers):
+    # As the Pacemaker agent runs it: standard error goes nowhere, the
+    # log file must say why, once per process that refused.
+    log_file = tmp_path / "ceilometer-collector-ha.log"
+    options = {
+        "DEFAULT": {"log_file": log_file},
+        "collector": {"workers": workers},
+    }
+    database_url = f"sqlite:///{tmp_path / 'db.sqlite'}"
+    # The file made first (in WAL mode): workers that both make it may
+    # meet "database is locked" instead.
+    engine = engine_mod.create_engine(database_url)
+    engine.connect().close()
+    engine.dispose()
+    collector = helper.CollectorProcess(
+        database_url, tmp_path, options, run_dbsync=False
+    )
+    output = _refused(collector)
+    assert collector.proc.returncode == 2
+    assert "Traceback" not in output
+    log = log_file.read_text()
+    refusals = [
+        line
+        for line in log.splitlines()
+        if " ERROR " in line and "Cannot start: " in line
+    ]
+    assert len(refusals) == workers, log
+    assert all("run ceilometer-ha dbsync" in line for line in refusals), log
+    if workers > 1:
+        for index in range(workers):
+            assert f"Worker worker-{index} (pid " in log
+        assert "exited with code 2 before all workers listened" in log
+
+
 def test_workers_share_the_port(tmp_path):
     database_url = f"sqlite:///{tmp_path / 'db.sqlite'}"
     options = {"collector": {"workers": 2}}
