@@ -6,11 +6,13 @@ writer and database connection. A worker that cannot start says why
 and exits as the program would (``refusal``: an ERROR in the log, exit
 code 2 for a setting to fix). The parent only forwards SIGTERM, SIGINT
 and SIGHUP (``signals``) and waits, logging the end of every worker; if
-a worker fails unexpectedly the others are stopped and the exit code is
-non-zero (2 when a worker refused to start), so systemd or Pacemaker
-restarts the whole set. A parent that dies without
-stopping them (SIGKILL: the Pacemaker agent's last resort, the OOM
-killer) gets its workers SIGTERM from the kernel
+a worker ends while the parent is not stopping, whatever its exit code
+(0 too, after a SIGTERM sent to it alone), the others are stopped and
+the exit code is non-zero (2 when a worker refused to start), so
+systemd or Pacemaker restarts the whole set: a collector must not run
+on without one of its workers (worker 0 alone runs the TTL expiry). A
+parent that dies without stopping them (SIGKILL: the Pacemaker agent's
+last resort, the OOM killer) gets its workers SIGTERM from the kernel
 (``PR_SET_PDEATHSIG``): they flush and exit rather than go on holding
 the port, unmanaged, beside the collector started in their place.
 Once every receiving process listens, systemd is told (``READY=1``,
@@ -104,8 +106,9 @@ def _supervise(
     stop: collections.abc.Callable[[int, None], None],
 ) -> bool:
     """Wait until every worker has ended, logging each; True if one
-    failed while ``stopping()`` was false (a non-zero exit code, or any
-    before all listened), for which ``stop`` then ends the others."""
+    ended while ``stopping()`` was false, whatever its exit code (0
+    too: worker 0 alone runs the TTL expiry), for which ``stop`` then
+    ends the others."""
     unasked = False
     logged: set[str] = set()
     while True:
@@ -115,14 +118,12 @@ def _supervise(
             if proc.exitcode is not None and proc.name not in logged
         ]
         asked = stopping()
-        failed = False
         for proc in ended:
             logged.add(proc.name)
             args = (proc.name, proc.pid, _ended(proc))
-            if asked or (ready and proc.exitcode == 0):
+            if asked:
                 LOG.info("Worker %s (pid %d) %s", *args)
             elif ready:
-                failed = True
                 LOG.error(
                     "Worker %s (pid %d) %s while the collector ran: "
                     "stopping the others, so that the collector is "
@@ -130,12 +131,11 @@ def _supervise(
                     *args,
                 )
             else:
-                failed = True
                 LOG.error(
                     "Worker %s (pid %d) %s before all workers listened",
                     *args,
                 )
-        if failed:
+        if ended and not asked:
             unasked = True
             stop(signal.SIGTERM, None)
         if len(logged) == len(procs):

@@ -293,6 +293,15 @@ def _children(pid):
     ]
 
 
+def _two_workers(parent):
+    """The process ids of the two workers of ``parent``, once forked."""
+    return collector_rows.wait_until(
+        lambda: len(_children(parent)) == 2 and _children(parent),
+        30,
+        "two workers",
+    )
+
+
 def _gone(pid):
     try:
         stat = pathlib.Path(f"/proc/{pid}/stat").read_text()
@@ -315,11 +324,7 @@ def test_workers_flush_and_exit_when_their_parent_is_killed(tmp_path):
     }
     with helper.CollectorProcess(database_url, tmp_path, options) as collector:
         parent = collector.proc.pid
-        workers = collector_rows.wait_until(
-            lambda: len(_children(parent)) == 2 and _children(parent),
-            30,
-            "two workers",
-        )
+        workers = _two_workers(parent)
         try:
             publisher = helper.ceilometer_publisher(
                 "127.0.0.1", collector.port
@@ -339,3 +344,30 @@ def test_workers_flush_and_exit_when_their_parent_is_killed(tmp_path):
                 if not _gone(pid):
                     os.kill(pid, signal.SIGKILL)
     assert collector.count_rows() == 100
+
+
+def test_a_worker_that_exits_zero_alone_stops_the_collector(tmp_path):
+    # Worker 0 alone runs the TTL expiry: a SIGTERM sent to it alone
+    # ends it cleanly (exit code 0), and the collector must then end
+    # too, to be restarted, not run on without expiry.
+    database_url = f"sqlite:///{tmp_path / 'db.sqlite'}"
+    options = {"collector": {"workers": 2}}
+    with helper.CollectorProcess(database_url, tmp_path, options) as collector:
+        parent = collector.proc.pid
+        workers = _two_workers(parent)
+        expiring = next(
+            line
+            for line in collector.log_text().splitlines()
+            if "TTL expiry of samples" in line
+        )
+        worker0 = int(expiring.split()[2])  # the line's process id
+        assert worker0 in workers
+        os.kill(worker0, signal.SIGTERM)
+        collector.proc.wait(30)
+        assert collector.stop() == 1
+    assert all(_gone(pid) for pid in workers)
+    log = collector.log_text()
+    assert (
+        f"ERROR ceilometer_ha.collector.workers [-] Worker worker-0 "
+        f"(pid {worker0}) exited with code 0 while the collector ran"
+    ) in log
