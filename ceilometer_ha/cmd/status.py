@@ -155,7 +155,9 @@ def run(args: argparse.Namespace) -> int:
     except KeyboardInterrupt:
         return code
     except (sa.exc.SQLAlchemyError, reader.SummaryTooLongError) as exc:
-        reason = getattr(exc, "orig", None) or exc
+        # A statement's timeout, not the failed ROLLBACK after it.
+        first = engine_mod.first_error(exc, engine)
+        reason = getattr(first, "orig", None) or first
         sys.stderr.write(f"ceilometer-ha status: database: {reason}\n")
         return EXIT_ERROR
     finally:

@@ -161,6 +161,25 @@ def explain(exc: BaseException) -> str:
     return ""
 
 
+def first_error(exc: BaseException, engine: sa.engine.Engine) -> BaseException:
+    """The driver's error that ``exc`` was raised while handling, if any,
+    else ``exc``.
+
+    A statement that times out or loses its connection leaves a dead
+    connection, and the ROLLBACK that follows fails in turn, with a
+    driver error that says nothing (PyMySQL's ``(0, '')``): what is
+    raised is that one, the statement's error on its ``__context__``,
+    as the driver raised it or wrapped by SQLAlchemy.
+    """
+    dbapi = getattr(engine.dialect, "dbapi", None)
+    raised = _driver_error(exc)
+    first = raised.__context__
+    if dbapi is None or first is None or raised.__suppress_context__:
+        return exc
+    first = _driver_error(first)
+    return first if isinstance(first, dbapi.Error) else exc
+
+
 def _drop_refusing(context) -> None:
     """``handle_error``: a server refusing writes counts as a lost
     connection, which SQLAlchemy then discards (``REFUSES_WRITES``)."""

@@ -46,28 +46,12 @@ class _Failed(typing.NamedTuple):
     reply: child_protocol.Reply
 
 
-def _first_error(exc: Exception, store: typing.Any) -> BaseException:
-    """The driver's error that ``exc`` was raised while cleaning up after,
-    if any (a ROLLBACK failing on the connection a statement lost);
-    else ``exc``."""
-    dbapi = getattr(store.engine.dialect, "dbapi", None)
-    raised = getattr(exc, "orig", None) or exc
-    first = raised.__context__
-    if (
-        dbapi is not None
-        and not raised.__suppress_context__
-        and isinstance(first, dbapi.Error)
-    ):
-        return first
-    return exc
-
-
 def _failure(exc: Exception, store: typing.Any) -> child_protocol.Reply:
     # Judged as raised: a connection lost (invalidated) is transient.
     from ceilometer_ha.storage import engine as engine_mod  # as serve's
 
     permanent = store.is_permanent(exc)
-    first = _first_error(exc, store)
+    first = engine_mod.first_error(exc, store.engine)
     return child_protocol.error(first, permanent, engine_mod.explain(first))
 
 

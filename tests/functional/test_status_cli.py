@@ -11,7 +11,11 @@ import json
 import subprocess
 
 from ceilometer import sample as ceilometer_sample
+import pytest
+import sqlalchemy as sa
 
+from ceilometer_ha.storage import engine as engine_mod
+from ceilometer_ha.storage import migration
 from tests.functional import collector as collector_helper
 
 HOSTS = ("cmp-1", "cmp-2", "cmp-3")
@@ -132,3 +136,28 @@ def test_status_on_collected_samples(database_url, tmp_path):
     code, out, _ = status(database_url, "--config-file", str(quick))
     assert code == 3
     assert "CANNOT JUDGE (all_stale)" in out
+
+
+@pytest.mark.mysql
+def test_a_timed_out_query_is_reported_not_the_rollback(mysql_database):
+    # A query that times out closes its connection; the ROLLBACK after
+    # it fails too, with PyMySQL's "(0, '')": the timeout is the news.
+    engine = engine_mod.create_engine(mysql_database)
+    migration.upgrade(engine)
+    quick = (
+        sa.engine.make_url(mysql_database)
+        .update_query_dict({"read_timeout": "1"})
+        .render_as_string(hide_password=False)
+    )
+    try:
+        with engine.connect() as locker:
+            locker.exec_driver_sql(
+                "LOCK TABLES ha_sample WRITE, ha_latest WRITE"
+            )
+            code, out, err = status(quick)
+            locker.exec_driver_sql("UNLOCK TABLES")
+    finally:
+        engine.dispose()
+    assert code == 4, out
+    assert "(0, '')" not in err
+    assert "Lost connection to MySQL server during query" in err
