@@ -28,6 +28,7 @@ from ceilometer_ha.health import model
 from ceilometer_ha.health import reader
 from ceilometer_ha.health import render
 from ceilometer_ha.health import settings as health_settings
+from ceilometer_ha.storage import db_errors
 from ceilometer_ha.storage import engine as engine_mod
 
 EXIT_OK = 0
@@ -156,7 +157,7 @@ def run(args: argparse.Namespace) -> int:
         return code
     except (sa.exc.SQLAlchemyError, reader.SummaryTooLongError) as exc:
         # A statement's timeout, not the failed ROLLBACK after it.
-        first = engine_mod.first_error(exc, engine)
+        first = db_errors.first_error(exc, engine)
         reason = getattr(first, "orig", None) or first
         sys.stderr.write(f"ceilometer-ha status: database: {reason}\n")
         return EXIT_ERROR

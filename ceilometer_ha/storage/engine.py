@@ -8,7 +8,7 @@ page cache. MySQL connections get read, write and connect timeouts
 unless the URL sets its own (``mysql_timeouts``), the sessions that
 lost connections leave on the server are ended (``orphans``), and a
 connection to a server that refuses writes is dropped
-(``REFUSES_WRITES``).
+(``db_errors.REFUSES_WRITES``).
 """
 
 import os
@@ -20,6 +20,7 @@ import sqlalchemy as sa
 from sqlalchemy import event
 from sqlalchemy.engine import url as sa_url
 
+from ceilometer_ha.storage import db_errors
 from ceilometer_ha.storage import orphans
 
 # Pages the SQLite WAL grows to before a commit copies them back into
@@ -54,20 +55,6 @@ MYSQL_IO_TIMEOUT = 60
 MYSQL_CONNECT_TIMEOUT = 10
 # The drivers that take these three as connect() arguments.
 _TIMEOUT_DRIVERS = ("pymysql", "mysqldb")
-# MySQL/MariaDB errors of a server that answers but will not take writes
-# now: read-only (1290 --read-only, 1836 read-only mode, 1792 a
-# read-only transaction), a Galera node not ready (1047, as oslo.db
-# sees it), shutting down (1053). After a failover behind a virtual IP
-# or a proxy another server takes them; the connection is dropped so
-# that the retry connects anew. Kept, the pool would hand it out again
-# (the old server still answers pool_pre_ping) until pool_recycle.
-REFUSES_WRITES = frozenset({1047, 1053, 1290, 1792, 1836})
-# Errors of a statement whose table or column is not there: the schema
-# was dropped or is older than this code (1146 no such table, 1054 no
-# such column; SQLite says so in words). Not the data's fault: held and
-# retried, as while the database is away, never dropped as refused.
-_SCHEMA_GONE = frozenset({1146, 1054})
-_SQLITE_SCHEMA_GONE = ("no such table", "no such column", "has no column")
 
 
 def normalize_url(url: str) -> sa_url.URL:
@@ -123,68 +110,6 @@ def read_timeout(url: str) -> float | None:
     if value is None or parsed.get_driver_name() not in _TIMEOUT_DRIVERS:
         return None
     return float(value if isinstance(value, str) else value[-1])
-
-
-def _driver_error(exc: BaseException) -> BaseException:
-    """The driver's own error behind a SQLAlchemy one."""
-    return getattr(exc, "orig", None) or exc
-
-
-def _mysql_code(exc: BaseException) -> int | None:
-    args = getattr(_driver_error(exc), "args", ())
-    return args[0] if args and isinstance(args[0], int) else None
-
-
-def refuses_writes(exc: BaseException) -> bool:
-    """Whether ``exc`` is a MySQL server's refusal to write now
-    (``REFUSES_WRITES``): the connection must not be used again."""
-    return _mysql_code(exc) in REFUSES_WRITES
-
-
-def schema_gone(exc: BaseException) -> bool:
-    """Whether ``exc`` says a table or column of the schema is missing."""
-    if _mysql_code(exc) in _SCHEMA_GONE:
-        return True
-    text = str(_driver_error(exc))
-    return type(_driver_error(exc)).__module__.startswith("sqlite3") and any(
-        words in text for words in _SQLITE_SCHEMA_GONE
-    )
-
-
-def explain(exc: BaseException) -> str:
-    """What to add to a failed write's description for an operator."""
-    if schema_gone(exc):
-        return (
-            " (the tables are missing or older than this collector: "
-            "samples are held; run ceilometer-ha dbsync)"
-        )
-    return ""
-
-
-def first_error(exc: BaseException, engine: sa.engine.Engine) -> BaseException:
-    """The driver's error that ``exc`` was raised while handling, if any,
-    else ``exc``.
-
-    A statement that times out or loses its connection leaves a dead
-    connection, and the ROLLBACK that follows fails in turn, with a
-    driver error that says nothing (PyMySQL's ``(0, '')``): what is
-    raised is that one, the statement's error on its ``__context__``,
-    as the driver raised it or wrapped by SQLAlchemy.
-    """
-    dbapi = getattr(engine.dialect, "dbapi", None)
-    raised = _driver_error(exc)
-    first = raised.__context__
-    if dbapi is None or first is None or raised.__suppress_context__:
-        return exc
-    first = _driver_error(first)
-    return first if isinstance(first, dbapi.Error) else exc
-
-
-def _drop_refusing(context) -> None:
-    """``handle_error``: a server refusing writes counts as a lost
-    connection, which SQLAlchemy then discards (``REFUSES_WRITES``)."""
-    if refuses_writes(context.original_exception):
-        context.is_disconnect = True
 
 
 def _user() -> str:
@@ -272,6 +197,6 @@ def create_engine(
     if parsed.get_backend_name() == "sqlite":
         event.listen(engine, "connect", _sqlite_pragmas)
     else:
-        event.listen(engine, "handle_error", _drop_refusing)
+        event.listen(engine, "handle_error", db_errors.drop_refusing)
         orphans.track(engine)
     return engine

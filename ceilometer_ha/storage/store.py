@@ -16,7 +16,7 @@ import typing
 import sqlalchemy as sa
 
 from ceilometer_ha import wire
-from ceilometer_ha.storage import engine as engine_mod
+from ceilometer_ha.storage import db_errors
 from ceilometer_ha.storage import mysql_rows
 from ceilometer_ha.storage import rows as rows_mod
 from ceilometer_ha.storage import statements
@@ -84,7 +84,7 @@ class SampleStore:
         """
         if isinstance(exc, (TypeError, ValueError, RecursionError)):
             return True  # the row cannot even be built
-        if engine_mod.schema_gone(exc):
+        if db_errors.schema_gone(exc):
             return False  # held until dbsync makes the tables again
         if isinstance(exc, sa.exc.DBAPIError):
             if exc.connection_invalidated:
@@ -181,7 +181,7 @@ class SampleStore:
             mysql_rows.run(cursor, prepared.latest)
         except Exception as exc:
             # Past SQLAlchemy's handle_error: drop the connection here.
-            if engine_mod.refuses_writes(exc):
+            if db_errors.refuses_writes(exc):
                 conn.invalidate(exc)
             raise
         finally:

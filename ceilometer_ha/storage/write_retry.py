@@ -18,7 +18,7 @@ from oslo_log import log
 from ceilometer_ha import wire
 from ceilometer_ha.storage import batch_store
 from ceilometer_ha.storage import child_protocol
-from ceilometer_ha.storage import engine
+from ceilometer_ha.storage import db_errors
 
 LOG = log.getLogger(__name__)
 FIRST_RETRY_INTERVAL = 0.1
@@ -39,7 +39,7 @@ class WriterCounters(typing.Protocol):
 
 def failure_of(store: batch_store.BatchStore, exc: Exception) -> Failure:
     """(reason, permanent) of a failed write, as ``store`` judges it."""
-    reason = child_protocol.describe(exc) + engine.explain(exc)
+    reason = child_protocol.describe(exc) + db_errors.explain(exc)
     return reason, store.is_permanent(exc)
 
 

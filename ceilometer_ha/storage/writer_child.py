@@ -36,6 +36,7 @@ import typing
 
 from ceilometer_ha import heap
 from ceilometer_ha.storage import child_protocol
+from ceilometer_ha.storage import db_errors
 
 JOIN_TIMEOUT = 5.0
 
@@ -48,11 +49,9 @@ class _Failed(typing.NamedTuple):
 
 def _failure(exc: Exception, store: typing.Any) -> child_protocol.Reply:
     # Judged as raised: a connection lost (invalidated) is transient.
-    from ceilometer_ha.storage import engine as engine_mod  # as serve's
-
     permanent = store.is_permanent(exc)
-    first = engine_mod.first_error(exc, store.engine)
-    return child_protocol.error(first, permanent, engine_mod.explain(first))
+    first = db_errors.first_error(exc, store.engine)
+    return child_protocol.error(first, permanent, db_errors.explain(first))
 
 
 # What the parent's RESUME becomes on its way to the writing thread.

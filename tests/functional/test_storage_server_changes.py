@@ -7,6 +7,7 @@ import pytest
 import sqlalchemy as sa
 
 from ceilometer_ha.cmd import manage
+from ceilometer_ha.storage import db_errors
 from ceilometer_ha.storage import engine as engine_mod
 from ceilometer_ha.storage import expiry
 from ceilometer_ha.storage import migration
@@ -65,7 +66,7 @@ def test_a_server_refusing_writes_is_left_for_a_new_connection(database_url):
     batch = _batch("ro")
     with pytest.raises(Exception) as refused:
         store.write_batch(batch)
-    assert engine_mod.refuses_writes(refused.value), refused.value
+    assert db_errors.refuses_writes(refused.value), refused.value
     assert not store.is_permanent(refused.value)
     assert store.write_batch(batch) == len(batch)
     assert _count(store.engine) == len(batch)
@@ -80,7 +81,7 @@ def test_the_expiry_leaves_a_server_refusing_writes(database_url):
     later = datetime.datetime.now() + datetime.timedelta(days=1)
     with pytest.raises(sa.exc.OperationalError) as refused:
         expiry.expire(store.engine, later, batch_size=100)
-    assert engine_mod.refuses_writes(refused.value), refused.value
+    assert db_errors.refuses_writes(refused.value), refused.value
     deleted = expiry.expire(store.engine, later, batch_size=100)
     assert deleted == {"ha_sample": 3, "ha_latest": 3}
     assert _count(store.engine) == 0

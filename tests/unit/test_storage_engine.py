@@ -1,7 +1,6 @@
 """Connection settings ``storage.engine`` gives a database URL."""
 
 import os
-import types
 
 import pytest
 import sqlalchemy as sa
@@ -162,54 +161,3 @@ def test_an_unwritable_sqlite_directory_or_file_is_named(tmp_path):
 )
 def test_other_databases_have_no_file_problem(url):
     assert engine_mod.sqlite_file_problem(url, Access()) is None
-
-
-class DriverError(Exception):
-    """A DB-API driver's ``Error``."""
-
-
-DRIVER_ENGINE = types.SimpleNamespace(
-    dialect=types.SimpleNamespace(
-        dbapi=types.SimpleNamespace(Error=DriverError)
-    )
-)
-
-
-def _raised_while_handling(first, then):
-    """``then`` as raised in an ``except`` clause that caught ``first``."""
-    try:
-        try:
-            raise first
-        except BaseException:
-            raise then  # noqa: B904 (the implicit context is the point)
-    except BaseException as exc:
-        return exc
-
-
-def test_the_first_error_is_the_statements_not_the_rollbacks():
-    timeout = DriverError(2013, "Lost connection (timed out)")
-    # In the writer process: the driver's ROLLBACK error, raised while
-    # handling the driver's own error.
-    rollback = _raised_while_handling(timeout, DriverError(0, ""))
-    assert engine_mod.first_error(rollback, DRIVER_ENGINE) is timeout
-    # Through SQLAlchemy (ceilometer-ha status): both are wrapped.
-    statement = sa.exc.OperationalError("SELECT 1", None, timeout)
-    rollback = _raised_while_handling(statement, DriverError(0, ""))
-    wrapped = sa.exc.InterfaceError("ROLLBACK", None, rollback)
-    assert engine_mod.first_error(wrapped, DRIVER_ENGINE) is timeout
-
-
-def test_an_error_raised_alone_is_its_own_first_error():
-    alone = sa.exc.OperationalError("SELECT 1", None, DriverError(2006))
-    assert engine_mod.first_error(alone, DRIVER_ENGINE) is alone
-    # Raised while handling something that is not the driver's error.
-    after = _raised_while_handling(KeyError("x"), DriverError(0, ""))
-    assert engine_mod.first_error(after, DRIVER_ENGINE) is after
-    # The context set aside on purpose (raise ... from None).
-    hidden = _raised_while_handling(DriverError(2013), DriverError(0, ""))
-    hidden.__suppress_context__ = True
-    assert engine_mod.first_error(hidden, DRIVER_ENGINE) is hidden
-    # No driver known (a fake engine): nothing to tell errors by.
-    unknown = types.SimpleNamespace(dialect=types.SimpleNamespace(dbapi=None))
-    rollback = _raised_while_handling(DriverError(2013), DriverError(0, ""))
-    assert engine_mod.first_error(rollback, unknown) is rollback
