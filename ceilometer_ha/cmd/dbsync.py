@@ -21,6 +21,7 @@ import sqlalchemy as sa
 
 from ceilometer_ha import opts
 from ceilometer_ha.cmd import conf_files
+from ceilometer_ha.storage import db_errors
 from ceilometer_ha.storage import engine as engine_mod
 from ceilometer_ha.storage import migration
 
@@ -88,10 +89,11 @@ def run(args: argparse.Namespace) -> int:
         migration.upgrade(engine, args.revision)
         after = migration.current_revision(engine)
     except sa.exc.SQLAlchemyError as exc:
-        reason = getattr(exc, "orig", None) or exc
-        if getattr(reason, "args", (None,))[0] == _LOCK_WAIT_TIMEOUT_ERROR:
-            reason = _lock_holders(engine, args.lock_wait_timeout, reason)
-        sys.stderr.write(f"{PROG}: database: {reason}\n")
+        error = db_errors.reason(exc, engine)
+        said = str(error)
+        if db_errors.mysql_code(error) == _LOCK_WAIT_TIMEOUT_ERROR:
+            said = _lock_holders(engine, args.lock_wait_timeout, error)
+        sys.stderr.write(f"{PROG}: database: {said}\n")
         return EXIT_ERROR
     except migration.SchemaError as exc:
         sys.stderr.write(f"{PROG}: schema: {exc}\n")

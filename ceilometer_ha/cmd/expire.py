@@ -25,6 +25,7 @@ import sqlalchemy as sa
 from ceilometer_ha import opts
 from ceilometer_ha import wire
 from ceilometer_ha.cmd import conf_files
+from ceilometer_ha.storage import db_errors
 from ceilometer_ha.storage import engine as engine_mod
 from ceilometer_ha.storage import expiry
 from ceilometer_ha.storage import migration
@@ -107,7 +108,7 @@ def run(args: argparse.Namespace) -> int:
     except migration.SchemaError as exc:
         return _error("schema", exc)
     except sa.exc.SQLAlchemyError as exc:
-        return _error("database", getattr(exc, "orig", None) or exc)
+        return _error("database", db_errors.reason(exc, engine))
     finally:
         engine.dispose()
     samples = deleted[models.sample.name]

@@ -157,8 +157,7 @@ def run(args: argparse.Namespace) -> int:
         return code
     except (sa.exc.SQLAlchemyError, reader.SummaryTooLongError) as exc:
         # A statement's timeout, not the failed ROLLBACK after it.
-        first = db_errors.first_error(exc, engine)
-        reason = getattr(first, "orig", None) or first
+        reason = db_errors.reason(exc, engine)
         sys.stderr.write(f"ceilometer-ha status: database: {reason}\n")
         return EXIT_ERROR
     finally:

@@ -30,7 +30,8 @@ def _driver_error(exc: BaseException) -> BaseException:
     return getattr(exc, "orig", None) or exc
 
 
-def _mysql_code(exc: BaseException) -> int | None:
+def mysql_code(exc: BaseException) -> int | None:
+    """The MySQL error number of ``exc`` (raw or wrapped), if it has one."""
     args = getattr(_driver_error(exc), "args", ())
     return args[0] if args and isinstance(args[0], int) else None
 
@@ -38,12 +39,12 @@ def _mysql_code(exc: BaseException) -> int | None:
 def refuses_writes(exc: BaseException) -> bool:
     """Whether ``exc`` is a MySQL server's refusal to write now
     (``REFUSES_WRITES``): the connection must not be used again."""
-    return _mysql_code(exc) in REFUSES_WRITES
+    return mysql_code(exc) in REFUSES_WRITES
 
 
 def schema_gone(exc: BaseException) -> bool:
     """Whether ``exc`` says a table or column of the schema is missing."""
-    if _mysql_code(exc) in _SCHEMA_GONE:
+    if mysql_code(exc) in _SCHEMA_GONE:
         return True
     text = str(_driver_error(exc))
     return type(_driver_error(exc)).__module__.startswith("sqlite3") and any(
@@ -85,3 +86,9 @@ def drop_refusing(context) -> None:
     connection, which SQLAlchemy then discards (``REFUSES_WRITES``)."""
     if refuses_writes(context.original_exception):
         context.is_disconnect = True
+
+
+def reason(exc: BaseException, engine: sa.engine.Engine) -> BaseException:
+    """The driver's error to report for ``exc``: the statement's own
+    (``first_error``), not SQLAlchemy's wrapping of it."""
+    return _driver_error(first_error(exc, engine))
