@@ -355,10 +355,17 @@ def test_a_worker_that_exits_zero_alone_stops_the_collector(tmp_path):
     with helper.CollectorProcess(database_url, tmp_path, options) as collector:
         parent = collector.proc.pid
         workers = _two_workers(parent)
-        expiring = next(
-            line
-            for line in collector.log_text().splitlines()
-            if "TTL expiry of samples" in line
+        expiring = collector_rows.wait_until(
+            lambda: next(
+                (
+                    line
+                    for line in collector.log_text().splitlines()
+                    if "TTL expiry of samples" in line
+                ),
+                None,
+            ),
+            30,
+            "worker 0's TTL expiry line",
         )
         worker0 = int(expiring.split()[2])  # the line's process id
         assert worker0 in workers
