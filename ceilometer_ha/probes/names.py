@@ -5,9 +5,13 @@ The last answer for a name is kept: when a later look-up fails (the DNS
 server down, or slower than ``ping_timeout``), the address it gave is
 pinged, so that a resolver outage does not read as a storage cut. Only
 a name that never resolved fails the cycle (``unresolvable: ...``). A
-look-up still running from an earlier cycle is not started again, so a
-hung resolver holds one thread per name, not one per name and cycle;
-an answer that comes after its cycle gave up still refreshes the name.
+look-up still running from an earlier cycle is neither started again
+nor waited for: the cycle takes the last address at once, so that a
+hung resolver (a stuck NSS module) holds one thread per name, not one
+per name and cycle, and neither lengthens the cycles nor keeps
+anything of each. Each look-up has a thread of its own, so that names
+whose look-ups hang never hold up the others; an answer that comes
+after its cycle gave up still refreshes the name.
 """
 
 import asyncio
@@ -22,12 +26,6 @@ from oslo_log import log
 
 LOG = log.getLogger(__name__)
 Lookup = typing.Callable[..., list]
-
-# Look-ups run here, not in the loop's default executor: a hung
-# resolver must neither outlast the cycle nor block asyncio.run's exit.
-_EXECUTOR = concurrent.futures.ThreadPoolExecutor(
-    max_workers=4, thread_name_prefix="ha-icmp-resolve"
-)
 
 
 class Resolver:
@@ -51,7 +49,12 @@ class Resolver:
             return str(ipaddress.ip_address(address))
         except ValueError:
             pass
-        wrapped = asyncio.wrap_future(self._start(address))
+        future, earlier = self._start(address)
+        if earlier:
+            return self._fallback(
+                address, "no answer yet to the look-up of an earlier cycle"
+            )
+        wrapped = asyncio.wrap_future(future)
         done, _ = await asyncio.wait({wrapped}, timeout=timeout)
         if not done:
             # Retrieved later, or asyncio would complain of it.
@@ -63,18 +66,20 @@ class Resolver:
             return self._fallback(address, f"{address}: {exc}")
         return _first_ip(infos)
 
-    def _start(self, address: str) -> concurrent.futures.Future:
+    def _start(self, address: str) -> tuple[concurrent.futures.Future, bool]:
+        """The look-up of ``address``, and whether an earlier cycle
+        started it (still running) rather than this one."""
         with self._lock:
             future = self._running.get(address)
             if future is not None and not future.done():
-                return future
-            future = _EXECUTOR.submit(
-                self._lookup, address, None, 0, socket.SOCK_DGRAM
+                return future, True
+            future = _in_a_thread(
+                address, self._lookup, address, None, 0, socket.SOCK_DGRAM
             )
             self._running[address] = future
         # Outside the lock: a look-up already done runs it right here.
         future.add_done_callback(functools.partial(self._answered, address))
-        return future
+        return future, False
 
     def _answered(
         self, address: str, future: concurrent.futures.Future
@@ -105,6 +110,28 @@ class Resolver:
                 ip,
             )
         return ip
+
+
+def _in_a_thread(
+    name: str, call: typing.Callable[..., list], *args: typing.Any
+) -> concurrent.futures.Future:
+    """``call(*args)`` in a daemon thread of its own: a look-up that
+    hangs holds no pool that other names wait on, and never holds up
+    the process's exit."""
+    future: concurrent.futures.Future = concurrent.futures.Future()
+
+    def run() -> None:
+        if not future.set_running_or_notify_cancel():
+            return
+        try:
+            future.set_result(call(*args))
+        except BaseException as exc:  # handed to whoever waits
+            future.set_exception(exc)
+
+    threading.Thread(
+        target=run, name=f"ha-resolve-{name}", daemon=True
+    ).start()
+    return future
 
 
 def _first_ip(infos: list) -> str:
