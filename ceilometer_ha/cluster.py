@@ -15,6 +15,7 @@ health sample.
 import collections.abc
 import re
 import threading
+import typing
 
 from oslo_config import cfg
 from oslo_log import log
@@ -117,17 +118,38 @@ class AggregateClusterName(ClusterNameSource):
             self._stopped.wait(self.refresh_interval)
 
 
+def _ceilometer_nova(conf: cfg.ConfigOpts) -> typing.Any:
+    # Imported late: only aggregate users need Nova and Keystone.
+    from ceilometer import nova_client
+
+    return nova_client.Client(conf).nova_client
+
+
 def nova_aggregate_lookup(
-    conf: cfg.ConfigOpts, metadata_key: str
+    conf: cfg.ConfigOpts,
+    metadata_key: str,
+    make_client: typing.Callable[[cfg.ConfigOpts], typing.Any] = (
+        _ceilometer_nova
+    ),
 ) -> AggregateLookup:
-    """A look-up through ceilometer's Nova client and credentials."""
+    """A look-up through ceilometer's Nova client and credentials.
+
+    The client (``make_client(conf)``), with its Keystone session and
+    token, is made once and kept: Keystone is asked again when the
+    token expires, not at every refresh. A look-up that fails drops it,
+    so that the next one starts from a new session.
+    """
+    made: list[typing.Any] = []
 
     def lookup(host: str) -> str | None:
-        # Imported late: only aggregate users need Nova and Keystone.
-        from ceilometer import nova_client
-
-        client = nova_client.Client(conf).nova_client
-        for aggregate in client.aggregates.list():
+        if not made:
+            made.append(make_client(conf))
+        try:
+            aggregates = made[0].aggregates.list()
+        except Exception:
+            made.clear()
+            raise
+        for aggregate in aggregates:
             if host in (aggregate.hosts or []):
                 name = (aggregate.metadata or {}).get(metadata_key)
                 if name:

@@ -1,6 +1,9 @@
 """Cluster names: static, or from a host aggregate without ever waiting."""
 
 import time
+import types
+
+import pytest
 
 from ceilometer_ha import cluster
 from ceilometer_ha import discovery
@@ -93,3 +96,51 @@ def test_address_discoveries(tmp_path):
     tenant = discovery.TenantAddressDiscovery(conf)
     assert tenant.discover(None) == ["192.0.2.129"]
     assert storage.group_id != tenant.group_id
+
+
+class FakeNova:
+    """A novaclient with one aggregate; ``error`` makes list() raise."""
+
+    def __init__(self, owner):
+        self.owner = owner
+        self.aggregates = self
+
+    def list(self):
+        if self.owner.error is not None:
+            raise self.owner.error
+        return [
+            types.SimpleNamespace(
+                hosts=["compute-1"], metadata={"cluster": "rack-7"}
+            )
+        ]
+
+
+class NovaClients:
+    """Makes FakeNova clients, as ceilometer's Client(conf) would: one
+    Keystone session and token each."""
+
+    def __init__(self):
+        self.made = 0
+        self.error = None
+
+    def __call__(self, conf):
+        self.made += 1
+        return FakeNova(self)
+
+
+def test_the_nova_client_is_made_once_and_again_after_a_failure(tmp_path):
+    """Each client logs in to Keystone: one per refresh would be a new
+    token every refresh interval, from every compute host."""
+    clients = NovaClients()
+    lookup = cluster.nova_aggregate_lookup(
+        fakes.ceilometer_conf(tmp_path), "cluster", clients
+    )
+    assert [lookup("compute-1") for _ in range(5)] == ["rack-7"] * 5
+    assert clients.made == 1
+    clients.error = ConnectionError("nova is away")
+    with pytest.raises(ConnectionError):
+        lookup("compute-1")
+    clients.error = None
+    assert lookup("compute-1") == "rack-7"
+    assert lookup("compute-2") is None
+    assert clients.made == 2
