@@ -8,6 +8,7 @@ import pathlib
 
 from ceilometer.pipeline import sample as sample_pipeline
 from ceilometer.polling import manager as polling_manager
+from oslo_log import log
 
 from ceilometer_ha.pollsters import advice
 from ceilometer_ha.pollsters import validate
@@ -59,3 +60,13 @@ def test_one_pipeline_file_serves_polling_and_publishing(tmp_path):
     assert all(pipeline.source.support_meter(m) for m in METERS)
     ports = [(p.host, p.port) for p in pipeline.publishers]
     assert ports == [("192.0.2.2", 4953), ("192.0.2.3", 4953)]
+
+
+def test_the_polling_managers_lines_are_left_out_of_the_log(tmp_path):
+    """oslo.log's own defaults, all of them, and ceilometer's polling
+    manager (two INFO lines per pollster and cycle) at WARN."""
+    conf = fakes.ceilometer_conf(tmp_path, CONF.read_text(), logging=True)
+    assert conf.default_log_levels == [
+        *log.get_default_log_levels(),
+        "ceilometer.polling.manager=WARN",
+    ]
