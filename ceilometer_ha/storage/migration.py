@@ -100,6 +100,9 @@ def upgrade(engine: sa.engine.Engine, revision: str = "head") -> None:
     ``SchemaError``.
     """
     current = current_revision(engine)
+    known = known_revisions()
+    if current is not None and current not in known:
+        raise SchemaError(_newer_than_known(current))
     if current is not None:
         missing = missing_tables(engine)
         if missing == list(TABLES):
@@ -111,9 +114,6 @@ def upgrade(engine: sa.engine.Engine, revision: str = "head") -> None:
                 f"others and the {VERSION_TABLE} table too, then run "
                 "dbsync again to create the schema anew"
             )
-    known = known_revisions()
-    if current is not None and current not in known:
-        raise SchemaError(_newer_than_known(current))
     # Relative targets (+1, head-1) are alembic's to resolve from the
     # current revision; it refuses those that would go down.
     absolute = revision not in ("head", "heads") and not _RELATIVE.search(

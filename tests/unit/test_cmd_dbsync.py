@@ -149,3 +149,26 @@ def test_a_relative_revision_upgrades_that_many(tmp_path, capsys):
     code = manage.main(["dbsync", "--config-file", config, "--revision", "+1"])
     assert code == 0
     assert capsys.readouterr().out == f"database schema: {first} -> {second}\n"
+
+
+def test_a_newer_schema_is_said_even_with_its_tables_gone(tmp_path, capsys):
+    """Made anew only what this code knows: a revision it does not know
+    is the newer ceilometer-ha's, whatever is left of its tables."""
+    url = f"sqlite:///{tmp_path / 'ha.sqlite'}"
+    config = _config(tmp_path, url)
+    assert manage.main(["dbsync", "--config-file", config]) == 0
+    capsys.readouterr()
+    engine = engine_mod.create_engine(url)
+    with engine.begin() as conn:
+        conn.exec_driver_sql(
+            "UPDATE ha_alembic_version SET version_num = '0099_future'"
+        )
+        conn.exec_driver_sql("DROP TABLE ha_sample")
+        conn.exec_driver_sql("DROP TABLE ha_latest")
+    engine.dispose()
+    assert manage.main(["dbsync", "--config-file", config]) == 4
+    err = capsys.readouterr().err
+    assert err.startswith(
+        "ceilometer-ha dbsync: schema: the database schema is at revision "
+        "0099_future, which this ceilometer-ha does not know"
+    ), err
