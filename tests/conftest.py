@@ -40,6 +40,8 @@ def _required_markers() -> set[str]:
 
 def pytest_collection_modifyitems(config, items):
     for item in items:
+        if "mysql_database" in getattr(item, "fixturenames", ()):
+            item.add_marker(pytest.mark.mysql)
         if "database_url" in getattr(item, "fixturenames", ()):
             callspec = getattr(item, "callspec", None)
             param = callspec.params.get("database_url") if callspec else None
