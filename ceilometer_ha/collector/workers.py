@@ -80,7 +80,14 @@ def _worker(
         run_expiry=index == 0,
         worker=index,
     )
-    sys.exit(refusal.exit_code(svc.run))
+    try:
+        code = refusal.exit_code(svc.run)
+    except Exception:
+        # The program's own excepthook never runs in a forked worker,
+        # and standard error may go nowhere (the Pacemaker agent).
+        LOG.exception("Worker %d failed", index)
+        code = refusal.EXIT_FAILED
+    sys.exit(code)
 
 
 def _wait_until_listening(procs: list, events: list) -> bool:
