@@ -158,7 +158,13 @@ def run(args: argparse.Namespace) -> int:
     except (sa.exc.SQLAlchemyError, reader.SummaryTooLongError) as exc:
         # A statement's timeout, not the failed ROLLBACK after it.
         reason = db_errors.reason(exc, engine)
-        sys.stderr.write(f"ceilometer-ha status: database: {reason}\n")
+        hint = ""
+        if db_errors.schema_gone(reason):
+            hint = (
+                " (the tables are missing or older than this "
+                "ceilometer-ha: run ceilometer-ha dbsync)"
+            )
+        sys.stderr.write(f"ceilometer-ha status: database: {reason}{hint}\n")
         return EXIT_ERROR
     finally:
         engine.dispose()

@@ -99,6 +99,7 @@ def test_missing_schema_is_an_error(tmp_path, capsys):
     assert code == status.EXIT_ERROR
     err = capsys.readouterr().err
     assert "database:" in err and "does not exist" not in err
+    assert err.endswith("run ceilometer-ha dbsync)\n"), err
 
 
 def test_config_file_supplies_database_and_health(table, tmp_path, capsys):
