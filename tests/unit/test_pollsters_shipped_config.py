@@ -63,10 +63,15 @@ def test_one_pipeline_file_serves_polling_and_publishing(tmp_path):
 
 
 def test_the_polling_managers_lines_are_left_out_of_the_log(tmp_path):
-    """oslo.log's own defaults, all of them, and ceilometer's polling
+    """The defaults the agent has without the option, all of them
+    (oslo.log's, and those ceilometer adds), and ceilometer's polling
     manager (two INFO lines per pollster and cycle) at WARN."""
-    conf = fakes.ceilometer_conf(tmp_path, CONF.read_text(), logging=True)
-    assert conf.default_log_levels == [
+    shipped = fakes.ceilometer_conf(tmp_path, CONF.read_text(), logging=True)
+    assert shipped.default_log_levels == [
         *log.get_default_log_levels(),
+        # What ceilometer.service.prepare_service adds (not called here:
+        # it sets the defaults of every later configuration).
+        "futurist=INFO",
+        "openstack=INFO",
         "ceilometer.polling.manager=WARN",
     ]
