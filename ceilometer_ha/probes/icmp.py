@@ -70,8 +70,9 @@ class IcmpProber:
         # Unprivileged datagram sockets first; switches when refused.
         self._preferred = bool(privileged)
         self._names = names.Resolver(resolver)
-        # Addresses that could not be probed, and why (logged once).
-        self._unprobed: dict[str, str | None] = {}
+        # Addresses that could not be probed, and the kind of reason
+        # ("unresolvable", ...), logged once per kind.
+        self._unprobed: dict[str, str] = {}
 
     @property
     def bound(self) -> float:
@@ -93,18 +94,21 @@ class IcmpProber:
     def _log_unprobed(
         self, results: dict[str, probe_results.PingResult]
     ) -> None:
-        """An ERROR when an address cannot be probed, or for another
-        reason than before; INFO when it can be again."""
+        """An ERROR when an address cannot be probed, or for another kind
+        of reason than before (the text before the first colon: a name
+        whose look-up hangs is unresolvable for reasons that alternate
+        from one cycle to the next); INFO when it can be again."""
         for address, result in results.items():
             before = self._unprobed.get(address)
-            if not result.probed and result.reason != before:
+            kind = (result.reason or "").split(":", 1)[0]
+            if not result.probed and kind != before:
                 LOG.error(
                     "Cannot probe %s: %s; no reachable or loss sample for "
                     "it until it can",
                     address,
                     result.reason,
                 )
-                self._unprobed[address] = result.reason
+                self._unprobed[address] = kind
             elif result.probed and before is not None:
                 LOG.info("Probing %s again", address)
                 del self._unprobed[address]

@@ -218,6 +218,24 @@ def test_a_name_that_never_resolved_is_not_probed(caplog):
     assert errors[0].startswith("Cannot probe storage.test: unresolvable")
 
 
+def test_a_name_whose_look_up_hangs_is_logged_once(caplog):
+    """Its reason alternates: no answer within the timeout, then no
+    answer yet to the look-up still running."""
+    lookup = FakeLookup(None)
+    lookup.hung.set()
+    prober = icmp.IcmpProber(count=1, timeout=0.05, resolver=lookup)
+    try:
+        reasons = {
+            prober.ping(["storage.test"]).results["storage.test"].reason
+            for _ in range(4)
+        }
+    finally:
+        lookup.released.set()
+    assert len(reasons) == 2, reasons
+    errors = [r.message for r in caplog.records if r.levelname == "ERROR"]
+    assert len(errors) == 1, errors
+
+
 def _send_error(code):
     """icmplib's error for a send refused with errno ``code``."""
     try:
