@@ -128,10 +128,16 @@ def judge(
 ) -> model.Report:
     """Judge every host known to ``ha_latest`` at ``now`` (default: now).
 
-    ``now`` is naive UTC by the reader's clock; ``explain`` names hosts
-    whose evidence is wanted even when they are ``ok``.
+    ``now`` is naive UTC by the reader's clock (an aware time is
+    converted to it); ``explain`` names hosts whose evidence is wanted
+    even when they are ``ok``.
     """
-    now = now or utcnow()
+    if now is None:
+        now = utcnow()
+    elif now.tzinfo is not None:
+        # Stored times are naive UTC: an aware one would fail to compare
+        # with them, and only once some host needs its details.
+        now = now.astimezone(datetime.timezone.utc).replace(tzinfo=None)
     with _without_gc_pauses(), engine.connect() as conn:
         fetch.begin_snapshot(conn)
         summaries = reader.read_summaries(conn, settings, now)

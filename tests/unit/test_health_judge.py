@@ -94,6 +94,23 @@ def test_hysteresis_back_to_ok(any_table, clock, good_cycles, verdict, reason):
     assert (found.verdict, found.reason) == (verdict, reason)
 
 
+@pytest.mark.parametrize("hours", [0, 2])
+def test_an_aware_now_is_taken_as_the_utc_time_it_is(table, clock, hours):
+    """An HA engine's datetime.now(timezone.utc), or one in its own zone:
+    the same report as naive UTC, a failed host included."""
+    table.host("cmp-1", {A: healthy() + [1.0] * 3, B: healthy() + [1.0] * 3})
+    table.host("cmp-2", {A: healthy(), B: healthy()})
+    zone = datetime.timezone(datetime.timedelta(hours=hours))
+    aware = clock.now().replace(tzinfo=datetime.timezone.utc).astimezone(zone)
+    naive = judge.judge(table.engine, DEFAULTS, now=clock.now())
+    report = judge.judge(table.engine, DEFAULTS, now=aware)
+    assert [(v.host, v.verdict) for v in report.hosts] == [
+        ("cmp-1", model.FAILED),
+        ("cmp-2", model.OK),
+    ]
+    assert report.hosts == naive.hosts
+
+
 def test_failed_host_failing_again_stays_failed(any_table, clock):
     table = any_table
     history = healthy(5) + [1.0] * 4 + [0.0] + [1.0]
