@@ -111,7 +111,9 @@ def test_it_only_upgrades(tmp_path, capsys):
     assert capsys.readouterr().out == f"database schema: {head} -> {head}\n"
 
 
-def test_a_schema_newer_than_this_code_says_so(tmp_path, capsys):
+def _upgraded_by_a_newer_release(tmp_path, capsys, *then):
+    """A database at head whose recorded revision a newer ceilometer-ha
+    set, with the statements ``then`` run after; (config, engine)."""
     url = f"sqlite:///{tmp_path / 'ha.sqlite'}"
     config = _config(tmp_path, url)
     assert manage.main(["dbsync", "--config-file", config]) == 0
@@ -121,6 +123,13 @@ def test_a_schema_newer_than_this_code_says_so(tmp_path, capsys):
         conn.exec_driver_sql(
             "UPDATE ha_alembic_version SET version_num = '0099_future'"
         )
+        for statement in then:
+            conn.exec_driver_sql(statement)
+    return config, engine
+
+
+def test_a_schema_newer_than_this_code_says_so(tmp_path, capsys):
+    config, engine = _upgraded_by_a_newer_release(tmp_path, capsys)
     newer = (
         "the database schema is at revision 0099_future, which this "
         "ceilometer-ha does not know (its newest is "
@@ -154,17 +163,9 @@ def test_a_relative_revision_upgrades_that_many(tmp_path, capsys):
 def test_a_newer_schema_is_said_even_with_its_tables_gone(tmp_path, capsys):
     """Made anew only what this code knows: a revision it does not know
     is the newer ceilometer-ha's, whatever is left of its tables."""
-    url = f"sqlite:///{tmp_path / 'ha.sqlite'}"
-    config = _config(tmp_path, url)
-    assert manage.main(["dbsync", "--config-file", config]) == 0
-    capsys.readouterr()
-    engine = engine_mod.create_engine(url)
-    with engine.begin() as conn:
-        conn.exec_driver_sql(
-            "UPDATE ha_alembic_version SET version_num = '0099_future'"
-        )
-        conn.exec_driver_sql("DROP TABLE ha_sample")
-        conn.exec_driver_sql("DROP TABLE ha_latest")
+    config, engine = _upgraded_by_a_newer_release(
+        tmp_path, capsys, "DROP TABLE ha_sample", "DROP TABLE ha_latest"
+    )
     engine.dispose()
     assert manage.main(["dbsync", "--config-file", config]) == 4
     err = capsys.readouterr().err
