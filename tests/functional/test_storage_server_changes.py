@@ -16,6 +16,7 @@ from ceilometer_ha.storage import store as store_mod
 from ceilometer_ha.storage import write_retry
 from tests import conftest
 from tests import records
+from tests.functional import collector_rows
 
 database_url = conftest.every_driver_database_url
 # A MySQL server's refusal: through both drivers, not on SQLite.
@@ -44,13 +45,6 @@ def _store(url):
     return store_mod.SampleStore(engine)
 
 
-def _count(engine):
-    with engine.connect() as conn:
-        return conn.execute(
-            sa.select(sa.func.count()).select_from(models.sample)
-        ).scalar()
-
-
 def _read_only_session(engine):
     """Make the pooled connection's session read-only, as a connection
     left on a server that a failover turned read-only: it still answers
@@ -72,7 +66,7 @@ def test_a_server_refusing_writes_is_left_for_a_new_connection(database_url):
     assert db_errors.refuses_writes(refused.value), refused.value
     assert not store.is_permanent(refused.value)
     assert store.write_batch(batch) == len(batch)
-    assert _count(store.engine) == len(batch)
+    assert collector_rows.count_rows(database_url) == len(batch)
 
 
 @MYSQL_ONLY
@@ -86,7 +80,7 @@ def test_the_expiry_leaves_a_server_refusing_writes(database_url):
     assert db_errors.refuses_writes(refused.value), refused.value
     deleted = expiry.expire(store.engine, later, batch_size=100)
     assert deleted == {"ha_sample": 3, "ha_latest": 3}
-    assert _count(store.engine) == 0
+    assert collector_rows.count_rows(database_url) == 0
 
 
 def _drop_tables(engine):
