@@ -52,14 +52,21 @@ def test_sighup_reloads_mutable_options_and_keeps_receiving(tmp_path, workers):
             "Option DEFAULT.debug changed from [false] to [true]",
             processes,
         )
+        # Logging really is at DEBUG now, in every process: each says so
+        # once its reload is done, which is after oslo.config's line.
+        helper.wait_until(
+            lambda: (
+                len(set(DEBUG_LINE.findall(collector.log_text()))) >= processes
+            ),
+            30,
+            f"a DEBUG line from each of {processes} processes",
+        )
         text = collector.log_text()
+        assert len(set(DEBUG_LINE.findall(text))) == processes, text
         assert (
             text.count("Ignoring change to immutable option DEFAULT.")
             >= processes
         )
-        # Logging really is at DEBUG now, in every process.
-        debug_pids = set(DEBUG_LINE.findall(text))
-        assert len(debug_pids) == processes, text
 
         # Neither a file that no longer parses nor a bad value of a
         # command-line option (which oslo.config raises as SystemExit)
