@@ -127,7 +127,12 @@ def test_random_loss_of_30_percent_never_fails_a_host(healthy):
         for h in r["hosts"]
     }
     assert not [s for s in seen if s[2] == "failed"]
-    assert all(r["can_judge"] for r in reports)
+    blind = [
+        (r["generated_at"], r["reason"], r["detail"], testbed.verdicts(r))
+        for r in reports
+        if not r["can_judge"]
+    ]
+    assert not blind
     # The fault was real: nft dropped replies, and the agent saw loss.
     assert bed.topology.dropped_packets("compute-2") > 0
     assert _max_stored_loss(bed, "compute-2", started) > 0
