@@ -420,7 +420,8 @@ HEALTH_OPTS: list[cfg.Opt] = [
         default=0.5,
         min=0.0,
         max=1.0,
-        help="Share of all hosts which, when their samples stop "
+        help="Share of the hosts heard within "
+        "stale_cliff_hold_cycles which, when their samples stop "
         "within stale_cliff_window_cycles of each other, means "
         "that the observer cannot judge (it is more likely cut "
         "off than they all died).",

@@ -15,6 +15,7 @@ import operator
 
 from ceilometer_ha.health import guards
 from ceilometer_ha.health import model
+from ceilometer_ha.health import observer_gaps
 from ceilometer_ha.health import settings as health_settings
 
 
@@ -60,11 +61,13 @@ def assemble(
     storage: collections.abc.Container[str],
     now: datetime.datetime,
     settings: health_settings.HealthSettings,
+    gaps: collections.abc.Mapping[str, observer_gaps.Gap] | None = None,
 ) -> model.Report:
     """The report on ``verdicts`` at ``now``, the guards applied.
 
     ``losses``: when each host losing storage lost it (``Judgement``);
-    ``storage``: the hosts with a storage check.
+    ``storage``: the hosts with a storage check; ``gaps``: the stale
+    hosts that fell silent in a gap of the observer.
     """
     # Ordered by cluster, then host: grouped first, then each group
     # sorted, which costs little as the reader returns hosts by name.
@@ -81,7 +84,7 @@ def assemble(
         clusters.append(
             _cluster_summary(name, members, losses, storage, settings)
         )
-    reason, detail = guards.observer_blind(ordered, settings, now)
+    reason, detail = guards.observer_blind(ordered, settings, now, gaps)
     return model.Report(
         generated_at=now,
         can_judge=reason is None,

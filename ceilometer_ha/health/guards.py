@@ -10,12 +10,16 @@ failed for storage; such hosts are ``degraded`` with reason
 has an outage: its host fails normally.
 
 *Observer guards* (report level): when no host is known, when every
-host is stale, or when at least ``stale_cliff_share`` of all hosts (and
-at least ``stale_cliff_min_hosts``) stopped sending samples within
-``stale_cliff_window_cycles`` of each other, the observer is more likely
-cut off than the hosts dead: the report says it cannot judge. A cliff
-holds for ``stale_cliff_hold_cycles``: hosts whose samples stopped
-longer ago than that, while others still report, are judged stale.
+host is stale, or when at least ``stale_cliff_share`` of the hosts
+heard within the hold (and at least ``stale_cliff_min_hosts``) stopped
+sending samples within ``stale_cliff_window_cycles`` of each other, the
+observer is more likely cut off than the hosts dead: the report says it
+cannot judge. A cliff holds for ``stale_cliff_hold_cycles``: hosts whose
+samples stopped longer ago than that, while others still report, are
+judged stale. A host that fell silent in a gap of the observer itself
+(``observer_gaps``) is silent only since the gap ended: for
+``stale_after`` after that the report cannot judge, and the hold counts
+from then.
 """
 
 import collections.abc
@@ -23,6 +27,7 @@ import datetime
 import math
 
 from ceilometer_ha.health import model
+from ceilometer_ha.health import observer_gaps
 from ceilometer_ha.health import settings as health_settings
 
 STORAGE_FAILURES = (model.STORAGE_LOST, model.STORAGE_RECOVERING)
@@ -91,27 +96,57 @@ def observer_blind(
     verdicts: collections.abc.Sequence[model.HostVerdict],
     settings: health_settings.HealthSettings,
     now: datetime.datetime,
+    gaps: collections.abc.Mapping[str, observer_gaps.Gap] | None = None,
 ) -> tuple[str | None, str]:
-    """(reason, detail) when the observer cannot judge, else (None, "")."""
+    """(reason, detail) when the observer cannot judge, else (None, "").
+
+    ``gaps``: the stale hosts that fell silent in a gap of the observer
+    (``observer_gaps.resumptions``), which they are known silent only
+    since it ended.
+    """
     if not verdicts:
         return model.NO_HOSTS, "no host has ever reported"
     stale = [v for v in verdicts if v.verdict == model.STALE]
     if len(stale) == len(verdicts):
         return model.ALL_STALE, f"all {len(stale)} hosts are stale"
-    # Only hosts gone within the hold make a cliff.
+    gaps = gaps or {}
+    stale_after = datetime.timedelta(seconds=settings.stale_after)
+    waiting = [
+        gaps[v.host]
+        for v in stale
+        if v.host in gaps and now - gaps[v.host].ended <= stale_after
+    ]
+    if waiting:
+        gap = max(waiting, key=lambda g: g.ended)
+        return model.STALE_CLIFF, (
+            f"the observer recorded no sample from any host from "
+            f"{model.isoformat(gap.began)} to {model.isoformat(gap.ended)}; "
+            f"{len(waiting)} hosts not heard from since, for less than "
+            f"{settings.stale_after:g} s"
+        )
+    # A host's silence counts from when the observer could hear it.
+    gone: dict[str, datetime.datetime] = {}
+    for v in stale:
+        at = gaps[v.host].ended if v.host in gaps else v.since
+        if at is not None:
+            gone[v.host] = at
+    # Only hosts gone within the hold make a cliff, and only hosts heard
+    # within it count: long-gone hosts (rows kept until the TTL) must not
+    # dilute a cliff of the live ones.
     recent = now - datetime.timedelta(seconds=settings.stale_cliff_hold)
+    current = [h for h, at in gone.items() if at >= recent]
     burst = largest_burst(
-        ((v.since, v.host) for v in stale if v.since and v.since >= recent),
-        settings.stale_cliff_window,
+        ((gone[h], h) for h in current), settings.stale_cliff_window
     )
+    heard = len(verdicts) - len(stale) + len(current)
     if enough(
         len(burst),
-        len(verdicts),
+        heard,
         settings.stale_cliff_share,
         settings.stale_cliff_min_hosts,
     ):
         return model.STALE_CLIFF, (
-            f"{len(burst)} of {len(verdicts)} hosts went stale within "
+            f"{len(burst)} of {heard} hosts went stale within "
             f"{settings.stale_cliff_window:g} s"
         )
     return None, ""

@@ -25,6 +25,7 @@ from ceilometer_ha.health import history as health_history
 from ceilometer_ha.health import host_rules
 from ceilometer_ha.health import latest_rows
 from ceilometer_ha.health import model
+from ceilometer_ha.health import observer_gaps
 from ceilometer_ha.health import reader
 from ceilometer_ha.health import settings as health_settings
 from ceilometer_ha.health import storage_rules
@@ -163,7 +164,18 @@ def judge(
             verdicts.append(judgement.verdict)
             if judgement.storage_lost_since:
                 losses[s.host] = judgement.storage_lost_since
-        return assembly.assemble(verdicts, losses, storage, now, settings)
+        gaps = observer_gaps.resumptions(
+            conn,
+            {
+                v.host: v.since
+                for v in verdicts
+                if v.verdict == model.STALE and v.since
+            },
+            settings.stale_after,
+        )
+        return assembly.assemble(
+            verdicts, losses, storage, now, settings, gaps
+        )
 
 
 @contextlib.contextmanager

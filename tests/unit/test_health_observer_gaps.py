@@ -1,0 +1,196 @@
+"""Stale hosts after a gap of the observer itself (SQLite and MySQL).
+
+Cycles are written through the collector's own store, so that
+``ha_sample`` and ``ha_latest`` hold what a collector would: hosts
+report every second, then the observer records nothing for a while,
+then hosts come back one batch at a time.
+"""
+
+import dataclasses
+import datetime
+import itertools
+
+import pytest
+
+from ceilometer_ha.health import guards
+from ceilometer_ha.health import judge
+from ceilometer_ha.health import model
+from ceilometer_ha.health import observer_gaps
+from ceilometer_ha.health import settings as health_settings
+from ceilometer_ha.storage import engine as engine_mod
+from ceilometer_ha.storage import migration
+from ceilometer_ha.storage import store as store_mod
+from tests import records
+
+T0 = datetime.datetime(2026, 3, 1, 8, 0, 0)
+SETTINGS = health_settings.HealthSettings()
+HOSTS = [f"cmp-{n:02d}" for n in range(10)]
+_ids = itertools.count()
+
+
+def _at(seconds: float) -> datetime.datetime:
+    return T0 + datetime.timedelta(seconds=seconds)
+
+
+class Observer:
+    """What the collector stores of each host's polling cycles."""
+
+    def __init__(self, url: str) -> None:
+        self.engine = engine_mod.create_engine(url)
+        migration.upgrade(self.engine)
+        self.store = store_mod.SampleStore(self.engine)
+
+    def cycle(self, hosts, at: datetime.datetime) -> None:
+        self.store.write_batch(
+            [
+                records.record(
+                    f"m-{next(_ids)}",
+                    host=host,
+                    cluster="rack-1",
+                    meter=meter,
+                    resource_id=f"{host}-198.51.100.2",
+                    volume=volume,
+                    timestamp=at,
+                    resource_metadata={"host": host},
+                )
+                for host in hosts
+                for meter, volume in (
+                    ("ha.storage.loss", 0.0),
+                    ("ha.storage.reachable", 1.0),
+                )
+            ]
+        )
+
+    def cycles(self, hosts, first: float, last: float) -> None:
+        for second in range(int(first), int(last) + 1):
+            self.cycle(hosts, _at(second))
+
+    def judge(self, now: datetime.datetime, settings=SETTINGS):
+        return judge.judge(self.engine, settings, now=now)
+
+
+@pytest.fixture
+def observer(database_url):
+    made = Observer(database_url)
+    yield made
+    made.engine.dispose()
+
+
+@pytest.mark.parametrize("outage", [60, 360])
+def test_hosts_not_heard_since_the_observer_resumed_are_no_verdict(
+    observer, outage
+):
+    """The collector recorded nothing for ``outage`` seconds, longer
+    than the cliff's hold in the second case; as it resumes, 3 of 10
+    hosts are back: the other 7 fell silent when it did."""
+    observer.cycles(HOSTS, 0, 19)
+    resumed = _at(19 + outage)
+    observer.cycle(HOSTS[:3], resumed)
+    report = observer.judge(resumed + datetime.timedelta(seconds=0.3))
+    assert report.counts()[model.STALE] == 7
+    assert (report.can_judge, report.reason) == (False, model.STALE_CLIFF)
+    assert "recorded no sample from any host" in report.detail
+    assert "7 hosts not heard from since" in report.detail
+
+    # The others come back with the next cycle: judged again.
+    observer.cycle(HOSTS, resumed + datetime.timedelta(seconds=1))
+    report = observer.judge(resumed + datetime.timedelta(seconds=1.3))
+    assert (report.can_judge, report.counts()[model.OK]) == (True, 10)
+
+
+def test_hosts_still_silent_after_the_observer_resumed_are_judged(observer):
+    """Two hosts never come back after a gap of the observer: once
+    ``stale_after`` has passed since it resumed, with the 8 others
+    reporting, they are stale and the report can judge them."""
+    observer.cycles(HOSTS, 0, 19)
+    observer.cycles(HOSTS[2:], 80, 90)
+    report = observer.judge(_at(90.5))
+    assert (report.can_judge, report.reason) == (True, None)
+    assert {v.host for v in report.hosts if v.verdict == model.STALE} == {
+        "cmp-00",
+        "cmp-01",
+    }
+
+
+def test_a_gap_after_a_host_was_seen_silent_changes_nothing(observer):
+    """cmp-00 stopped 10 s before the observer's gap: its silence was
+    seen for longer than ``stale_after``, so it is no longer news."""
+    observer.cycles(HOSTS, 0, 9)
+    observer.cycles(HOSTS[1:], 10, 19)
+    observer.cycles(HOSTS[1:], 80, 80)
+    gaps = _gaps(observer, _at(80.3))
+    assert gaps == {}
+    report = observer.judge(_at(80.3))
+    assert (report.can_judge, report.counts()[model.STALE]) == (True, 1)
+
+
+def test_a_short_pause_of_the_observer_is_no_gap(observer):
+    """Recording paused for less than ``stale_after`` (a collector
+    restart): no gap, and the host that stopped then is judged."""
+    observer.cycles(HOSTS, 0, 19)
+    observer.cycles(HOSTS[1:], 23, 40)
+    assert _gaps(observer, _at(40.3)) == {}
+    report = observer.judge(_at(40.3))
+    assert (report.can_judge, report.counts()[model.STALE]) == (True, 1)
+
+
+def test_the_gap_found_is_the_observers(observer):
+    observer.cycles(HOSTS, 0, 19)
+    observer.cycles(HOSTS[3:], 100, 101)
+    gaps = _gaps(observer, _at(101.5))
+    assert gaps == dict.fromkeys(
+        HOSTS[:3], observer_gaps.Gap(_at(19), _at(100))
+    )
+
+
+def _gaps(observer, now):
+    report = observer.judge(now)
+    stale = {v.host: v.since for v in report.hosts if v.verdict == "stale"}
+    with observer.engine.connect() as conn:
+        return observer_gaps.resumptions(conn, stale, SETTINGS.stale_after)
+
+
+def _stale(host: str, since: datetime.datetime) -> model.HostVerdict:
+    return model.HostVerdict(host, "rack-1", model.STALE, since=since)
+
+
+def _ok(host: str) -> model.HostVerdict:
+    return model.HostVerdict(host, "rack-1", model.OK)
+
+
+def test_hosts_gone_longer_than_the_hold_do_not_dilute_a_cliff():
+    """20 hosts decommissioned a day ago keep their rows (no TTL); 12
+    of the 20 live ones stop at once: a cliff of the live hosts."""
+    now = _at(0)
+    verdicts = (
+        [_stale(f"old-{n}", _at(-86400)) for n in range(20)]
+        + [_stale(f"cmp-{n}", _at(-10)) for n in range(12)]
+        + [_ok(f"cmp-{n}") for n in range(12, 20)]
+    )
+    reason, detail = guards.observer_blind(verdicts, SETTINGS, now)
+    assert reason == model.STALE_CLIFF
+    assert detail == "12 of 20 hosts went stale within 5 s"
+    # Fewer than half of the live hosts: no cliff, they are judged.
+    for index in range(3):
+        verdicts[20 + index] = _ok(f"cmp-{index}")
+    assert guards.observer_blind(verdicts, SETTINGS, now) == (None, "")
+
+
+def test_a_cliff_holds_from_when_the_observer_resumed():
+    """Hosts silent since before a gap of the observer that ended within
+    the hold are a cliff, however long ago they were last heard."""
+    now = _at(0)
+    hold = SETTINGS.stale_cliff_hold
+    last = _at(-2 * hold)
+    verdicts = [_stale(f"gone-{n}", last) for n in range(3)] + [
+        _ok(f"up-{n}") for n in range(2)
+    ]
+    assert guards.observer_blind(verdicts, SETTINGS, now) == (None, "")
+    gap = observer_gaps.Gap(last, _at(-hold / 2))
+    gaps = {f"gone-{n}": gap for n in range(3)}
+    reason, _ = guards.observer_blind(verdicts, SETTINGS, now, gaps)
+    assert reason == model.STALE_CLIFF
+    later = dataclasses.replace(
+        SETTINGS, stale_cliff_hold_cycles=SETTINGS.stale_cliff_hold_cycles // 4
+    )
+    assert guards.observer_blind(verdicts, later, now, gaps) == (None, "")
