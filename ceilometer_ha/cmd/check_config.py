@@ -32,7 +32,8 @@ Reports, for a compute-node or controller ``ceilometer_ha.conf``:
   ``[DEFAULT] pipeline_cfg_file``, ceilometer's default ``pipeline.yaml``
   included, that sends a polled ``ha.*`` meter to no collector: errors;
 * a ``[publisher] telemetry_secret`` the file leaves empty or at a
-  placeholder (ceilometer's, or a shipped file's), which the collector
+  placeholder (ceilometer's, or a shipped file's; a compute file that
+  leaves it out signs with ceilometer's), which the collector
   refuses unless ``allow_unsigned``, or sets to the one printed in the
   deployment notes, which everyone who read them can sign with:
   warnings;
@@ -120,7 +121,7 @@ def check_file(
                 findings.error(path, problem)
             for warning in advice.compute_warnings(conf, sources):
                 findings.warning(path, warning)
-    _check_secret(path, conf, findings, collector_checked)
+    _check_secret(path, conf, findings, compute, collector_checked)
     return conf
 
 
@@ -200,11 +201,17 @@ def _refused_by_collector(conf: cfg.ConfigOpts) -> bool:
 
 
 def _check_secret(
-    path: str, conf: cfg.ConfigOpts, findings, collector_checked: bool
+    path: str,
+    conf: cfg.ConfigOpts,
+    findings,
+    compute: bool,
+    collector_checked: bool,
 ) -> None:
-    """The secret the file sets, if it sets one (else another file may).
-    ``collector_checked``: ``_check_collector`` ran on the file."""
-    if _secret_is_default(conf):
+    """The secret a compute file leaves to ceilometer's placeholder or
+    sets; a controller's file, the secret it sets, if it sets one (else
+    a drop-in file of the collector may). ``collector_checked``:
+    ``_check_collector`` ran on the file."""
+    if not compute and _secret_is_default(conf):
         return
     secret = _secret(conf)
     if secret in config_check.UNSET_SECRETS:

@@ -227,6 +227,26 @@ def test_shipped_compute_file_is_clean_but_for_its_placeholder_secret(
     ), lines
 
 
+def test_a_compute_file_without_a_secret_is_warned_as_a_placeholder(
+    installed_compute, capsys
+):
+    # The agent then signs with ceilometer's placeholder, which the
+    # collector refuses as it refuses the shipped file's.
+    _, placeholder = check(capsys, installed_compute)
+    text = installed_compute.read_text()
+    line = "\ntelemetry_secret = change-me-to-a-long-random-secret\n"
+    assert line in text
+    installed_compute.write_text(text.replace(line, "\n", 1))
+    code, lines = check(capsys, installed_compute)
+    assert code == 0, lines
+    assert lines == placeholder
+    assert any(
+        "telemetry_secret is empty or a placeholder" in line
+        and line.startswith("WARNING")
+        for line in lines
+    ), lines
+
+
 def test_shipped_controller_file_needs_only_a_real_secret(tmp_path, capsys):
     # Its placeholder secret is what the collector refuses to start with.
     code, lines = check(capsys, SHIPPED_CONTROLLER)
