@@ -8,7 +8,8 @@ Exit codes, for scripts (documented in doc/health.rst):
 * 2: usage error (argparse);
 * 3: the observer cannot judge (no hosts, all stale, stale cliff);
 * 4: error: configuration or database unreadable, or ``--host`` /
-  ``--cluster`` names nothing that ever reported.
+  ``--cluster`` names nothing that ever reported (also when no host
+  ever did).
 
 With ``--watch`` the code is that of the last report shown.
 """
@@ -116,7 +117,10 @@ def _show(engine, settings, args, colour: bool) -> int:
     explain = [args.host] if args.host else []
     report = judge.judge(engine, settings, explain=explain)
     filtered = judge.filter_report(report, args.cluster, args.host)
-    if report.hosts and not filtered.hosts:
+    # Also on a database without any host: a name that matches nothing
+    # is a mistake, not the blind observer of exit 3 (no_hosts).
+    named = args.host is not None or args.cluster is not None
+    if named and not filtered.hosts:
         sys.stderr.write(f"ceilometer-ha status: {_nothing(report, args)}\n")
         return EXIT_ERROR
     report = filtered

@@ -153,6 +153,24 @@ def test_unknown_host_or_cluster_is_an_error(table, capsys):
 
 
 @pytest.mark.parametrize(
+    ("option", "said"),
+    [
+        (("--host", "cmp-9"), "host cmp-9: no such host"),
+        (("--cluster", "nowhere"), "cluster nowhere: no such cluster"),
+    ],
+    ids=["host", "cluster"],
+)
+def test_unknown_host_or_cluster_on_an_empty_database_is_an_error(
+    table, capsys, option, said
+):
+    # A mistyped name, not a blind observer (exit 3, no_hosts).
+    code, out = run_status(table, capsys, *option)
+    assert code == status.EXIT_ERROR
+    assert out.err == f"ceilometer-ha status: {said}\n"
+    assert out.out == ""
+
+
+@pytest.mark.parametrize(
     "option",
     [
         ("--watch", "-1"),
