@@ -7,11 +7,13 @@ sample at ``T0``, as ``wire.SampleRecord`` carries it to the store;
 """
 
 import datetime
+import itertools
 import typing
 
 from ceilometer_ha import wire
 
 T0 = datetime.datetime(2026, 11, 22, 3, 0, 0, 250000)
+_ids = itertools.count()
 
 
 def record(message_id: str = "m-1", **fields: typing.Any) -> wire.SampleRecord:
@@ -31,3 +33,27 @@ def record(message_id: str = "m-1", **fields: typing.Any) -> wire.SampleRecord:
         resource_metadata={"host": "compute-1"},
     )
     return default._replace(**fields)
+
+
+def storage_cycle(
+    host: str, address: str, loss: float, at: datetime.datetime
+) -> list[wire.SampleRecord]:
+    """One address's loss and reachability samples of ``host``'s cycle
+    stamped ``at`` (and recorded then), reachable as the agent judges
+    it with its default ``ping_loss_ratio``."""
+    return [
+        record(
+            f"cycle-{next(_ids)}",
+            host=host,
+            cluster="rack-1",
+            meter=meter,
+            resource_id=f"{host}-{address}",
+            volume=volume,
+            timestamp=at,
+            resource_metadata={"host": host},
+        )
+        for meter, volume in (
+            ("ha.storage.loss", loss),
+            ("ha.storage.reachable", float(loss <= 0.5)),
+        )
+    ]

@@ -75,6 +75,10 @@ def build_facts(
                 )
             )
     addresses = []
+    # The host's latest cycle, by its clock: an address whose latest
+    # sample is older than that cycle's is behind the others.
+    newest = max((row.timestamp for row in loss.values()), default=None)
+    spread = datetime.timedelta(seconds=settings.cycle_spread)
     for resource_id, row in sorted(loss.items()):
         r = reach.get(resource_id)
         addresses.append(
@@ -87,6 +91,7 @@ def build_facts(
                 reachable=None if r is None else r.volume >= 0.5,
                 reachable_streak=0 if r is None else r.streak,
                 reachable_since=None if r is None else r.since,
+                current=newest is None or newest - row.timestamp <= spread,
             )
         )
     return host_facts.HostFacts(

@@ -11,16 +11,18 @@ decodes rows in pure Python, and a host's 20 cycles would otherwise be
 address) cost MariaDB more than twice the time of the flat text.
 Other databases return plain rows.
 
-Each address's samples are put in the order of the host's clock
-(``timestamp``), epoch by epoch: taken in the order they were recorded,
-a sample stamped more than ``CLOCK_STEP_GRACE`` seconds before a sample
-recorded earlier begins a new epoch of the host's clock, which was
-stepped back, and comes after every sample of the epochs before. So the
-samples from before such a step, stamped later, are not replayed as the
-newest, and collectors whose clocks differ by a second (each sample is
-recorded by whichever stored it first) do not reorder the cycles, as
+A host's samples are put in the order of its clock (``timestamp``),
+epoch by epoch: taken in the order they were recorded, whatever their
+address, a sample stamped more than ``CLOCK_STEP_GRACE`` seconds before
+a sample recorded earlier begins a new epoch of the host's clock, which
+was stepped back, and comes after every sample of the epochs before. So
+the samples from before such a step, stamped later, are not replayed as
+the newest, and collectors whose clocks differ by a second (each sample
+is recorded by whichever stored it first) do not reorder the cycles, as
 the rule by which ``ha_latest`` takes a sample as newer
-(``storage.statements``) does not either.
+(``storage.statements``) does not either. Each sample keeps its epoch,
+so that the samples of all addresses can be put into polling cycles by
+their time (``storage_rules.group_cycles``).
 """
 
 import collections.abc
@@ -36,7 +38,8 @@ from ceilometer_ha.storage import statements
 _STEP = datetime.timedelta(seconds=statements.CLOCK_STEP_GRACE)
 
 _FIELD = "\x1f"
-Series = dict[str, list[tuple[datetime.datetime, float]]]
+# Per address: (epoch of the host's clock, timestamp, loss), oldest first.
+Series = dict[str, list[tuple[int, datetime.datetime, float]]]
 
 
 def _concat_query(chunk, not_before) -> sa.Select:
@@ -83,27 +86,34 @@ def _unpack(text: str, recorded: _Recorded) -> None:
 
 
 def _in_host_clock_order(
-    series: list[tuple[datetime.datetime, datetime.datetime, float]],
-) -> list[tuple[datetime.datetime, float]]:
-    """(recorded_at, timestamp, loss) of one address, oldest first."""
-    epoch, newest, keyed = 0, None, []
-    for _, stamp, loss in sorted(series):
+    by_address: dict[
+        str, list[tuple[datetime.datetime, datetime.datetime, float]]
+    ],
+) -> Series:
+    """(recorded_at, timestamp, loss) of each address of one host, as
+    (epoch, timestamp, loss), oldest first."""
+    merged = sorted(
+        (at, stamp, rid, loss)
+        for rid, values in by_address.items()
+        for at, stamp, loss in values
+    )
+    epoch, newest = 0, None
+    series: Series = {rid: [] for rid in by_address}
+    for _, stamp, rid, loss in merged:
         if newest is not None and stamp < newest - _STEP:
             epoch += 1  # the host's clock was stepped back
             newest = stamp
         elif newest is None or stamp > newest:
             newest = stamp
-        keyed.append((epoch, stamp, loss))
-    keyed.sort()
-    return [(stamp, loss) for _, stamp, loss in keyed]
+        series[rid].append((epoch, stamp, loss))
+    for values in series.values():
+        values.sort()
+    return series
 
 
 def _in_cycle_order(recorded: _Recorded) -> dict[str, Series]:
     return {
-        host: {
-            resource_id: _in_host_clock_order(series)
-            for resource_id, series in by_address.items()
-        }
+        host: _in_host_clock_order(by_address)
         for host, by_address in recorded.items()
     }
 
@@ -116,7 +126,7 @@ def read_loss_history(
     """Loss samples of the given hosts since ``not_before``, oldest first
     by the host's clock, epoch by epoch (module docstring).
 
-    Returns ``{host: {resource_id: [(timestamp, loss), ...]}}``.
+    Returns ``{host: {resource_id: [(epoch, timestamp, loss), ...]}}``.
     """
     recorded: _Recorded = {}
     packed = conn.dialect.name == "mysql"

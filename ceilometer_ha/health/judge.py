@@ -60,21 +60,21 @@ def needs_detail(
 
 
 def _replay(
-    series: dict[str, list[tuple[datetime.datetime, float]]],
+    series: health_history.Series,
     settings: health_settings.HealthSettings,
-    silent: collections.abc.Collection[str] = (),
+    addresses: collections.abc.Collection[str],
+    silent: int = 0,
 ) -> storage_rules.Hysteresis:
-    """The hysteresis over the recent cycles; the ``silent`` addresses,
-    whose samples stopped, count as possibly reachable throughout."""
-    depth = settings.history_cycles
-    trimmed = {
-        rid: values[-depth:]
-        for rid, values in series.items()
-        if rid not in silent
-    }
-    cycles = storage_rules.failing_cycles(trimmed, settings, len(silent))
+    """The hysteresis over the recent cycles of the host's current
+    ``addresses``, ``silent`` more (whose samples stopped) counting as
+    possibly reachable throughout. Addresses no longer current (taken
+    out of the configuration) are not replayed."""
+    current = {rid: series[rid] for rid in addresses if rid in series}
+    cycles = storage_rules.failing_cycles(current, settings, silent)
     return storage_rules.hysteresis(
-        cycles, settings.fail_cycles, settings.recover_cycles
+        cycles[-settings.history_cycles :],
+        settings.fail_cycles,
+        settings.recover_cycles,
     )
 
 
@@ -111,10 +111,14 @@ def _detailed_facts(conn, summaries, now, settings):
             conn, not_before, span
         )
         for host, series in history.items():
-            silent = {s.resource_id for s in facts[host].silent_addresses}
-            facts[host] = dataclasses.replace(
-                facts[host], history=_replay(series, settings, silent)
+            f = facts[host]
+            replayed = _replay(
+                series,
+                settings,
+                [a.resource_id for a in f.addresses],
+                len(f.silent_addresses),
             )
+            facts[host] = dataclasses.replace(f, history=replayed)
     LOG.debug(
         "%d hosts read in detail, %d replayed", len(facts), len(undecided)
     )

@@ -9,6 +9,11 @@ import dataclasses
 
 from oslo_config import cfg
 
+# Seconds: the most by which loss samples of one polling cycle are
+# stamped apart (made within milliseconds after the cycle's probe run;
+# with the default ping options a probe run lasts at least 0.3 s).
+CYCLE_SPREAD = 0.25
+
 
 @dataclasses.dataclass(frozen=True)
 class HealthSettings:
@@ -57,6 +62,13 @@ class HealthSettings:
     @property
     def forget_address_after(self) -> float:
         return self.forget_address_cycles * self.polling_interval
+
+    @property
+    def cycle_spread(self) -> float:
+        """Seconds within which a host's loss samples of one cycle are
+        stamped: all are made after the cycle's one probe run, while
+        cycles lie a probe run or more apart."""
+        return min(CYCLE_SPREAD, self.polling_interval / 4)
 
     def as_dict(self) -> dict[str, float | int]:
         return dataclasses.asdict(self)

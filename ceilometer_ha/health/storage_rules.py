@@ -10,10 +10,14 @@ reachability samples: whose loss is below ``failing_loss``).
 From ``ha_latest`` alone the current failing run is the ``(T-k+1)``-th
 largest streak among cut addresses (the minimum when ``k`` is 1) and the
 current good run is at least the ``k``-th largest streak among reachable
-addresses; both are exact when every cycle's samples arrived, and a
-missing sample only makes them shorter (slower to fail, never faster).
-Whether a host that is good again *was* failed is not in ``ha_latest``:
-:func:`hysteresis` replays the stored loss samples of such hosts.
+addresses; both are exact when every cycle's samples arrived. A streak
+counts the samples received: a cut address whose latest sample is of an
+earlier cycle than the others' counts as possibly reachable, and the
+host's history decides (:func:`needs_history`), where the samples are
+put into cycles by time (:func:`group_cycles`) and an address absent
+from a cycle is possibly reachable in it. Whether a host that is good
+again *was* failed is not in ``ha_latest`` either: :func:`hysteresis`
+replays the stored loss samples of such hosts.
 
 An address whose samples stopped while its host still reports is
 *silent*: counted among the ``T`` addresses, it is possibly reachable
@@ -39,6 +43,9 @@ class AddressState:
     reachable: bool | None = None
     reachable_streak: int = 0
     reachable_since: datetime.datetime | None = None
+    # False when the host's newest loss samples are of a later cycle:
+    # this address's sample of that cycle is late, or lost.
+    current: bool = True
 
 
 @dataclasses.dataclass(frozen=True)
@@ -53,6 +60,9 @@ class StorageState:
     lost: bool
     lost_since: datetime.datetime | None
     good_run: int
+    # Some cut address's latest sample is of an earlier cycle than the
+    # others': its streak may join two runs across a lost sample.
+    behind: bool = False
 
 
 @dataclasses.dataclass(frozen=True)
@@ -109,7 +119,25 @@ def storage_state(
     silent: int = 0,
 ) -> StorageState:
     """Derive runs and states from the latest samples of every address,
-    ``silent`` more addresses counting as possibly reachable."""
+    ``silent`` more addresses counting as possibly reachable.
+
+    A cut address whose latest sample is of an earlier cycle than the
+    others' (not ``current``) counts as possibly reachable too: its
+    sample of the latest cycle has not arrived, and its streak, which
+    counts the samples received, may span a lost one.
+    """
+    behind = [
+        a
+        for a in addresses
+        if not a.current and a.loss >= settings.failing_loss
+    ]
+    if behind:
+        state = storage_state(
+            [a for a in addresses if a.current or a not in behind],
+            settings,
+            silent + len(behind),
+        )
+        return dataclasses.replace(state, behind=True)
     total = len(addresses) + silent
     k = needed_addresses(total, settings.min_storage_reachable)
     cut = [
@@ -150,48 +178,76 @@ def needs_history(
 
     A failing run already ``fail_cycles`` long is failed whatever came
     before; a good run already ``recover_cycles`` long is not. Anything
-    shorter depends on the runs before it.
+    shorter depends on the runs before it, and so does a state with an
+    address behind the others, whose cycles only the history lines up.
     """
     if state.addresses == 0:
         return False
+    if state.behind:
+        return True
     if state.failing:
         return state.failing_run < settings.fail_cycles
     return state.good_run < settings.recover_cycles
 
 
+def group_cycles(
+    series: collections.abc.Mapping[
+        str, collections.abc.Sequence[tuple[int, datetime.datetime, float]]
+    ],
+    spread: float,
+) -> list[tuple[datetime.datetime, dict[str, float]]]:
+    """The loss samples of every address as polling cycles, oldest first:
+    (time, {address: loss}).
+
+    ``series``: per address, (epoch of the host's clock, timestamp,
+    loss). A cycle's samples are made together, after its one probe
+    run: a sample more than ``spread`` seconds after the first of a
+    cycle, of another epoch, or a second one of an address, begins the
+    next. An address whose sample of a cycle was lost on the way is
+    absent from it.
+    """
+    merged = sorted(
+        (epoch, stamp, rid, loss)
+        for rid, values in series.items()
+        for epoch, stamp, loss in values
+    )
+    cycles: list[tuple[datetime.datetime, dict[str, float]]] = []
+    first: tuple[int, datetime.datetime] | None = None
+    for epoch, stamp, rid, loss in merged:
+        if (
+            first is None
+            or epoch != first[0]
+            or (stamp - first[1]).total_seconds() > spread
+            or rid in cycles[-1][1]
+        ):
+            cycles.append((stamp, {}))
+            first = (epoch, stamp)
+        cycles[-1][1][rid] = loss
+    return cycles
+
+
 def failing_cycles(
     series: collections.abc.Mapping[
-        str, collections.abc.Sequence[tuple[datetime.datetime, float]]
+        str, collections.abc.Sequence[tuple[int, datetime.datetime, float]]
     ],
     settings: health_settings.HealthSettings,
     silent: int = 0,
 ) -> list[tuple[datetime.datetime, bool]]:
-    """Per-cycle failing flags, oldest first, from per-address loss series
-    (``silent`` more addresses, without a series, possibly reachable in
-    every cycle).
-
-    The i-th newest sample of every address belongs to the i-th newest
-    cycle (exact when no sample was lost); only as many cycles as the
-    shortest series holds are returned.
+    """Per-cycle failing flags, oldest first, from the loss samples of
+    the host's addresses (``group_cycles``); ``silent`` more addresses,
+    without samples, and an address absent from a cycle, count as
+    possibly reachable in it: a lost sample only makes a failing run
+    shorter.
     """
     if not series:
         return []
-    k = (
-        needed_addresses(len(series) + silent, settings.min_storage_reachable)
-        - silent
-    )
+    k = needed_addresses(len(series) + silent, settings.min_storage_reachable)
     failing_loss = settings.failing_loss
-    depth = min(len(values) for values in series.values())
-    # Aligned from the newest sample: the cycles of every address, oldest
-    # first, as one tuple of (timestamp, loss) pairs per cycle.
-    columns = zip(
-        *(values[len(values) - depth :] for values in series.values()),
-        strict=True,
-    )
     cycles = []
-    for column in columns:
-        good = sum(loss < failing_loss for _, loss in column)
-        cycles.append((max(column)[0], good < k))
+    for when, losses in group_cycles(series, settings.cycle_spread):
+        good = sum(loss < failing_loss for loss in losses.values())
+        unknown = len(series) - len(losses) + silent
+        cycles.append((when, good + unknown < k))
     return cycles
 
 

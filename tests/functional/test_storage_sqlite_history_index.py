@@ -68,7 +68,7 @@ def test_upgrade_from_0001_keeps_samples_and_swaps_the_index(tmp_path):
         volume == 1.0
         for host in got.values()
         for series in host.values()
-        for _, volume in series
+        for *_, volume in series
     )
 
     command.downgrade(migration._config(engine), "0001_initial")

@@ -8,7 +8,6 @@ then hosts come back one batch at a time.
 
 import dataclasses
 import datetime
-import itertools
 
 import pytest
 
@@ -25,7 +24,6 @@ from tests import records
 T0 = datetime.datetime(2026, 3, 1, 8, 0, 0)
 SETTINGS = health_settings.HealthSettings()
 HOSTS = [f"cmp-{n:02d}" for n in range(10)]
-_ids = itertools.count()
 
 
 def _at(seconds: float) -> datetime.datetime:
@@ -43,20 +41,10 @@ class Observer:
     def cycle(self, hosts, at: datetime.datetime) -> None:
         self.store.write_batch(
             [
-                records.record(
-                    f"m-{next(_ids)}",
-                    host=host,
-                    cluster="rack-1",
-                    meter=meter,
-                    resource_id=f"{host}-198.51.100.2",
-                    volume=volume,
-                    timestamp=at,
-                    resource_metadata={"host": host},
-                )
+                sample
                 for host in hosts
-                for meter, volume in (
-                    ("ha.storage.loss", 0.0),
-                    ("ha.storage.reachable", 1.0),
+                for sample in records.storage_cycle(
+                    host, "198.51.100.2", 0.0, at
                 )
             ]
         )

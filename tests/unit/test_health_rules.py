@@ -85,13 +85,57 @@ def test_hysteresis_both_ways():
     assert not run([1, 1, 0, 1, 1, 0, 1, 1]).failed
 
 
-def test_failing_cycles_align_from_newest():
+def _series(*losses, epoch=0, first=0, lost=()):
+    """Loss samples of one address, a cycle a second, from ``first``;
+    the cycles in ``lost`` never arrived."""
+    return [
+        (epoch, at(first + i), loss)
+        for i, loss in enumerate(losses)
+        if first + i not in lost
+    ]
+
+
+def test_failing_cycles_align_by_time():
+    series = {"a": _series(0.0, 1.0, 1.0), "b": _series(0.0, 1.0, first=1)}
+    cycles = storage_rules.failing_cycles(series, DEFAULTS)
+    # Before b's first sample, b counts as possibly reachable.
+    assert cycles == [(at(0), False), (at(1), False), (at(2), True)]
+
+
+def test_a_lost_sample_never_joins_two_failing_runs():
+    """a is cut in cycles 0 to 2, b in 1 to 3; a is good again in cycle
+    3, but that sample was lost, and b's in cycle 4. Two failing cycles
+    in a row, never three: not failed, however the samples line up by
+    count."""
     series = {
-        "a": [(at(0), 0.0), (at(1), 1.0), (at(2), 1.0)],
-        "b": [(at(1), 0.0), (at(2), 1.0)],
+        "a": _series(1.0, 1.0, 1.0, 0.0, 0.0, lost={3}),
+        "b": _series(0.0, 1.0, 1.0, 1.0, 0.0),
     }
     cycles = storage_rules.failing_cycles(series, DEFAULTS)
-    assert cycles == [(at(1), False), (at(2), True)]
+    assert [f for _, f in cycles] == [False, True, True, False, False]
+    replay = storage_rules.hysteresis(cycles, 3, 3)
+    assert not replay.failed
+
+
+def test_the_samples_of_a_cycle_are_one_cycle_within_the_spread():
+    """The samples of one cycle are stamped milliseconds apart, cycles a
+    probe run or more apart; a second sample of an address begins the
+    next cycle even sooner."""
+    ms = datetime.timedelta(milliseconds=1)
+    series = {
+        "a": [(0, at(0), 1.0), (0, at(0) + 300 * ms, 1.0)],
+        "b": [(0, at(0) + 2 * ms, 1.0), (0, at(0) + 302 * ms, 0.0)],
+        "c": [(0, at(0) + 100 * ms, 1.0), (0, at(0) + 150 * ms, 1.0)],
+    }
+    cycles = storage_rules.group_cycles(series, DEFAULTS.cycle_spread)
+    assert [sorted(losses) for _, losses in cycles] == [
+        ["a", "b", "c"],
+        ["a", "b", "c"],
+    ]
+    assert cycles[1][1] == {"a": 1.0, "b": 0.0, "c": 1.0}
+    # A clock stepped back: its epoch begins a cycle of its own.
+    stepped = {"a": [(0, at(5), 1.0), (1, at(5), 1.0)]}
+    assert len(storage_rules.group_cycles(stepped, 1.0)) == 2
 
 
 def test_a_silent_address_is_possibly_reachable_never_cut():
@@ -115,7 +159,7 @@ def test_a_silent_address_is_possibly_reachable_never_cut():
 
 
 def test_failing_cycles_count_silent_addresses_as_possibly_reachable():
-    series = {"a": [(at(i), 1.0) for i in range(5)]}
+    series = {"a": _series(*[1.0] * 5)}
     assert all(f for _, f in storage_rules.failing_cycles(series, DEFAULTS))
     cycles = storage_rules.failing_cycles(series, DEFAULTS, silent=1)
     assert [f for _, f in cycles] == [False] * 5

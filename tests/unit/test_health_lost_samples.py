@@ -1,0 +1,122 @@
+"""Lost samples never make a host of several addresses fail sooner.
+
+Every sample is a datagram of its own, and ``ha_latest``'s ``streak``
+counts the samples received: a lost one can join two runs. Cycles are
+written through the collector's own store (SQLite and MySQL), stamped
+as ceilometer stamps them (every loss sample of a cycle alike).
+"""
+
+import datetime
+
+import pytest
+
+from ceilometer_ha.health import judge
+from ceilometer_ha.health import model
+from ceilometer_ha.health import settings as health_settings
+from ceilometer_ha.storage import engine as engine_mod
+from ceilometer_ha.storage import migration
+from ceilometer_ha.storage import store as store_mod
+from tests import records
+
+T0 = datetime.datetime(2026, 3, 1, 8, 0, 0)
+SETTINGS = health_settings.HealthSettings()
+X, Y = "198.51.100.2", "198.51.100.3"
+
+
+def _at(second: float) -> datetime.datetime:
+    return T0 + datetime.timedelta(seconds=second)
+
+
+@pytest.fixture
+def store(database_url):
+    engine = engine_mod.create_engine(database_url)
+    migration.upgrade(engine)
+    yield store_mod.SampleStore(engine)
+    engine.dispose()
+
+
+def _write(store, host, losses, lost=()):
+    """One cycle a second from 0: ``losses`` maps each address to its
+    loss per cycle; the samples of (address, cycle) in ``lost`` never
+    arrive. Another host, cmp-2, reports beside it."""
+    cycles = len(next(iter(losses.values())))
+    for cycle in range(cycles):
+        batch = []
+        for name, values in [(host, losses), ("cmp-2", None)]:
+            for address, loss in (values or {X: [0.0] * cycles}).items():
+                if (address, cycle) in lost and name == host:
+                    continue
+                batch += records.storage_cycle(
+                    name, address, loss[cycle], _at(cycle)
+                )
+        store.write_batch(batch)
+    return _at(cycles - 1) + datetime.timedelta(seconds=0.5)
+
+
+def _verdict(store, now):
+    report = judge.judge(store.engine, SETTINGS, now=now)
+    return next(v for v in report.hosts if v.host == "cmp-1")
+
+
+def test_a_late_address_does_not_join_two_failing_runs(store):
+    """X is cut in cycles 20 to 22 and good again in 23, whose sample is
+    lost; Y is cut in 21 to 23. Two failing cycles in a row, not three:
+    X's row still says cut for 3 samples, but it is a cycle behind Y's."""
+    good, cut = [0.0] * 20, 1.0
+    now = _write(
+        store,
+        "cmp-1",
+        {X: good + [cut, cut, cut, 0.0], Y: good + [0.0, cut, cut, cut]},
+        lost={(X, 23)},
+    )
+    found = _verdict(store, now)
+    assert found.verdict != model.FAILED, found
+
+
+def test_a_late_address_is_still_failed_when_it_was(store):
+    """Both addresses cut for 5 cycles, X's last sample lost: failed
+    (by the history, the last cycle counted possibly reachable)."""
+    good, cut = [0.0] * 20, [1.0] * 5
+    now = _write(
+        store, "cmp-1", {X: good + cut, Y: good + cut}, lost={(X, 24)}
+    )
+    found = _verdict(store, now)
+    assert found.verdict == model.FAILED, found
+
+
+def test_the_history_lines_cycles_up_by_time(store):
+    """X cut in 20 to 22, Y in 21 to 23, X's sample of cycle 24 lost:
+    counted from the newest sample of each, the cycles would line up as
+    three failing ones."""
+    good, cut = [0.0] * 20, 1.0
+    now = _write(
+        store,
+        "cmp-1",
+        {
+            X: good + [cut, cut, cut, 0.0, 0.0, 0.0],
+            Y: good + [0.0, cut, cut, cut, 0.0, 0.0],
+        },
+        lost={(X, 24)},
+    )
+    found = _verdict(store, now)
+    assert found.verdict == model.OK, found
+
+
+def test_an_address_taken_out_of_the_configuration_is_not_replayed(store):
+    """X was taken out 76 s ago (forgotten after 60 cycles); with a
+    replay window of 100 cycles its old good samples are in it, but do
+    not keep Y's 5 cut cycles from having failed the host."""
+    settings = health_settings.HealthSettings(history_cycles=100)
+    y = [0.0] * 80 + [1.0] * 5 + [0.0]
+    now = _write(
+        store,
+        "cmp-1",
+        {X: [0.0] * len(y), Y: y},
+        lost={(X, cycle) for cycle in range(10, len(y))},
+    )
+    report = judge.judge(store.engine, settings, now=now)
+    found = next(v for v in report.hosts if v.host == "cmp-1")
+    assert (found.verdict, found.reason) == (
+        model.FAILED,
+        model.STORAGE_RECOVERING,
+    ), found
