@@ -1,7 +1,10 @@
 """The OCF resource agent starts, monitors and stops the real collector."""
 
+import os
 import pathlib
+import re
 import shutil
+import signal
 import socket
 import subprocess
 import sys
@@ -141,6 +144,60 @@ def test_ocf_agent_monitors_workers(tmp_path):
     finally:
         assert _agent("stop", env).returncode == OCF_SUCCESS
     assert _agent("monitor", env).returncode == OCF_NOT_RUNNING
+
+
+def _udp_holders(port):
+    """The pids of the processes with a UDP socket on ``port``."""
+    listed = subprocess.run(
+        ["ss", "-H", "-ulnp", f"sport = :{port}"],
+        capture_output=True,
+        text=True,
+        timeout=30,
+        check=True,
+    ).stdout
+    return sorted({int(x) for x in re.findall(r"pid=(\d+),", listed)})
+
+
+def _running(pid):
+    """Whether process ``pid`` exists and is not a zombie."""
+    try:
+        stat = pathlib.Path(f"/proc/{pid}/stat").read_text()
+    except FileNotFoundError:
+        return False
+    return stat.rsplit(")", 1)[1].split()[0] != "Z"
+
+
+def test_ocf_agent_stop_ends_every_worker(tmp_path):
+    """A worker that does not act on SIGTERM (frozen with SIGSTOP) gets
+    SIGKILL once stop_timeout has passed, though its parent exited:
+    stop succeeds only when no process of the collector remains, so
+    that the next start does not share the port with it."""
+    port, _, config = _seed_config(tmp_path, "workers = 2")
+    env = dict(_agent_env(tmp_path, config, port), OCF_RESKEY_stop_timeout="3")
+    processes = []
+    try:
+        started = _agent("start", env)
+        assert started.returncode == OCF_SUCCESS, started.stderr
+        parent = int((tmp_path / "run" / "collector.pid").read_text())
+        # start returns once one worker listens.
+        helper.wait_until(
+            lambda: len(_udp_holders(port)) == 2, 30, "both workers"
+        )
+        workers = _udp_holders(port)
+        assert parent not in workers, workers
+        processes = [parent, *workers]
+        os.kill(workers[0], signal.SIGSTOP)
+        stopped = _agent("stop", env)
+        assert stopped.returncode == OCF_SUCCESS, stopped.stderr
+        assert "SIGKILL" in stopped.stderr
+        assert [pid for pid in processes if _running(pid)] == []
+        assert _udp_holders(port) == []
+        assert _agent("monitor", env).returncode == OCF_NOT_RUNNING
+    finally:
+        _agent("stop", env)
+        for pid in processes:
+            if _running(pid):
+                os.kill(pid, signal.SIGKILL)
 
 
 def _port_of(config):
