@@ -2,6 +2,7 @@
 
 import os
 import pathlib
+import pwd
 import re
 import shutil
 import signal
@@ -198,6 +199,47 @@ def test_ocf_agent_stop_ends_every_worker(tmp_path):
         for pid in processes:
             if _running(pid):
                 os.kill(pid, signal.SIGKILL)
+
+
+def test_ocf_agent_signals_only_its_collector(tmp_path):
+    """A pid file (and session file) naming another process, as the
+    collector's user could write them: that process is not signalled,
+    and the collector counts as not running."""
+    port, _, config = _seed_config(tmp_path)
+    env = _agent_env(tmp_path, config, port)
+    pid_file = tmp_path / "run" / "collector.pid"
+    pid_file.parent.mkdir()
+    with subprocess.Popen(["sleep", "300"], start_new_session=True) as other:
+        try:
+            pid_file.write_text(f"{other.pid}\n")
+            pid_file.with_name("collector.pid.session").write_text(
+                f"{other.pid}\n"
+            )
+            monitored = _agent("monitor", env)
+            assert monitored.returncode == OCF_NOT_RUNNING
+            assert f"names process {other.pid}" in monitored.stderr
+            assert _agent("stop", env).returncode == OCF_SUCCESS
+            assert other.poll() is None, "the agent signalled another process"
+        finally:
+            other.kill()
+
+
+def test_ocf_agent_gives_the_user_only_the_directories_it_makes(tmp_path):
+    """The log file's directory, made by start, is the user's; the pid
+    file's, which exists (as /run would), keeps its owner."""
+    port, _, config = _seed_config(tmp_path)
+    env = dict(_agent_env(tmp_path, config, port), OCF_RESKEY_user="nobody")
+    run_dir = tmp_path / "run"
+    run_dir.mkdir()
+    try:
+        # The collector, as nobody, cannot read the configuration under
+        # tmp_path: whether it starts does not matter here.
+        _agent("start", env)
+    finally:
+        assert _agent("stop", env).returncode == OCF_SUCCESS
+    assert run_dir.stat().st_uid == 0
+    nobody = pwd.getpwnam("nobody").pw_uid
+    assert (tmp_path / "log").stat().st_uid == nobody
 
 
 def _port_of(config):
