@@ -23,6 +23,7 @@ CONTROLLER_CONF = (
     REPO / "etc" / "ceilometer" / "controller" / "ceilometer_ha.conf"
 )
 OCF_AGENT = REPO / "etc" / "pacemaker" / "ceilometer-collector-ha"
+OCF_SUCCESS, OCF_ERR_INSTALLED, OCF_ERR_CONFIGURED = 0, 5, 6
 
 
 def test_systemd_unit_verifies(tmp_path):
@@ -104,7 +105,7 @@ def test_shipped_controller_config_parses():
     assert conf.collector.freshness_window < 1800
 
 
-def test_ocf_agent_meta_data_and_validate(tmp_path):
+def test_ocf_agent_meta_data():
     meta = subprocess.run(
         ["bash", str(OCF_AGENT), "meta-data"],
         capture_output=True,
@@ -115,14 +116,20 @@ def test_ocf_agent_meta_data_and_validate(tmp_path):
     assert '<resource-agent name="ceilometer-collector-ha"' in meta.stdout
     for action in ("start", "stop", "monitor", "validate-all", "meta-data"):
         assert f'<action name="{action}"' in meta.stdout
+
+
+def _validate(tmp_path, **params):
+    config = tmp_path / "ceilometer_ha.conf"
+    config.touch()
     env = {
         "PATH": "/usr/sbin:/usr/bin:/sbin:/bin",
         "OCF_ROOT": str(tmp_path),
-        "OCF_RESKEY_config": str(tmp_path / "missing.conf"),
+        "OCF_RESKEY_config": str(config),
         "OCF_RESKEY_binary": sys.executable,
         "OCF_RESKEY_user": "root",
     }
-    done = subprocess.run(
+    env.update({f"OCF_RESKEY_{k}": str(v) for k, v in params.items()})
+    return subprocess.run(
         ["bash", str(OCF_AGENT), "validate-all"],
         env=env,
         capture_output=True,
@@ -130,8 +137,27 @@ def test_ocf_agent_meta_data_and_validate(tmp_path):
         timeout=30,
         check=False,
     )
-    assert done.returncode == 6  # OCF_ERR_CONFIGURED
-    assert "missing.conf" in done.stderr
+
+
+def test_ocf_agent_validates(tmp_path):
+    assert _validate(tmp_path).returncode == OCF_SUCCESS
+
+
+@pytest.mark.parametrize(
+    "params, message",
+    [
+        ({"config": "/nonexistent/missing.conf"}, "missing.conf"),
+        ({"user": "no-such-user-here"}, "no-such-user-here"),
+    ],
+)
+def test_ocf_agent_node_local_problems_are_not_installed(
+    tmp_path, params, message
+):
+    """OCF_ERR_INSTALLED, not OCF_ERR_CONFIGURED, which Pacemaker takes
+    as fatal on every node."""
+    done = _validate(tmp_path, **params)
+    assert done.returncode == OCF_ERR_INSTALLED, done.stderr
+    assert message in done.stderr
 
 
 @pytest.mark.parametrize(
