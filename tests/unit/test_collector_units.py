@@ -146,6 +146,23 @@ def test_ocf_agent_validates(tmp_path):
 @pytest.mark.parametrize(
     "params, message",
     [
+        ({"stop_timeout": "30s"}, "stop_timeout=30s is not a whole number"),
+        ({"udp_port": "4953/udp"}, "udp_port=4953/udp is not a port"),
+        ({"udp_port": "0"}, "udp_port=0 is not a port"),
+        ({"udp_port": "65536"}, "udp_port=65536 is not a port"),
+    ],
+)
+def test_ocf_agent_rejects_values_that_are_not_numbers(
+    tmp_path, params, message
+):
+    done = _validate(tmp_path, **params)
+    assert done.returncode == OCF_ERR_CONFIGURED, done.stderr
+    assert message in done.stderr
+
+
+@pytest.mark.parametrize(
+    "params, message",
+    [
         ({"config": "/nonexistent/missing.conf"}, "missing.conf"),
         ({"user": "no-such-user-here"}, "no-such-user-here"),
     ],
