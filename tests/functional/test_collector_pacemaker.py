@@ -79,6 +79,18 @@ def test_ocf_agent_start_monitor_stop(tmp_path):
         assert _agent("monitor", env).returncode == OCF_SUCCESS
         wrong_port = dict(env, OCF_RESKEY_udp_port=str(_free_udp_port()))
         assert _agent("monitor", wrong_port).returncode == OCF_ERR_GENERIC
+        # Pacemaker's spellings of true and false, in any case.
+        for check_udp, expected in (
+            ("True", OCF_ERR_GENERIC),
+            ("Yes", OCF_ERR_GENERIC),
+            ("y", OCF_ERR_GENERIC),
+            ("ON", OCF_ERR_GENERIC),
+            ("False", OCF_SUCCESS),
+            ("n", OCF_SUCCESS),
+        ):
+            checked = dict(wrong_port, OCF_RESKEY_check_udp=check_udp)
+            monitored = _agent("monitor", checked)
+            assert monitored.returncode == expected, (check_udp, monitored)
         publisher = helper.ceilometer_publisher("127.0.0.1", port)
         publisher.publish_samples([helper.make_sample()])
         helper.wait_until(

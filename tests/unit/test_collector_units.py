@@ -150,11 +150,10 @@ def test_ocf_agent_validates(tmp_path):
         ({"udp_port": "4953/udp"}, "udp_port=4953/udp is not a port"),
         ({"udp_port": "0"}, "udp_port=0 is not a port"),
         ({"udp_port": "65536"}, "udp_port=65536 is not a port"),
+        ({"check_udp": "ture"}, "check_udp=ture is neither true nor"),
     ],
 )
-def test_ocf_agent_rejects_values_that_are_not_numbers(
-    tmp_path, params, message
-):
+def test_ocf_agent_rejects_invalid_values(tmp_path, params, message):
     done = _validate(tmp_path, **params)
     assert done.returncode == OCF_ERR_CONFIGURED, done.stderr
     assert message in done.stderr
