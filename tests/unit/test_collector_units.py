@@ -13,6 +13,7 @@ from ceilometer_ha import opts
 from ceilometer_ha.cmd import collector as collector_cmd
 from ceilometer_ha.collector import config_check
 from ceilometer_ha.collector import dispatcher
+from ceilometer_ha.collector import refusal
 from ceilometer_ha.collector import stats as stats_mod
 from tests.unit import systemd_units
 
@@ -46,6 +47,13 @@ def test_systemd_unit_verifies(tmp_path):
         "/etc/ceilometer/ceilometer_ha.conf",
         "/bin/kill -HUP $MAINPID",
     ]
+
+
+def test_systemd_unit_does_not_restart_a_refusal():
+    """Exit code 2, a setting to fix, would be refused again."""
+    text = UNIT.read_text()
+    assert "Restart=on-failure" in text.splitlines()
+    assert f"RestartPreventExitStatus={refusal.EXIT_REFUSED}" in text
 
 
 def _default_sqlite_directory() -> pathlib.PurePath:

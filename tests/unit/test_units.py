@@ -46,6 +46,18 @@ def test_systemd_unit_verifies(tmp_path):
     assert UNIT.name not in done.stderr, done.stderr
 
 
+def test_systemd_unit_gives_up_restarting_a_bad_configuration():
+    """Restart=on-failure restarts a check-config failure: the start
+    limit (in [Unit]) must trip before the interval is over."""
+    text = UNIT.read_text()
+    unit_section = text.split("[Service]", 1)[0]
+    (interval,) = _unit_values(unit_section, "StartLimitIntervalSec")
+    (burst,) = _unit_values(unit_section, "StartLimitBurst")
+    (restart_sec,) = _unit_values(text, "RestartSec")
+    assert _unit_values(text, "Restart") == ["on-failure"]
+    assert int(burst) * int(restart_sec) < int(interval)
+
+
 def test_systemd_unit_runs_the_stock_agent():
     text = UNIT.read_text()
     assert _unit_values(text, "ExecStart") == [f"/usr/bin/{COMMAND}"]
