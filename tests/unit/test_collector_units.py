@@ -56,6 +56,15 @@ def test_systemd_unit_does_not_restart_a_refusal():
     assert f"RestartPreventExitStatus={refusal.EXIT_REFUSED}" in text
 
 
+@pytest.mark.parametrize("suffix", ["crm", "pcs"])
+def test_cluster_configs_expire_failures(suffix):
+    """A node banned after failed starts (the schema missing before
+    dbsync) is tried again without an operator."""
+    config = OCF_AGENT.with_name(f"{OCF_AGENT.name}.{suffix}").read_text()
+    lines = [x.rstrip(" \\").strip() for x in config.splitlines()]
+    assert "meta failure-timeout=300s" in lines, config
+
+
 def _default_sqlite_directory() -> pathlib.PurePath:
     """The directory of ``[database] connection``'s default file."""
     default = next(
