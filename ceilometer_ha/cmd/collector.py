@@ -5,7 +5,8 @@ written: options it does not use there (``polling_namespaces``,
 ``verbose``) are ignored, not errors. Exit codes: 0 after a clean stop,
 2 for a configuration or schema problem (the message, in the log and on
 standard error, says what to fix; ``collector.refusal``, with any
-number of workers), 1 for anything else (samples left unwritten at the
+number of workers; a log file that cannot be opened is said on standard
+error only), 1 for anything else (samples left unwritten at the
 stop, say). A MySQL database that does not answer at start is waited
 for, samples held.
 """
@@ -71,6 +72,10 @@ def main(argv: list[str] | None = None) -> int:
         log.setup(conf, PROG)
     except cfg.Error as exc:
         sys.stderr.write(f"{PROG}: configuration error: {exc}\n")
+        return refusal.EXIT_REFUSED
+    except OSError as exc:
+        # A log file that cannot be opened: no log to say it in.
+        sys.stderr.write(f"{PROG}: cannot set up logging: {exc}\n")
         return refusal.EXIT_REFUSED
     return refusal.exit_code(functools.partial(_start, conf))
 

@@ -65,6 +65,32 @@ def test_cluster_configs_expire_failures(suffix):
     assert "meta failure-timeout=300s" in lines, config
 
 
+def test_a_log_file_that_cannot_be_opened_is_a_refusal(tmp_path):
+    """No log to write the reason in: one line on standard error, and
+    exit code 2, the code of a setting to fix."""
+    log_file = tmp_path / "missing" / "collector.log"
+    done = subprocess.run(
+        [
+            sys.executable,
+            "-m",
+            "ceilometer_ha.cmd.collector",
+            "--config-file",
+            str(CONTROLLER_CONF),
+            "--log-file",
+            str(log_file),
+        ],
+        capture_output=True,
+        text=True,
+        timeout=60,
+        check=False,
+    )
+    assert done.returncode == refusal.EXIT_REFUSED, done.stderr
+    assert done.stderr.splitlines() == [
+        "ceilometer-collector-ha: cannot set up logging: [Errno 2] No such "
+        f"file or directory: '{log_file}'"
+    ]
+
+
 def _default_sqlite_directory() -> pathlib.PurePath:
     """The directory of ``[database] connection``'s default file."""
     default = next(
