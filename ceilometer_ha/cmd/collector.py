@@ -74,7 +74,8 @@ def main(argv: list[str] | None = None) -> int:
         sys.stderr.write(f"{PROG}: configuration error: {exc}\n")
         return refusal.EXIT_REFUSED
     except OSError as exc:
-        # A log file that cannot be opened: no log to say it in.
+        # A log file that cannot be opened (oslo.config reports files it
+        # cannot read as cfg.Error): no log to say it in.
         sys.stderr.write(f"{PROG}: cannot set up logging: {exc}\n")
         return refusal.EXIT_REFUSED
     return refusal.exit_code(functools.partial(_start, conf))
