@@ -378,13 +378,15 @@ HEALTH_OPTS: list[cfg.Opt] = [
     cfg.FloatOpt(
         "failing_loss",
         default=1.0,
-        min=0.0,
+        min=0.01,
         max=1.0,
         help="Packet loss ratio from which a storage address counts "
         "as cut in a cycle. A cycle is failing only when fewer "
         "than min_storage_reachable addresses stay below it; with "
         "1.0 only a total loss counts, so random packet loss "
-        "degrades a host but does not fail it.",
+        "degrades a host but does not fail it. Above 0 (at 0 "
+        "every address would be cut, every host failed); keep it "
+        "above [compute] ping_loss_ratio.",
     ),
     cfg.FloatOpt(
         "outage_share",

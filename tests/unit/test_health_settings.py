@@ -35,6 +35,8 @@ def test_from_conf_reads_the_file(tmp_path):
         ("outage_share = 1.5", "outage_share"),
         # A host alone in its cluster would never fail.
         ("outage_min_hosts = 1", "outage_min_hosts"),
+        # Every address, at no loss at all, would be cut.
+        ("failing_loss = 0", "failing_loss"),
     ],
 )
 def test_out_of_range_value_names_the_option(tmp_path, line, option):
