@@ -4,6 +4,7 @@ The systemd unit is verified as :mod:`tests.unit.systemd_units` explains.
 """
 
 import pathlib
+import shutil
 import subprocess
 import sys
 
@@ -161,11 +162,11 @@ def test_ocf_agent_meta_data():
         assert f'<action name="{action}"' in meta.stdout
 
 
-def _validate(tmp_path, **params):
+def _validate(tmp_path, path="/usr/sbin:/usr/bin:/sbin:/bin", **params):
     config = tmp_path / "ceilometer_ha.conf"
     config.touch()
     env = {
-        "PATH": "/usr/sbin:/usr/bin:/sbin:/bin",
+        "PATH": path,
         "OCF_ROOT": str(tmp_path),
         "OCF_RESKEY_config": str(config),
         "OCF_RESKEY_binary": sys.executable,
@@ -217,6 +218,21 @@ def test_ocf_agent_node_local_problems_are_not_installed(
     done = _validate(tmp_path, **params)
     assert done.returncode == OCF_ERR_INSTALLED, done.stderr
     assert message in done.stderr
+
+
+def test_ocf_agent_without_start_stop_daemon_is_not_installed(tmp_path):
+    """The agent starts the collector with dpkg's start-stop-daemon: a
+    node without it (a distribution that does not ship it) is told so
+    by validate-all, not by a start that fails with an empty log."""
+    bin_dir = tmp_path / "bin"
+    bin_dir.mkdir()
+    for tool in ("bash", "id", "cat", "dirname", "sleep", "tr"):
+        found = shutil.which(tool)
+        assert found, tool
+        (bin_dir / tool).symlink_to(found)
+    done = _validate(tmp_path, path=str(bin_dir))
+    assert done.returncode == OCF_ERR_INSTALLED, done.stderr
+    assert "start-stop-daemon is not installed" in done.stderr
 
 
 @pytest.mark.parametrize(
