@@ -22,7 +22,7 @@ is recorded by whichever stored it first) do not reorder the cycles, as
 the rule by which ``ha_latest`` takes a sample as newer
 (``storage.statements``) does not either. Each sample keeps its epoch,
 so that the samples of all addresses can be put into polling cycles by
-their time (``storage_rules.group_cycles``).
+their time (``replay.group_cycles``).
 """
 
 import collections.abc

@@ -14,6 +14,7 @@ import dataclasses
 import datetime
 import typing
 
+from ceilometer_ha.health import replay
 from ceilometer_ha.health import storage_rules
 
 
@@ -50,7 +51,7 @@ class HostFacts:
     # Silent within forget_address_cycles: possibly reachable, never cut.
     silent_addresses: tuple[SilentAddress, ...] = ()
     hypervisors: tuple[HypervisorState, ...] = ()
-    history: storage_rules.Hysteresis | None = None
+    history: replay.Hysteresis | None = None
     storage_silent_since: datetime.datetime | None = None
     # Collector clock minus host clock (None: no heartbeat read).
     clock_offset: datetime.timedelta | None = None

@@ -103,17 +103,24 @@ def _storage_findings(
     failing_run, good_run = state.failing_run, state.good_run
     failed = state.failing and failing_run >= n
     failed_since = state.failing_since
+    failing_since = state.failing_since
+    # An address behind the others: the latest cycle is not known yet,
+    # the history's runs stand (its unknown cycles change neither).
+    failing = state.failing
     if not failed and facts.history is not None:
         failed = facts.history.failed
         failing_run = max(failing_run, facts.history.failing_run)
         good_run = facts.history.good_run
         failed_since = facts.history.failed_since or failed_since
+        if state.behind and facts.history.failing_run:
+            failing = True
+            failing_since = facts.history.failing_since
     cut = (
         f"no reply from any of {total} storage addresses"
         if k == 1
         else f"fewer than {k} of {total} storage addresses got any reply"
     )
-    if failed and state.failing:
+    if failed and failing:
         findings.append(
             (
                 model.FAILED,
@@ -131,13 +138,13 @@ def _storage_findings(
                 failed_since,
             )
         )
-    elif state.failing:
+    elif failing:
         findings.append(
             (
                 model.DEGRADED,
                 model.STORAGE_FAILING,
                 f"{cut}: failing for {failing_run}/{n} cycles",
-                state.failing_since,
+                failing_since,
             )
         )
     if silent and alone.failing:

@@ -27,6 +27,7 @@ from ceilometer_ha.health import latest_rows
 from ceilometer_ha.health import model
 from ceilometer_ha.health import observer_gaps
 from ceilometer_ha.health import reader
+from ceilometer_ha.health import replay
 from ceilometer_ha.health import settings as health_settings
 from ceilometer_ha.health import storage_rules
 
@@ -64,14 +65,14 @@ def _replay(
     settings: health_settings.HealthSettings,
     addresses: collections.abc.Collection[str],
     silent: int = 0,
-) -> storage_rules.Hysteresis:
+) -> replay.Hysteresis:
     """The hysteresis over the recent cycles of the host's current
     ``addresses``, ``silent`` more (whose samples stopped) counting as
     possibly reachable throughout. Addresses no longer current (taken
     out of the configuration) are not replayed."""
     current = {rid: series[rid] for rid in addresses if rid in series}
-    cycles = storage_rules.failing_cycles(current, settings, silent)
-    return storage_rules.hysteresis(
+    cycles = replay.failing_cycles(current, settings, silent)
+    return replay.hysteresis(
         cycles[-settings.history_cycles :],
         settings.fail_cycles,
         settings.recover_cycles,

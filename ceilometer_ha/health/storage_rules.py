@@ -13,11 +13,9 @@ current good run is at least the ``k``-th largest streak among reachable
 addresses; both are exact when every cycle's samples arrived. A streak
 counts the samples received: a cut address whose latest sample is of an
 earlier cycle than the others' counts as possibly reachable, and the
-host's history decides (:func:`needs_history`), where the samples are
-put into cycles by time (:func:`group_cycles`) and an address absent
-from a cycle is possibly reachable in it. Whether a host that is good
-again *was* failed is not in ``ha_latest`` either: :func:`hysteresis`
-replays the stored loss samples of such hosts.
+host's history decides (:func:`needs_history`, ``replay``). Whether a
+host that is good again *was* failed is not in ``ha_latest`` either:
+``replay`` replays the stored loss samples of such hosts.
 
 An address whose samples stopped while its host still reports is
 *silent*: counted among the ``T`` addresses, it is possibly reachable
@@ -63,16 +61,6 @@ class StorageState:
     # Some cut address's latest sample is of an earlier cycle than the
     # others': its streak may join two runs across a lost sample.
     behind: bool = False
-
-
-@dataclasses.dataclass(frozen=True)
-class Hysteresis:
-    """Outcome of replaying failing/good cycles through the hysteresis."""
-
-    failed: bool
-    failing_run: int
-    good_run: int
-    failed_since: datetime.datetime | None
 
 
 def needed_addresses(addresses: int, min_reachable: int) -> int:
@@ -188,94 +176,3 @@ def needs_history(
     if state.failing:
         return state.failing_run < settings.fail_cycles
     return state.good_run < settings.recover_cycles
-
-
-def group_cycles(
-    series: collections.abc.Mapping[
-        str, collections.abc.Sequence[tuple[int, datetime.datetime, float]]
-    ],
-    spread: float,
-) -> list[tuple[datetime.datetime, dict[str, float]]]:
-    """The loss samples of every address as polling cycles, oldest first:
-    (time, {address: loss}).
-
-    ``series``: per address, (epoch of the host's clock, timestamp,
-    loss). A cycle's samples are made together, after its one probe
-    run: a sample more than ``spread`` seconds after the first of a
-    cycle, of another epoch, or a second one of an address, begins the
-    next. An address whose sample of a cycle was lost on the way is
-    absent from it.
-    """
-    merged = sorted(
-        (epoch, stamp, rid, loss)
-        for rid, values in series.items()
-        for epoch, stamp, loss in values
-    )
-    cycles: list[tuple[datetime.datetime, dict[str, float]]] = []
-    first: tuple[int, datetime.datetime] | None = None
-    for epoch, stamp, rid, loss in merged:
-        if (
-            first is None
-            or epoch != first[0]
-            or (stamp - first[1]).total_seconds() > spread
-            or rid in cycles[-1][1]
-        ):
-            cycles.append((stamp, {}))
-            first = (epoch, stamp)
-        cycles[-1][1][rid] = loss
-    return cycles
-
-
-def failing_cycles(
-    series: collections.abc.Mapping[
-        str, collections.abc.Sequence[tuple[int, datetime.datetime, float]]
-    ],
-    settings: health_settings.HealthSettings,
-    silent: int = 0,
-) -> list[tuple[datetime.datetime, bool]]:
-    """Per-cycle failing flags, oldest first, from the loss samples of
-    the host's addresses (``group_cycles``); ``silent`` more addresses,
-    without samples, and an address absent from a cycle, count as
-    possibly reachable in it: a lost sample only makes a failing run
-    shorter.
-    """
-    if not series:
-        return []
-    k = needed_addresses(len(series) + silent, settings.min_storage_reachable)
-    failing_loss = settings.failing_loss
-    cycles = []
-    for when, losses in group_cycles(series, settings.cycle_spread):
-        good = sum(loss < failing_loss for loss in losses.values())
-        unknown = len(series) - len(losses) + silent
-        cycles.append((when, good + unknown < k))
-    return cycles
-
-
-def hysteresis(
-    cycles: collections.abc.Iterable[tuple[datetime.datetime, bool]],
-    fail_cycles: int,
-    recover_cycles: int,
-) -> Hysteresis:
-    """Replay cycles (oldest first) from a not-failed start.
-
-    Failed after ``fail_cycles`` failing cycles in a row; not failed
-    again only after ``recover_cycles`` good cycles in a row.
-    """
-    failed = False
-    failing_run = good_run = 0
-    run_start: datetime.datetime | None = None
-    failed_since: datetime.datetime | None = None
-    for when, failing in cycles:
-        if failing:
-            if failing_run == 0:
-                run_start = when
-            failing_run += 1
-            good_run = 0
-            if failing_run >= fail_cycles and not failed:
-                failed, failed_since = True, run_start
-        else:
-            good_run += 1
-            failing_run = 0
-            if good_run >= recover_cycles:
-                failed, failed_since = False, None
-    return Hysteresis(failed, failing_run, good_run, failed_since)

@@ -35,12 +35,13 @@ def store(database_url):
     engine.dispose()
 
 
-def _write(store, host, losses, lost=()):
+def _write(store, host, losses, lost=(), start=0):
     """One cycle a second from 0: ``losses`` maps each address to its
     loss per cycle; the samples of (address, cycle) in ``lost`` never
-    arrive. Another host, cmp-2, reports beside it."""
+    arrive. Another host, cmp-2, reports beside it. Only the cycles
+    from ``start`` are written."""
     cycles = len(next(iter(losses.values())))
-    for cycle in range(cycles):
+    for cycle in range(start, cycles):
         batch = []
         for name, values in [(host, losses), ("cmp-2", None)]:
             for address, loss in (values or {X: [0.0] * cycles}).items():
@@ -120,3 +121,28 @@ def test_an_address_taken_out_of_the_configuration_is_not_replayed(store):
         model.FAILED,
         model.STORAGE_RECOVERING,
     ), found
+
+
+def test_lost_samples_of_a_cut_host_never_make_it_recover(store):
+    """Both addresses cut from cycle 20; three loss samples lost in a
+    row of cycles, one address then the other. Judged after every
+    cycle, the host stays failed, its storage lost: a lost sample is no
+    good cycle."""
+    cut = [0.0] * 20 + [1.0] * 22
+    lost = {(X, 37), (Y, 38), (X, 39)}
+    _write(store, "cmp-1", {X: cut[:36], Y: cut[:36]})
+    seen = []
+    for cycle in range(36, len(cut)):
+        now = _write(
+            store,
+            "cmp-1",
+            {X: cut[: cycle + 1], Y: cut[: cycle + 1]},
+            lost,
+            start=cycle,
+        )
+        found = _verdict(store, now)
+        seen.append((cycle, found.verdict, found.reason))
+    assert seen == [
+        (cycle, model.FAILED, model.STORAGE_LOST)
+        for cycle in range(36, len(cut))
+    ]

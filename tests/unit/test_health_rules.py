@@ -7,6 +7,7 @@ from ceilometer_ha.health import guards
 from ceilometer_ha.health import host_facts
 from ceilometer_ha.health import host_rules
 from ceilometer_ha.health import model
+from ceilometer_ha.health import replay
 from ceilometer_ha.health import settings as health_settings
 from ceilometer_ha.health import storage_rules
 
@@ -74,7 +75,7 @@ def test_partial_loss_is_lost_not_failing():
 def test_hysteresis_both_ways():
     def run(flags):
         cycles = [(at(i), f) for i, f in enumerate(flags)]
-        return storage_rules.hysteresis(cycles, 3, 3)
+        return replay.hysteresis(cycles, 3, 3)
 
     assert not run([1, 1]).failed
     assert run([1, 1, 1]).failed
@@ -97,7 +98,7 @@ def _series(*losses, epoch=0, first=0, lost=()):
 
 def test_failing_cycles_align_by_time():
     series = {"a": _series(0.0, 1.0, 1.0), "b": _series(0.0, 1.0, first=1)}
-    cycles = storage_rules.failing_cycles(series, DEFAULTS)
+    cycles = replay.failing_cycles(series, DEFAULTS)
     # Before b's first sample, b counts as possibly reachable.
     assert cycles == [(at(0), False), (at(1), False), (at(2), True)]
 
@@ -111,10 +112,44 @@ def test_a_lost_sample_never_joins_two_failing_runs():
         "a": _series(1.0, 1.0, 1.0, 0.0, 0.0, lost={3}),
         "b": _series(0.0, 1.0, 1.0, 1.0, 0.0),
     }
-    cycles = storage_rules.failing_cycles(series, DEFAULTS)
-    assert [f for _, f in cycles] == [False, True, True, False, False]
-    replay = storage_rules.hysteresis(cycles, 3, 3)
-    assert not replay.failed
+    cycles = replay.failing_cycles(series, DEFAULTS)
+    # Cycle 3 is unknown: a, cut before and good after, decides it.
+    assert [f for _, f in cycles] == [False, True, True, None, False]
+    replayed = replay.hysteresis(cycles, 3, 3)
+    assert not replayed.failed
+
+
+def test_a_lost_sample_never_counts_as_a_good_cycle():
+    """Both addresses cut throughout, one loss sample lost in most
+    cycles, in turn: every cycle is failing (a sample lost between two
+    cut ones was cut), but the newest two, whose lost samples have no
+    cycle after them, are unknown and change nothing."""
+    cut = [1.0] * 9
+    series = {
+        "a": _series(*cut, lost={1, 4, 7, 8}),
+        "b": _series(*cut, lost={2, 5}),
+    }
+    cycles = replay.failing_cycles(series, DEFAULTS)
+    assert [f for _, f in cycles] == [True] * 7 + [None, None]
+    replayed = replay.hysteresis(cycles, 3, 3)
+    assert (replayed.failed, replayed.failing_run, replayed.good_run) == (
+        True,
+        7,
+        0,
+    )
+    assert replayed.failing_since == at(0)
+
+
+def test_an_unknown_cycle_changes_neither_run():
+    flags = [True, True, None, True, False, None, False, None, False]
+    replayed = replay.hysteresis(
+        [(at(i), f) for i, f in enumerate(flags)], 3, 3
+    )
+    assert (replayed.failed, replayed.good_run) == (False, 3)
+    replayed = replay.hysteresis(
+        [(at(i), f) for i, f in enumerate(flags[:7])], 3, 3
+    )
+    assert (replayed.failed, replayed.good_run) == (True, 2)
 
 
 def test_the_samples_of_a_cycle_are_one_cycle_within_the_spread():
@@ -127,7 +162,7 @@ def test_the_samples_of_a_cycle_are_one_cycle_within_the_spread():
         "b": [(0, at(0) + 2 * ms, 1.0), (0, at(0) + 302 * ms, 0.0)],
         "c": [(0, at(0) + 100 * ms, 1.0), (0, at(0) + 150 * ms, 1.0)],
     }
-    cycles = storage_rules.group_cycles(series, DEFAULTS.cycle_spread)
+    cycles = replay.group_cycles(series, DEFAULTS.cycle_spread)
     assert [sorted(losses) for _, losses in cycles] == [
         ["a", "b", "c"],
         ["a", "b", "c"],
@@ -135,7 +170,7 @@ def test_the_samples_of_a_cycle_are_one_cycle_within_the_spread():
     assert cycles[1][1] == {"a": 1.0, "b": 0.0, "c": 1.0}
     # A clock stepped back: its epoch begins a cycle of its own.
     stepped = {"a": [(0, at(5), 1.0), (1, at(5), 1.0)]}
-    assert len(storage_rules.group_cycles(stepped, 1.0)) == 2
+    assert len(replay.group_cycles(stepped, 1.0)) == 2
 
 
 def test_a_silent_address_is_possibly_reachable_never_cut():
@@ -160,8 +195,8 @@ def test_a_silent_address_is_possibly_reachable_never_cut():
 
 def test_failing_cycles_count_silent_addresses_as_possibly_reachable():
     series = {"a": _series(*[1.0] * 5)}
-    assert all(f for _, f in storage_rules.failing_cycles(series, DEFAULTS))
-    cycles = storage_rules.failing_cycles(series, DEFAULTS, silent=1)
+    assert all(f for _, f in replay.failing_cycles(series, DEFAULTS))
+    cycles = replay.failing_cycles(series, DEFAULTS, silent=1)
     assert [f for _, f in cycles] == [False] * 5
 
 
@@ -224,7 +259,7 @@ def _simulate(settings, loss_ratio, addresses, cycles, seed, ping_count=4):
             )
         )
         window = flags[-(settings.fail_cycles + settings.recover_cycles) :]
-        if storage_rules.hysteresis(
+        if replay.hysteresis(
             window, settings.fail_cycles, settings.recover_cycles
         ).failed:
             failed += 1

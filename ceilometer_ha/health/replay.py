@@ -1,0 +1,164 @@
+"""The replay of a host's recent cycles through the hysteresis.
+
+For the few hosts whose state ``ha_latest`` cannot decide
+(``storage_rules.needs_history``), the loss samples of their current
+addresses (``history``) are put into polling cycles by time
+(:func:`group_cycles`: ceilometer stamps all the loss samples of one
+cycle alike), each cycle is failing, good or unknown
+(:func:`failing_cycles`: an address whose sample was lost decides it
+only when the cycles around the gap do not agree), and
+:func:`hysteresis` replays them from a not-failed start.
+"""
+
+import collections.abc
+import dataclasses
+import datetime
+
+from ceilometer_ha.health import settings as health_settings
+from ceilometer_ha.health import storage_rules
+
+
+@dataclasses.dataclass(frozen=True)
+class Hysteresis:
+    """Outcome of replaying failing/good cycles through the hysteresis."""
+
+    failed: bool
+    failing_run: int
+    good_run: int
+    failed_since: datetime.datetime | None
+    # The first cycle of the current failing run, if there is one.
+    failing_since: datetime.datetime | None = None
+
+
+def group_cycles(
+    series: collections.abc.Mapping[
+        str, collections.abc.Sequence[tuple[int, datetime.datetime, float]]
+    ],
+    spread: float,
+) -> list[tuple[datetime.datetime, dict[str, float]]]:
+    """The loss samples of every address as polling cycles, oldest first:
+    (time, {address: loss}).
+
+    ``series``: per address, (epoch of the host's clock, timestamp,
+    loss). A cycle's samples are made together, after its one probe
+    run: a sample more than ``spread`` seconds after the first of a
+    cycle, of another epoch, or a second one of an address, begins the
+    next. An address whose sample of a cycle was lost on the way is
+    absent from it.
+    """
+    merged = sorted(
+        (epoch, stamp, rid, loss)
+        for rid, values in series.items()
+        for epoch, stamp, loss in values
+    )
+    cycles: list[tuple[datetime.datetime, dict[str, float]]] = []
+    first: tuple[int, datetime.datetime] | None = None
+    for epoch, stamp, rid, loss in merged:
+        if (
+            first is None
+            or epoch != first[0]
+            or (stamp - first[1]).total_seconds() > spread
+            or rid in cycles[-1][1]
+        ):
+            cycles.append((stamp, {}))
+            first = (epoch, stamp)
+        cycles[-1][1][rid] = loss
+    return cycles
+
+
+def _filled(
+    cycles: list[dict[str, float]], rid: str, failing_loss: float
+) -> list[bool | None]:
+    """Whether ``rid`` was cut in each cycle; where its sample is absent
+    (lost on the way), what the cycles on both sides agree on, else
+    ``None``: the address was likely cut throughout a run of cut
+    samples, and nothing tells where a run that changed, changed."""
+    known = [None if rid not in c else c[rid] >= failing_loss for c in cycles]
+    filled = list(known)
+    before: bool | None = None
+    for i, cut in enumerate(known):
+        if cut is not None:
+            before = cut
+            continue
+        after = next((c for c in known[i + 1 :] if c is not None), None)
+        filled[i] = before if before is not None and before == after else None
+    return filled
+
+
+def failing_cycles(
+    series: collections.abc.Mapping[
+        str, collections.abc.Sequence[tuple[int, datetime.datetime, float]]
+    ],
+    settings: health_settings.HealthSettings,
+    silent: int = 0,
+) -> list[tuple[datetime.datetime, bool | None]]:
+    """Per-cycle failing flags, oldest first, from the loss samples of
+    the host's addresses (``group_cycles``); ``silent`` more addresses,
+    without samples, count as possibly reachable in every cycle.
+
+    An address absent from a cycle (its sample lost on the way) is taken
+    as cut or not when the cycles on both sides of the gap agree; else
+    the cycle is ``None``, unknown, when the address decides it: it
+    neither breaks nor extends a run (``hysteresis``). So a lost sample
+    never counts as a good cycle; only a good one lost between two cut
+    ones can go unseen.
+    """
+    if not series:
+        return []
+    k = storage_rules.needed_addresses(
+        len(series) + silent, settings.min_storage_reachable
+    )
+    grouped = group_cycles(series, settings.cycle_spread)
+    losses = [cycle for _, cycle in grouped]
+    columns = [_filled(losses, rid, settings.failing_loss) for rid in series]
+    cycles: list[tuple[datetime.datetime, bool | None]] = []
+    for index, (when, _) in enumerate(grouped):
+        states = [column[index] for column in columns]
+        good = states.count(False) + silent
+        unknown = states.count(None)
+        if good >= k:
+            cycles.append((when, False))
+        elif good + unknown < k:
+            cycles.append((when, True))
+        else:
+            cycles.append((when, None))
+    return cycles
+
+
+def hysteresis(
+    cycles: collections.abc.Iterable[tuple[datetime.datetime, bool | None]],
+    fail_cycles: int,
+    recover_cycles: int,
+) -> Hysteresis:
+    """Replay cycles (oldest first) from a not-failed start.
+
+    Failed after ``fail_cycles`` failing cycles in a row; not failed
+    again only after ``recover_cycles`` good cycles in a row. An unknown
+    cycle (``None``) changes neither run.
+    """
+    failed = False
+    failing_run = good_run = 0
+    run_start: datetime.datetime | None = None
+    failed_since: datetime.datetime | None = None
+    for when, failing in cycles:
+        if failing is None:
+            continue
+        if failing:
+            if failing_run == 0:
+                run_start = when
+            failing_run += 1
+            good_run = 0
+            if failing_run >= fail_cycles and not failed:
+                failed, failed_since = True, run_start
+        else:
+            good_run += 1
+            failing_run = 0
+            if good_run >= recover_cycles:
+                failed, failed_since = False, None
+    return Hysteresis(
+        failed,
+        failing_run,
+        good_run,
+        failed_since,
+        run_start if failing_run else None,
+    )
