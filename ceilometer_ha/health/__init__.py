@@ -2,10 +2,12 @@
 
 Entry point: ``judge.judge(engine, settings)`` returns a
 ``model.Report``; ``settings.from_conf(conf)`` reads ``[health]``.
-Pure rules: ``storage_rules`` (runs, hysteresis), ``host_rules`` (one
+Pure rules: ``storage_rules`` (runs from the latest samples),
+``replay`` (cycles of the history, hysteresis), ``host_rules`` (one
 host's verdict), ``guards`` (storage outage, observer blind), applied
 to every verdict by ``assembly``. Reads: ``reader`` (per-host
-aggregate), ``latest_rows``, ``history``, all through ``fetch`` (DB-API
-cursor, GROUP_CONCAT limits, one snapshot); ``facts`` turns rows into
-the records of ``host_facts``; ``render`` draws the table.
+aggregate), ``latest_rows``, ``history``, ``observer_gaps`` (gaps of
+the collectors' recording), all through ``fetch`` (DB-API cursor,
+GROUP_CONCAT limits, one snapshot); ``facts`` turns rows into the
+records of ``host_facts``; ``render`` draws the table.
 """
