@@ -107,14 +107,28 @@ def _storage_findings(
     # An address behind the others: the latest cycle is not known yet,
     # the history's runs stand (its unknown cycles change neither).
     failing = state.failing
-    if not failed and facts.history is not None:
-        failed = facts.history.failed
-        failing_run = max(failing_run, facts.history.failing_run)
-        good_run = facts.history.good_run
-        failed_since = facts.history.failed_since or failed_since
-        if state.behind and facts.history.failing_run:
+    # The addresses as received, those behind at their latest sample.
+    received = [dataclasses.replace(a, current=True) for a in facts.addresses]
+    history = facts.history
+    if not failed and history is not None:
+        failed = history.failed
+        failing_run = max(failing_run, history.failing_run)
+        good_run = history.good_run
+        failed_since = history.failed_since or failed_since
+        if state.behind and history.failing_run:
             failing = True
-            failing_since = facts.history.failing_since
+            failing_since = history.failing_since
+            if history.whole:
+                # The window cut the run short: the streaks as received
+                # tell how long it has lasted.
+                longer = storage_rules.storage_state(
+                    received, settings, silent
+                )
+                if longer.failing and longer.failing_run > failing_run:
+                    failing_run = longer.failing_run
+                    failing_since = longer.failing_since
+                    if history.failed_since == history.failing_since:
+                        failed_since = longer.failing_since
     cut = (
         f"no reply from any of {total} storage addresses"
         if k == 1
@@ -147,7 +161,11 @@ def _storage_findings(
                 failing_since,
             )
         )
-    if silent and alone.failing:
+    if silent and (
+        alone.failing
+        or alone.behind
+        and storage_rules.storage_state(received, settings).failing
+    ):
         # Only the silent addresses keep the host from failing.
         others = (
             f"none of the other {alone.addresses} got any reply"

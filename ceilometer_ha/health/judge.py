@@ -14,6 +14,7 @@ import contextlib
 import dataclasses
 import datetime
 import gc
+import itertools
 
 from oslo_log import log
 import sqlalchemy as sa
@@ -64,14 +65,19 @@ def _replay(
     series: health_history.Series,
     settings: health_settings.HealthSettings,
     addresses: collections.abc.Collection[str],
-    silent: int = 0,
+    silent: collections.abc.Collection[str] = (),
 ) -> replay.Hysteresis:
     """The hysteresis over the recent cycles of the host's current
-    ``addresses``, ``silent`` more (whose samples stopped) counting as
-    possibly reachable throughout. Addresses no longer current (taken
-    out of the configuration) are not replayed."""
-    current = {rid: series[rid] for rid in addresses if rid in series}
-    cycles = replay.failing_cycles(current, settings, silent)
+    ``addresses`` and its ``silent`` ones (whose samples stopped: as
+    they said until then, possibly reachable since). Addresses no longer
+    current (taken out of the configuration) are not replayed."""
+    current = {
+        rid: series[rid]
+        for rid in itertools.chain(addresses, silent)
+        if rid in series
+    }
+    unheard = sum(1 for rid in silent if rid not in series)
+    cycles = replay.failing_cycles(current, settings, unheard, silent)
     return replay.hysteresis(
         cycles[-settings.history_cycles :],
         settings.fail_cycles,
@@ -117,7 +123,7 @@ def _detailed_facts(conn, summaries, now, settings):
                 series,
                 settings,
                 [a.resource_id for a in f.addresses],
-                len(f.silent_addresses),
+                [a.resource_id for a in f.silent_addresses],
             )
             facts[host] = dataclasses.replace(f, history=replayed)
     LOG.debug(

@@ -13,6 +13,7 @@ only when the cycles around the gap do not agree), and
 import collections.abc
 import dataclasses
 import datetime
+import typing
 
 from ceilometer_ha.health import settings as health_settings
 from ceilometer_ha.health import storage_rules
@@ -28,6 +29,9 @@ class Hysteresis:
     failed_since: datetime.datetime | None
     # The first cycle of the current failing run, if there is one.
     failing_since: datetime.datetime | None = None
+    # The failing run goes back to the first cycle replayed: it may have
+    # begun before the window.
+    whole: bool = False
 
 
 def group_cycles(
@@ -66,22 +70,42 @@ def group_cycles(
     return cycles
 
 
+# A cycle's state in the replay: failing (True), good (False), unknown
+# at the end of an address's samples (None: changes neither run), or
+# BREAK: unknown where an address changed state across a lost sample,
+# which ends a failing run without counting as good.
+BREAK: typing.Literal["break"] = "break"
+Flag = bool | None | typing.Literal["break"]
+
+
 def _filled(
-    cycles: list[dict[str, float]], rid: str, failing_loss: float
-) -> list[bool | None]:
-    """Whether ``rid`` was cut in each cycle; where its sample is absent
-    (lost on the way), what the cycles on both sides agree on, else
-    ``None``: the address was likely cut throughout a run of cut
-    samples, and nothing tells where a run that changed, changed."""
-    known = [None if rid not in c else c[rid] >= failing_loss for c in cycles]
-    filled = list(known)
+    cycles: list[dict[str, float]],
+    rid: str,
+    failing_loss: float,
+    quiet: bool = False,
+) -> list[Flag]:
+    """Whether ``rid`` was cut in each cycle. Where its sample is absent
+    (lost on the way): what the cycles on both sides agree on (it was
+    likely cut throughout a run of cut samples), ``BREAK`` where they
+    disagree (nothing tells where the run changed), ``None`` before its
+    first sample and after its last, or not cut there if ``quiet`` (an
+    address whose samples stopped: possibly reachable since)."""
+    known: list[bool | None] = [
+        None if rid not in c else c[rid] >= failing_loss for c in cycles
+    ]
+    filled: list[Flag] = list(known)
     before: bool | None = None
     for i, cut in enumerate(known):
         if cut is not None:
             before = cut
             continue
         after = next((c for c in known[i + 1 :] if c is not None), None)
-        filled[i] = before if before is not None and before == after else None
+        if before is None:
+            filled[i] = None
+        elif after is None:
+            filled[i] = False if quiet else None
+        else:
+            filled[i] = before if before == after else BREAK
     return filled
 
 
@@ -91,17 +115,20 @@ def failing_cycles(
     ],
     settings: health_settings.HealthSettings,
     silent: int = 0,
-) -> list[tuple[datetime.datetime, bool | None]]:
-    """Per-cycle failing flags, oldest first, from the loss samples of
-    the host's addresses (``group_cycles``); ``silent`` more addresses,
-    without samples, count as possibly reachable in every cycle.
+    quiet: collections.abc.Collection[str] = (),
+) -> list[tuple[datetime.datetime, Flag]]:
+    """Per-cycle states, oldest first, from the loss samples of the
+    host's addresses (``group_cycles``); ``silent`` more addresses,
+    without samples, count as possibly reachable in every cycle, and so
+    do the ``quiet`` ones of ``series`` (silent too) after their last.
 
     An address absent from a cycle (its sample lost on the way) is taken
-    as cut or not when the cycles on both sides of the gap agree; else
-    the cycle is ``None``, unknown, when the address decides it: it
-    neither breaks nor extends a run (``hysteresis``). So a lost sample
-    never counts as a good cycle; only a good one lost between two cut
-    ones can go unseen.
+    as cut or not when the cycles on both sides of the gap agree. When
+    it decides the cycle otherwise, the cycle is ``BREAK`` if the two
+    sides disagree, else ``None`` (the newest cycles, whose samples may
+    still be on their way): see ``hysteresis``. So a lost sample never
+    counts as a good cycle, nor joins two failing runs across a change;
+    only a good cycle lost between cut ones goes unseen.
     """
     if not series:
         return []
@@ -110,23 +137,26 @@ def failing_cycles(
     )
     grouped = group_cycles(series, settings.cycle_spread)
     losses = [cycle for _, cycle in grouped]
-    columns = [_filled(losses, rid, settings.failing_loss) for rid in series]
-    cycles: list[tuple[datetime.datetime, bool | None]] = []
+    columns = [
+        _filled(losses, rid, settings.failing_loss, rid in quiet)
+        for rid in series
+    ]
+    cycles: list[tuple[datetime.datetime, Flag]] = []
     for index, (when, _) in enumerate(grouped):
         states = [column[index] for column in columns]
         good = states.count(False) + silent
-        unknown = states.count(None)
+        unknown = states.count(None) + states.count(BREAK)
         if good >= k:
             cycles.append((when, False))
         elif good + unknown < k:
             cycles.append((when, True))
         else:
-            cycles.append((when, None))
+            cycles.append((when, BREAK if BREAK in states else None))
     return cycles
 
 
 def hysteresis(
-    cycles: collections.abc.Iterable[tuple[datetime.datetime, bool | None]],
+    cycles: collections.abc.Iterable[tuple[datetime.datetime, Flag]],
     fail_cycles: int,
     recover_cycles: int,
 ) -> Hysteresis:
@@ -134,14 +164,19 @@ def hysteresis(
 
     Failed after ``fail_cycles`` failing cycles in a row; not failed
     again only after ``recover_cycles`` good cycles in a row. An unknown
-    cycle (``None``) changes neither run.
+    cycle (``None``) changes neither run; ``BREAK`` ends both, and
+    counts toward neither.
     """
     failed = False
-    failing_run = good_run = 0
+    failing_run = good_run = replayed = 0
     run_start: datetime.datetime | None = None
     failed_since: datetime.datetime | None = None
     for when, failing in cycles:
         if failing is None:
+            continue
+        replayed += 1
+        if failing == BREAK:
+            failing_run = good_run = 0
             continue
         if failing:
             if failing_run == 0:
@@ -161,4 +196,5 @@ def hysteresis(
         good_run,
         failed_since,
         run_start if failing_run else None,
+        whole=failing_run > 0 and failing_run == replayed,
     )

@@ -146,3 +146,52 @@ def test_lost_samples_of_a_cut_host_never_make_it_recover(store):
         (cycle, model.FAILED, model.STORAGE_LOST)
         for cycle in range(36, len(cut))
     ]
+
+
+def _judged_after_each(store, losses, lost, first, settings=SETTINGS):
+    """Write the cycles up to ``first``, then judge after each later."""
+    _write(store, "cmp-1", {a: v[:first] for a, v in losses.items()}, lost)
+    seen = []
+    cycles = len(next(iter(losses.values())))
+    for cycle in range(first, cycles):
+        now = _write(
+            store,
+            "cmp-1",
+            {a: v[: cycle + 1] for a, v in losses.items()},
+            lost,
+            start=cycle,
+        )
+        found = judge.judge(store.engine, settings, now=now).hosts[0]
+        assert found.host == "cmp-1"
+        seen.append((cycle, found.verdict, found.reason, found.since))
+    return seen
+
+
+def test_a_lost_sample_of_a_long_failed_host_keeps_its_since(store):
+    """Cut since cycle 5, longer than the replay window (20 cycles): the
+    read whose latest cycle misses a sample still says since cycle 5."""
+    cut = [0.0] * 5 + [1.0] * 40
+    seen = _judged_after_each(store, {X: cut, Y: cut}, {(X, 40)}, first=38)
+    assert seen == [
+        (cycle, model.FAILED, model.STORAGE_LOST, _at(5))
+        for cycle in range(38, 45)
+    ]
+
+
+def test_a_silent_and_a_late_address_leave_a_cut_host_degraded(store):
+    """Three addresses cut since cycle 5; Z's samples stop at cycle 20
+    (silent 5 s later), and X's sample of cycle 25 is lost: at worst
+    degraded, storage_silent, never ok."""
+    z = "198.51.100.4"
+    cut = [0.0] * 5 + [1.0] * 23
+    lost = {(z, c) for c in range(20, 26)} | {(X, 25)}
+    seen = _judged_after_each(store, {X: cut, Y: cut, z: cut}, lost, 22)
+    assert [verdict for _, verdict, _, _ in seen] == [
+        model.FAILED,
+        model.FAILED,
+        model.DEGRADED,
+        model.DEGRADED,
+        model.FAILED,
+        model.FAILED,
+    ], seen
+    assert seen[3][2] == model.STORAGE_SILENT

@@ -113,10 +113,26 @@ def test_a_lost_sample_never_joins_two_failing_runs():
         "b": _series(0.0, 1.0, 1.0, 1.0, 0.0),
     }
     cycles = replay.failing_cycles(series, DEFAULTS)
-    # Cycle 3 is unknown: a, cut before and good after, decides it.
-    assert [f for _, f in cycles] == [False, True, True, None, False]
+    # In cycle 3 a, cut before and good after, decides: a break.
+    assert [f for _, f in cycles] == [False, True, True, replay.BREAK, False]
     replayed = replay.hysteresis(cycles, 3, 3)
     assert not replayed.failed
+
+
+def test_a_lost_sample_never_joins_runs_when_two_addresses_are_needed():
+    """Two of three needed: a, cut then good again, decides the cycle
+    whose sample was lost; the failing cycles on both sides are not one
+    run of three."""
+    settings = health_settings.HealthSettings(min_storage_reachable=2)
+    series = {
+        "a": _series(1.0, 0.0, 0.0, 1.0, lost={1}),
+        "b": _series(1.0, 1.0, 1.0, 1.0),
+        "c": _series(0.0, 0.0, 1.0, 0.0),
+    }
+    cycles = replay.failing_cycles(series, settings)
+    assert [f for _, f in cycles] == [True, replay.BREAK, True, True]
+    replayed = replay.hysteresis(cycles, 3, 3)
+    assert (replayed.failed, replayed.failing_run) == (False, 2)
 
 
 def test_a_lost_sample_never_counts_as_a_good_cycle():
