@@ -115,20 +115,25 @@ def _storage_findings(
         failing_run = max(failing_run, history.failing_run)
         good_run = history.good_run
         failed_since = history.failed_since or failed_since
-        if state.behind and history.failing_run:
-            failing = True
+        # An address behind, or silent since it was cut, hides the
+        # latest cycles: the replay's failing run goes on.
+        if (state.behind or silent) and history.failing_run:
+            failing = not history.good_run
             failing_since = history.failing_since
             if history.whole:
                 # The window cut the run short: the streaks as received
-                # tell how long it has lasted.
-                longer = storage_rules.storage_state(
-                    received, settings, silent
-                )
-                if longer.failing and longer.failing_run > failing_run:
-                    failing_run = longer.failing_run
-                    failing_since = longer.failing_since
-                    if history.failed_since == history.failing_since:
-                        failed_since = longer.failing_since
+                # (silent addresses aside) tell since when it has lasted.
+                longer = storage_rules.storage_state(received, settings)
+                earlier = longer.failing_since
+                if (
+                    longer.failing
+                    and earlier is not None
+                    and (failing_since is None or earlier < failing_since)
+                ):
+                    failing_run = max(failing_run, longer.failing_run)
+                    if history.failed_since == failing_since:
+                        failed_since = earlier
+                    failing_since = earlier
     cut = (
         f"no reply from any of {total} storage addresses"
         if k == 1

@@ -88,8 +88,9 @@ def _filled(
     (lost on the way): what the cycles on both sides agree on (it was
     likely cut throughout a run of cut samples), ``BREAK`` where they
     disagree (nothing tells where the run changed), ``None`` before its
-    first sample and after its last, or not cut there if ``quiet`` (an
-    address whose samples stopped: possibly reachable since)."""
+    first sample and after its last, or not cut after its last if
+    ``quiet`` (an address whose samples stopped: possibly reachable
+    since) and that last one was not cut."""
     known: list[bool | None] = [
         None if rid not in c else c[rid] >= failing_loss for c in cycles
     ]
@@ -103,7 +104,9 @@ def _filled(
         if before is None:
             filled[i] = None
         elif after is None:
-            filled[i] = False if quiet else None
+            # Possibly reachable since, unless it was cut when it fell
+            # silent: then unknown, as the newest cycles are.
+            filled[i] = False if quiet and not before else None
         else:
             filled[i] = before if before == after else BREAK
     return filled
@@ -124,11 +127,11 @@ def failing_cycles(
 
     An address absent from a cycle (its sample lost on the way) is taken
     as cut or not when the cycles on both sides of the gap agree. When
-    it decides the cycle otherwise, the cycle is ``BREAK`` if the two
-    sides disagree, else ``None`` (the newest cycles, whose samples may
-    still be on their way): see ``hysteresis``. So a lost sample never
-    counts as a good cycle, nor joins two failing runs across a change;
-    only a good cycle lost between cut ones goes unseen.
+    it decides the cycle otherwise, the cycle is ``None`` among the
+    newest (whose samples may still be on their way), ``BREAK`` before
+    a decided one: see ``hysteresis``. So a lost sample never counts as
+    a good cycle, nor joins two failing runs; only a good cycle lost
+    between cut ones goes unseen.
     """
     if not series:
         return []
@@ -152,6 +155,12 @@ def failing_cycles(
             cycles.append((when, True))
         else:
             cycles.append((when, BREAK if BREAK in states else None))
+    # An unknown cycle before a decided one is a break too: only the
+    # newest, whose samples may still be on their way, are skipped.
+    decided = [i for i, (_, flag) in enumerate(cycles) if flag is not None]
+    for index in range(decided[-1] if decided else 0):
+        if cycles[index][1] is None:
+            cycles[index] = (cycles[index][0], BREAK)
     return cycles
 
 

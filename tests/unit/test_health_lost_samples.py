@@ -178,20 +178,42 @@ def test_a_lost_sample_of_a_long_failed_host_keeps_its_since(store):
     ]
 
 
-def test_a_silent_and_a_late_address_leave_a_cut_host_degraded(store):
+def test_an_address_silent_since_it_was_cut_keeps_a_failed_host_failed(
+    store,
+):
     """Three addresses cut since cycle 5; Z's samples stop at cycle 20
-    (silent 5 s later), and X's sample of cycle 25 is lost: at worst
-    degraded, storage_silent, never ok."""
+    (silent 5 s later), and X's sample of cycle 25 is lost. Z fell
+    silent cut: the host stays failed, since cycle 5, throughout."""
     z = "198.51.100.4"
     cut = [0.0] * 5 + [1.0] * 23
     lost = {(z, c) for c in range(20, 26)} | {(X, 25)}
     seen = _judged_after_each(store, {X: cut, Y: cut, z: cut}, lost, 22)
-    assert [verdict for _, verdict, _, _ in seen] == [
-        model.FAILED,
-        model.FAILED,
-        model.DEGRADED,
-        model.DEGRADED,
-        model.FAILED,
-        model.FAILED,
-    ], seen
-    assert seen[3][2] == model.STORAGE_SILENT
+    assert seen == [
+        (cycle, model.FAILED, model.STORAGE_LOST, _at(5))
+        for cycle in range(22, 28)
+    ]
+
+
+def test_an_address_silent_since_it_was_good_keeps_a_host_from_failing(
+    store,
+):
+    """X is cut from cycle 20; Y's samples stopped at cycle 19, when Y
+    was good: possibly reachable, the host is degraded, never failed."""
+    cut = [0.0] * 20 + [1.0] * 10
+    lost = {(Y, c) for c in range(20, 30)}
+    seen = _judged_after_each(store, {X: cut, Y: [0.0] * 30}, lost, first=25)
+    assert {(verdict, reason) for _, verdict, reason, _ in seen} == {
+        (model.DEGRADED, model.STORAGE_SILENT)
+    }, seen
+
+
+def test_the_since_of_a_failed_host_stays_under_datagram_loss(store):
+    """Cut from cycle 20 on both addresses, X's sample lost every third
+    cycle and Y's twice: read after every cycle, still since cycle 20
+    once the run is longer than the replay window."""
+    cut = [0.0] * 20 + [1.0] * 35
+    lost = {(X, c) for c in range(21, 55, 3)} | {(Y, 45), (Y, 52)}
+    seen = _judged_after_each(store, {X: cut, Y: cut}, lost, first=40)
+    assert {(v, r, since) for _, v, r, since in seen} == {
+        (model.FAILED, model.STORAGE_LOST, _at(20))
+    }, seen

@@ -135,6 +135,23 @@ def test_a_lost_sample_never_joins_runs_when_two_addresses_are_needed():
     assert (replayed.failed, replayed.failing_run) == (False, 2)
 
 
+def test_an_unknown_cycle_before_a_decided_one_is_a_break():
+    """Both addresses needed; a flaky (cut, good, cut, cut), b good but
+    its samples lost after the first: cycle 1, good unless b was cut,
+    is unknown, and must not join cycles 0, 2 and 3 into a failing run
+    of three."""
+    settings = health_settings.HealthSettings(min_storage_reachable=2)
+    a = _series(1.0, 0.0, 1.0, 1.0)
+    cycles = replay.failing_cycles({"a": a, "b": _series(0.0)}, settings)
+    assert [f for _, f in cycles] == [True, replay.BREAK, True, True]
+    assert not replay.hysteresis(cycles, 3, 3).failed
+    # With b's good sample after the gap, the gap is filled as good.
+    b = _series(0.0, 0.0, 0.0, 0.0, 0.0, lost={1, 2, 3})
+    a = _series(1.0, 0.0, 1.0, 1.0, 0.0)
+    cycles = replay.failing_cycles({"a": a, "b": b}, settings)
+    assert [f for _, f in cycles] == [True, False, True, True, False]
+
+
 def test_a_lost_sample_never_counts_as_a_good_cycle():
     """Both addresses cut throughout, one loss sample lost in most
     cycles, in turn: every cycle is failing (a sample lost between two
