@@ -76,6 +76,9 @@ def group_cycles(
 # which ends a failing run without counting as good.
 BREAK: typing.Literal["break"] = "break"
 Flag = bool | None | typing.Literal["break"]
+# An address's state before its first sample in the window: unknown, but
+# the window's edge, not a lost sample, hides it.
+_EARLY: typing.Literal["early"] = "early"
 
 
 def _filled(
@@ -83,18 +86,18 @@ def _filled(
     rid: str,
     failing_loss: float,
     quiet: bool = False,
-) -> list[Flag]:
+) -> list[Flag | typing.Literal["early"]]:
     """Whether ``rid`` was cut in each cycle. Where its sample is absent
     (lost on the way): what the cycles on both sides agree on (it was
     likely cut throughout a run of cut samples), ``BREAK`` where they
-    disagree (nothing tells where the run changed), ``None`` before its
-    first sample and after its last, or not cut after its last if
+    disagree (nothing tells where the run changed), ``_EARLY`` before
+    its first sample, ``None`` after its last, or not cut after it if
     ``quiet`` (an address whose samples stopped: possibly reachable
     since) and that last one was not cut."""
     known: list[bool | None] = [
         None if rid not in c else c[rid] >= failing_loss for c in cycles
     ]
-    filled: list[Flag] = list(known)
+    filled: list[Flag | typing.Literal["early"]] = list(known)
     before: bool | None = None
     for i, cut in enumerate(known):
         if cut is not None:
@@ -102,7 +105,7 @@ def _filled(
             continue
         after = next((c for c in known[i + 1 :] if c is not None), None)
         if before is None:
-            filled[i] = None
+            filled[i] = _EARLY
         elif after is None:
             # Possibly reachable since, unless it was cut when it fell
             # silent: then unknown, as the newest cycles are.
@@ -145,21 +148,27 @@ def failing_cycles(
         for rid in series
     ]
     cycles: list[tuple[datetime.datetime, Flag]] = []
+    lost: list[int] = []
     for index, (when, _) in enumerate(grouped):
         states = [column[index] for column in columns]
         good = states.count(False) + silent
-        unknown = states.count(None) + states.count(BREAK)
+        unknown = len(states) - states.count(False) - states.count(True)
         if good >= k:
             cycles.append((when, False))
         elif good + unknown < k:
             cycles.append((when, True))
+        elif BREAK in states:
+            cycles.append((when, BREAK))
         else:
-            cycles.append((when, BREAK if BREAK in states else None))
-    # An unknown cycle before a decided one is a break too: only the
-    # newest, whose samples may still be on their way, are skipped.
+            cycles.append((when, None))
+            if None in states:
+                lost.append(index)
+    # A cycle unknown for a lost sample, before a decided one, is a break
+    # too: only the newest, whose samples may still be on their way, and
+    # those before an address's first sample in the window are skipped.
     decided = [i for i, (_, flag) in enumerate(cycles) if flag is not None]
-    for index in range(decided[-1] if decided else 0):
-        if cycles[index][1] is None:
+    for index in lost:
+        if decided and index < decided[-1]:
             cycles[index] = (cycles[index][0], BREAK)
     return cycles
 

@@ -217,3 +217,19 @@ def test_the_since_of_a_failed_host_stays_under_datagram_loss(store):
     assert {(v, r, since) for _, v, r, since in seen} == {
         (model.FAILED, model.STORAGE_LOST, _at(20))
     }, seen
+
+
+def test_the_edge_of_the_replay_window_does_not_move_since(store):
+    """X's samples of cycles 38 to 40 lost, then whole cycles lost: when
+    a later read replays a window that begins before X's first sample
+    in it, that edge is no break in the run."""
+    cut = [0.0] * 24 + [1.0] * 40
+    lost = (
+        {(X, c) for c in (38, 39, 40)}
+        | {(a, c) for c in (45, 48, 51, 54, 57) for a in (X, Y)}
+        | {(Y, 62)}
+    )
+    seen = _judged_after_each(store, {X: cut, Y: cut}, lost, first=58)
+    assert {(v, r, since) for _, v, r, since in seen} == {
+        (model.FAILED, model.STORAGE_LOST, _at(24))
+    }, seen
