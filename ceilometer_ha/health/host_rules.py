@@ -81,6 +81,14 @@ def _is_stale(
     return (now - seen).total_seconds() > settings.stale_after
 
 
+def _as_received(
+    facts: host_facts.HostFacts,
+) -> list[storage_rules.AddressState]:
+    """The host's addresses as received: those behind at their latest
+    sample."""
+    return [dataclasses.replace(a, current=True) for a in facts.addresses]
+
+
 def _storage_findings(
     facts: host_facts.HostFacts, settings: health_settings.HealthSettings
 ) -> tuple[
@@ -107,8 +115,6 @@ def _storage_findings(
     # An address behind the others: the latest cycle is not known yet,
     # the history's runs stand (its unknown cycles change neither).
     failing = state.failing
-    # The addresses as received, those behind at their latest sample.
-    received = [dataclasses.replace(a, current=True) for a in facts.addresses]
     history = facts.history
     if not failed and history is not None:
         failed = history.failed
@@ -123,7 +129,9 @@ def _storage_findings(
             if history.whole:
                 # The window cut the run short: the streaks as received
                 # (silent addresses aside) tell since when it has lasted.
-                longer = storage_rules.storage_state(received, settings)
+                longer = storage_rules.storage_state(
+                    _as_received(facts), settings
+                )
                 earlier = longer.failing_since
                 if (
                     longer.failing
@@ -169,7 +177,7 @@ def _storage_findings(
     if silent and (
         alone.failing
         or alone.behind
-        and storage_rules.storage_state(received, settings).failing
+        and storage_rules.storage_state(_as_received(facts), settings).failing
     ):
         # Only the silent addresses keep the host from failing.
         others = (

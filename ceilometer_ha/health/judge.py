@@ -164,7 +164,7 @@ def judge(
             if need or s.host in explain:
                 detailed.append(s)
         facts = _detailed_facts(conn, detailed, now, settings)
-        verdicts, losses = [], {}
+        verdicts, losses, stale = [], {}, {}
         # The hosts with a storage check: what an outage is a share of.
         storage = {s.host for s in summaries if s.addresses}
         for s in summaries:
@@ -172,18 +172,13 @@ def judge(
                 verdicts.append(model.HostVerdict(s.host, s.cluster, model.OK))
                 continue
             judgement = host_rules.judge_host(facts[s.host], now, settings)
-            verdicts.append(judgement.verdict)
+            verdict = judgement.verdict
+            verdicts.append(verdict)
             if judgement.storage_lost_since:
                 losses[s.host] = judgement.storage_lost_since
-        gaps = observer_gaps.resumptions(
-            conn,
-            {
-                v.host: v.since
-                for v in verdicts
-                if v.verdict == model.STALE and v.since
-            },
-            settings.stale_after,
-        )
+            if verdict.verdict == model.STALE and verdict.since:
+                stale[s.host] = verdict.since
+        gaps = observer_gaps.resumptions(conn, stale, settings.stale_after)
         return assembly.assemble(
             verdicts, losses, storage, now, settings, gaps
         )
