@@ -11,7 +11,7 @@ their own, however long the outage lasted.
 ``resumptions`` tells such hosts apart: for each group of stale hosts
 last heard within ``stale_after`` of each other, whether the observer
 recorded no sample of any host for more than ``stale_after`` right
-after the newest of them (one read of the ``recorded_at`` index), and
+after the newest of them (two reads of the ``recorded_at`` index), and
 if so when it recorded again. Their silence is then known only from
 that moment on.
 """
@@ -24,8 +24,8 @@ import sqlalchemy as sa
 
 from ceilometer_ha.storage import models
 
-# Groups of stale hosts looked at, newest first: each costs one indexed
-# read, and only gaps within the stale cliff's hold change a report.
+# Groups of stale hosts looked at, newest first: each costs two indexed
+# reads, and only gaps within the stale cliff's hold change a report.
 MAX_GROUPS = 10
 
 
@@ -57,10 +57,8 @@ def _groups(
 def _recorded(
     conn: sa.Connection, query: sa.Select[typing.Any]
 ) -> datetime.datetime | None:
-    found = conn.execute(query).scalar()
-    if isinstance(found, str):  # SQLite returns an aggregate as text
-        found = datetime.datetime.fromisoformat(found)
-    return found
+    # MIN and MAX keep the column's type: datetimes on SQLite too.
+    return conn.execute(query).scalar()
 
 
 def _gap_after(
