@@ -112,8 +112,6 @@ def _storage_findings(
     failed = state.failing and failing_run >= n
     failed_since = state.failing_since
     failing_since = state.failing_since
-    # An address behind the others: the latest cycle is not known yet,
-    # the history's runs stand (its unknown cycles change neither).
     failing = state.failing
     history = facts.history
     if not failed and history is not None:

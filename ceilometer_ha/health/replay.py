@@ -5,9 +5,10 @@ For the few hosts whose state ``ha_latest`` cannot decide
 addresses (``history``) are put into polling cycles by time
 (:func:`group_cycles`: ceilometer stamps all the loss samples of one
 cycle alike), each cycle is failing, good or unknown
-(:func:`failing_cycles`: an address whose sample was lost decides it
-only when the cycles around the gap do not agree), and
-:func:`hysteresis` replays them from a not-failed start.
+(:func:`failing_cycles`: an address whose sample was lost takes the
+state the cycles on both sides of the gap agree on; a cycle it decides
+otherwise is unknown), and :func:`hysteresis` replays them from a
+not-failed start.
 """
 
 import collections.abc

@@ -10,7 +10,8 @@ reachability samples: whose loss is below ``failing_loss``).
 From ``ha_latest`` alone the current failing run is the ``(T-k+1)``-th
 largest streak among cut addresses (the minimum when ``k`` is 1) and the
 current good run is at least the ``k``-th largest streak among reachable
-addresses; both are exact when every cycle's samples arrived. A streak
+addresses; when every cycle's samples arrived both are exact for k = 1
+(for k of 2 or more the failing run is a lower bound). A streak
 counts the samples received: a cut address whose latest sample is of an
 earlier cycle than the others' counts as possibly reachable, and the
 host's history decides (:func:`needs_history`, ``replay``). Whether a
