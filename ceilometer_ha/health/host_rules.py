@@ -124,22 +124,21 @@ def _storage_findings(
         if (state.behind or silent) and history.failing_run:
             failing = not history.good_run
             failing_since = history.failing_since
-            if history.whole:
-                # The window cut the run short: the streaks as received
-                # (silent addresses aside) tell since when it has lasted.
-                longer = storage_rules.storage_state(
-                    _as_received(facts), settings
-                )
-                earlier = longer.failing_since
-                if (
-                    longer.failing
-                    and earlier is not None
-                    and (failing_since is None or earlier < failing_since)
-                ):
-                    failing_run = max(failing_run, longer.failing_run)
-                    if history.failed_since == failing_since:
-                        failed_since = earlier
-                    failing_since = earlier
+            # The run began before the window, or before a lost sample
+            # the replay cannot place: the streaks as received (silent
+            # addresses aside), which the reads with no address behind
+            # go by, tell since when it has lasted.
+            longer = storage_rules.storage_state(_as_received(facts), settings)
+            earlier = longer.failing_since
+            if (
+                longer.failing
+                and earlier is not None
+                and (failing_since is None or earlier < failing_since)
+            ):
+                failing_run = max(failing_run, longer.failing_run)
+                if history.failed_since == failing_since:
+                    failed_since = earlier
+                failing_since = earlier
     cut = (
         f"no reply from any of {total} storage addresses"
         if k == 1

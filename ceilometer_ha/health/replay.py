@@ -30,9 +30,6 @@ class Hysteresis:
     failed_since: datetime.datetime | None
     # The first cycle of the current failing run, if there is one.
     failing_since: datetime.datetime | None = None
-    # The failing run goes back to the first cycle replayed: it may have
-    # begun before the window.
-    whole: bool = False
 
 
 def group_cycles(
@@ -187,13 +184,12 @@ def hysteresis(
     counts toward neither.
     """
     failed = False
-    failing_run = good_run = replayed = 0
+    failing_run = good_run = 0
     run_start: datetime.datetime | None = None
     failed_since: datetime.datetime | None = None
     for when, failing in cycles:
         if failing is None:
             continue
-        replayed += 1
         if failing == BREAK:
             failing_run = good_run = 0
             continue
@@ -215,5 +211,4 @@ def hysteresis(
         good_run,
         failed_since,
         run_start if failing_run else None,
-        whole=failing_run > 0 and failing_run == replayed,
     )
