@@ -164,9 +164,12 @@ def failing_cycles(
     # A cycle unknown for a lost sample, before a decided one, is a break
     # too: only the newest, whose samples may still be on their way, and
     # those before an address's first sample in the window are skipped.
-    decided = [i for i, (_, flag) in enumerate(cycles) if flag is not None]
+    last = max(
+        (i for i, (_, flag) in enumerate(cycles) if flag is not None),
+        default=-1,
+    )
     for index in lost:
-        if decided and index < decided[-1]:
+        if index < last:
             cycles[index] = (cycles[index][0], BREAK)
     return cycles
 

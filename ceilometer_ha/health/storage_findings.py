@@ -42,6 +42,13 @@ def find(
         if silent
         else state
     )
+    # The reporting addresses as received, those behind at their latest
+    # sample (the same as alone when none is behind).
+    received = (
+        storage_rules.storage_state(_as_received(facts), settings)
+        if alone.behind
+        else alone
+    )
     n, m = settings.fail_cycles, settings.recover_cycles
     k, total = state.needed, state.addresses
     findings = []
@@ -65,14 +72,13 @@ def find(
             # the replay cannot place: the streaks as received (silent
             # addresses aside), which the reads with no address behind
             # go by, tell since when it has lasted.
-            longer = storage_rules.storage_state(_as_received(facts), settings)
-            earlier = longer.failing_since
+            earlier = received.failing_since
             if (
-                longer.failing
+                received.failing
                 and earlier is not None
                 and (failing_since is None or earlier < failing_since)
             ):
-                failing_run = max(failing_run, longer.failing_run)
+                failing_run = max(failing_run, received.failing_run)
                 if history.failed_since == failing_since:
                     failed_since = earlier
                 failing_since = earlier
@@ -108,11 +114,7 @@ def find(
                 failing_since,
             )
         )
-    if silent and (
-        alone.failing
-        or alone.behind
-        and storage_rules.storage_state(_as_received(facts), settings).failing
-    ):
+    if silent and received.failing:
         # Only the silent addresses keep the host from failing.
         others = (
             f"none of the other {alone.addresses} got any reply"
