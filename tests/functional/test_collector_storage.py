@@ -291,12 +291,15 @@ def test_quotes_backslashes_and_control_characters_round_trip(database_url):
     assert stored == f"res-{tricky}"
 
 
-def test_sqlite_connections_get_wal_checkpoints_and_cache(tmp_path):
+def test_sqlite_connections_get_wal_durable_commits_checkpoints_and_cache(
+    tmp_path,
+):
     engine = engine_mod.create_engine(f"sqlite:///{tmp_path / 'x.sqlite'}")
     with engine.connect() as conn:
         pragma = conn.exec_driver_sql
         assert pragma("PRAGMA journal_mode").scalar() == "wal"
-        assert pragma("PRAGMA synchronous").scalar() == 1  # NORMAL
+        # FULL: a commit waits for the WAL to reach the disk.
+        assert pragma("PRAGMA synchronous").scalar() == 2
         assert (
             pragma("PRAGMA wal_autocheckpoint").scalar()
             == engine_mod.SQLITE_CHECKPOINT_PAGES
