@@ -10,6 +10,7 @@ import socket
 import subprocess
 import sys
 import tempfile
+import threading
 
 import pytest
 
@@ -236,22 +237,97 @@ def test_ocf_agent_signals_only_its_collector(tmp_path):
             other.kill()
 
 
-def test_ocf_agent_gives_the_user_only_the_directories_it_makes(tmp_path):
-    """The log file's directory, made by start, is the user's; the pid
-    file's, which exists (as /run would), keeps its owner."""
+def test_ocf_agent_gives_the_user_only_what_it_makes(tmp_path):
+    """The log file and its directory, made by start, are the user's; the
+    pid file's directory, which exists (as /run would), keeps its owner.
+    The collector cannot start as nobody (the program or the
+    configuration under tmp_path is out of its reach): what is said
+    about it on standard error, before any logging is set up, reaches
+    the log file and the agent's error."""
     port, _, config = _seed_config(tmp_path)
     env = dict(_agent_env(tmp_path, config, port), OCF_RESKEY_user="nobody")
     run_dir = tmp_path / "run"
     run_dir.mkdir()
     try:
-        # The collector, as nobody, cannot read the configuration under
-        # tmp_path: whether it starts does not matter here.
-        _agent("start", env)
+        started = _agent("start", env)
     finally:
         assert _agent("stop", env).returncode == OCF_SUCCESS
     assert run_dir.stat().st_uid == 0
     nobody = pwd.getpwnam("nobody").pw_uid
+    log = tmp_path / "log" / "collector.log"
     assert (tmp_path / "log").stat().st_uid == nobody
+    assert log.stat().st_uid == nobody
+    assert started.returncode == OCF_ERR_GENERIC, started
+    said = log.read_text().strip().splitlines()[-1]
+    assert "Permission denied" in said or "Failed to find" in said, said
+    assert "collector exited at start" in started.stderr
+    assert said in started.stderr
+
+
+def test_ocf_agent_start_says_why_the_collector_exited(tmp_path):
+    """A configuration file that does not parse passes validate-all (it
+    is readable) and makes the collector exit before it logs anything:
+    start fails with the collector's own words, which the log file keeps
+    after what an earlier run wrote there."""
+    port, _, config = _seed_config(tmp_path)
+    env = _agent_env(tmp_path, config, port)
+    log = tmp_path / "log" / "collector.log"
+    log.parent.mkdir()
+    log.write_text("an earlier run\n")
+    config.write_text("[collector\nudp_port = 1\n")
+    try:
+        started = _agent("start", env)
+    finally:
+        assert _agent("stop", env).returncode == OCF_SUCCESS
+    assert started.returncode == OCF_ERR_GENERIC, started
+    said = "Invalid section (must end with ])"
+    assert "collector exited at start" in started.stderr
+    assert said in started.stderr
+    assert "an earlier run" not in started.stderr
+    lines = log.read_text().splitlines()
+    assert lines[0] == "an earlier run"
+    assert said in lines[1]
+
+
+def test_ocf_agent_start_says_when_the_port_is_not_bound(tmp_path):
+    """A udp_port parameter other than the collector's: start waits (until
+    Pacemaker's start timeout) and says what to check meanwhile."""
+    port, _, config = _seed_config(tmp_path)
+    other = _free_udp_port()
+    env = dict(
+        _agent_env(tmp_path, config, other),
+        PORT_WARNING_AFTER="1",
+    )
+    seen: list[str] = []
+
+    def warned():
+        return any("has not bound UDP port" in line for line in seen)
+
+    try:
+        with subprocess.Popen(
+            ["bash", str(OCF_AGENT), "start"],
+            env=env,
+            stderr=subprocess.PIPE,
+            text=True,
+        ) as start:
+
+            def read():
+                for line in start.stderr:
+                    seen.append(line)
+
+            reader = threading.Thread(target=read, daemon=True)
+            reader.start()
+            try:
+                helper.wait_until(warned, 30, "the agent's warning")
+            finally:
+                start.kill()
+                reader.join(timeout=30)
+    finally:
+        assert _agent("stop", env).returncode == OCF_SUCCESS
+    (warning,) = [line for line in seen if "has not bound" in line]
+    assert f"has not bound UDP port {other}" in warning, seen
+    assert f"[collector] udp_port in {config}" in warning
+    assert _udp_holders(port) == []
 
 
 def _port_of(config):
