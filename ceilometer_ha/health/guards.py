@@ -18,8 +18,8 @@ cannot judge. A cliff holds for ``stale_cliff_hold_cycles``: hosts whose
 samples stopped longer ago than that, while others still report, are
 judged stale. A host that fell silent in a gap of the observer itself
 (``observer_gaps``) is silent only since the gap ended: for
-``stale_after`` after that the report cannot judge, and the hold counts
-from then.
+``stale_after`` after that, and while a gap goes on, the report cannot
+judge, and the hold counts from its end.
 """
 
 import collections.abc
@@ -118,6 +118,13 @@ def observer_blind(
     ]
     if waiting:
         gap = max(waiting, key=lambda g: g.ended)
+        if gap.going_on:
+            return model.STALE_CLIFF, (
+                f"the observer has recorded no sample from any host since "
+                f"{model.isoformat(gap.began)}, for more than "
+                f"{observer_gaps.spacing(settings):g} s; {len(waiting)} "
+                f"hosts silent since before"
+            )
         return model.STALE_CLIFF, (
             f"the observer recorded no sample from any host from "
             f"{model.isoformat(gap.began)} to {model.isoformat(gap.ended)}; "

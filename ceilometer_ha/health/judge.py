@@ -178,7 +178,7 @@ def judge(
                 losses[s.host] = judgement.storage_lost_since
             if verdict.verdict == model.STALE and verdict.since:
                 stale[s.host] = verdict.since
-        gaps = observer_gaps.resumptions(conn, stale, settings.stale_after)
+        gaps = observer_gaps.resumptions(conn, stale, settings, now)
         return assembly.assemble(
             verdicts, losses, storage, now, settings, gaps
         )

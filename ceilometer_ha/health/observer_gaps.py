@@ -3,17 +3,24 @@
 A host is stale when nothing of it was recorded for ``stale_after``
 seconds. That shows the host silent only while the observer (the
 collectors, their network, the database) went on recording the others.
-After an outage of the observer longer than that, every host is stale;
-as it resumes, hosts come back one batch, one polling cycle at a time,
-and those not heard from yet went silent when the observer did, not on
-their own, however long the outage lasted.
+When the observer pauses, even for less than ``stale_after`` (a
+collector restarting), a host's silence is the pause plus up to a
+polling cycle on each side; after an outage every host is stale, and as
+recording resumes the hosts come back one batch, one polling cycle at a
+time. Those not heard from yet went silent when the observer did, not
+on their own, however long the outage lasted.
 
-``resumptions`` tells such hosts apart: for each group of stale hosts
-last heard within ``stale_after`` of each other, whether the observer
-recorded no sample of any host for more than ``stale_after`` right
-after the newest of them (two reads of the ``recorded_at`` index), and
-if so when it recorded again. Their silence is then known only from
-that moment on.
+``resumptions`` tells such hosts apart. A gap is a stretch of more than
+``spacing`` seconds in which the observer recorded no sample of any
+host: two polling intervals and a batch's delay, more than lie between
+two recordings while any host reports. For each group of stale hosts
+last heard within ``spacing`` of each other, it walks the
+``recorded_at`` index forward from the newest of them, one indexed read
+per step of up to ``spacing``, looking for a gap that began within
+``stale_after``; gaps less than ``stale_after`` apart count as one (a
+sample recorded alone in the middle of an outage does not end it), and
+a gap still going on at ``now`` (nothing recorded since, or a reader
+whose clock runs ahead of the collectors') ends at ``now``.
 """
 
 import collections.abc
@@ -22,18 +29,35 @@ import typing
 
 import sqlalchemy as sa
 
+from ceilometer_ha.health import settings as health_settings
 from ceilometer_ha.storage import models
 
-# Groups of stale hosts looked at, newest first: each costs two indexed
-# reads, and only gaps within the stale cliff's hold change a report.
+# Groups of stale hosts looked at, newest first: each costs a few
+# indexed reads, and only gaps within the stale cliff's hold change a
+# report.
 MAX_GROUPS = 10
+# Indexed reads per group, at most: a walk takes about
+# 2 * stale_after / spacing of them, and one or two per gap.
+MAX_STEPS = 32
+# Seconds a polling cycle's samples may reach the database late: the
+# collector's batch timeout (0.2 s by default) and the probe run.
+BATCH_SLACK = 0.25
 
 
 class Gap(typing.NamedTuple):
-    """The observer recorded nothing from ``began`` until ``ended``."""
+    """The observer recorded nothing from ``began`` until ``ended``;
+    ``going_on``: nothing since, ``ended`` is the time of the report."""
 
     began: datetime.datetime
     ended: datetime.datetime
+    going_on: bool = False
+
+
+def spacing(settings: health_settings.HealthSettings) -> float:
+    """Seconds without any recording that make a gap of the observer."""
+    return min(
+        2 * settings.polling_interval + BATCH_SLACK, settings.stale_after
+    )
 
 
 def _groups(
@@ -62,46 +86,64 @@ def _recorded(
 
 
 def _gap_after(
-    conn: sa.Connection, when: datetime.datetime, span: datetime.timedelta
+    conn: sa.Connection,
+    when: datetime.datetime,
+    span: datetime.timedelta,
+    step: datetime.timedelta,
+    now: datetime.datetime,
 ) -> Gap | None:
-    """A gap longer than ``span`` that began within ``span`` of
-    ``when``, if the observer had one: its last recording before the
-    gap is the last one up to ``when + span``."""
+    """The gap of the observer that began within ``span`` after
+    ``when`` (the last recording of a host, which counts even when
+    expiry already deleted its row), joined with those that followed it
+    within ``span``; None if there was none."""
     t = models.sample.c
-    began = _recorded(
-        conn,
-        sa.select(sa.func.max(t.recorded_at)).where(
-            t.recorded_at <= when + span
-        ),
-    )
-    if began is None:
-        return None
-    ended = _recorded(
-        conn,
-        sa.select(sa.func.min(t.recorded_at)).where(t.recorded_at > began),
-    )
-    if ended is None or ended - began <= span:
-        return None
-    return Gap(began, ended)
+    at, until = when, when + span
+    found: Gap | None = None
+    for _ in range(MAX_STEPS):
+        if at > until:
+            break
+        # The last recording within a step: if there is one, no gap
+        # began before it.
+        later = _recorded(
+            conn,
+            sa.select(sa.func.max(t.recorded_at)).where(
+                t.recorded_at > at, t.recorded_at <= at + step
+            ),
+        )
+        if later is not None:
+            at = later
+            continue
+        began = found.began if found else at
+        ended = _recorded(
+            conn,
+            sa.select(sa.func.min(t.recorded_at)).where(t.recorded_at > at),
+        )
+        if ended is None or ended >= now:
+            if now - at <= step:
+                break
+            return Gap(began, now, going_on=True)
+        found = Gap(began, ended)
+        at, until = ended, ended + span
+    return found
 
 
 def resumptions(
     conn: sa.Connection,
     last_heard: collections.abc.Mapping[str, datetime.datetime],
-    stale_after: float,
+    settings: health_settings.HealthSettings,
+    now: datetime.datetime,
 ) -> dict[str, Gap]:
     """The gap of the observer in which each stale host fell silent.
 
     ``last_heard``: when each stale host's last sample was recorded.
-    A host is returned when the observer recorded no sample of any host
-    for more than ``stale_after`` from less than ``stale_after`` after
-    it: its silence was not seen for that long before the gap. Nothing
-    recorded since is an outage still going on, not a gap.
+    A host is returned when a gap began less than ``stale_after`` after
+    it: its silence was not seen for that long before the gap.
     """
-    span = datetime.timedelta(seconds=stale_after)
+    span = datetime.timedelta(seconds=settings.stale_after)
+    step = datetime.timedelta(seconds=spacing(settings))
     gaps: dict[str, Gap] = {}
-    for group in _groups(last_heard, span)[:MAX_GROUPS]:
-        gap = _gap_after(conn, last_heard[group[0]], span)
+    for group in _groups(last_heard, step)[:MAX_GROUPS]:
+        gap = _gap_after(conn, last_heard[group[0]], span, step, now)
         if gap is None:
             continue
         for host in group:

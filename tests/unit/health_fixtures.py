@@ -115,6 +115,8 @@ class SampleTable:
         rows, as a pipeline without that meter would.
         """
         skew = clock_skew
+        # The history ends when the host's last samples were recorded.
+        age = datetime.timedelta(seconds=heartbeat_age)
         with self.engine.begin() as conn:
             self._latest(
                 conn,
@@ -177,8 +179,9 @@ class SampleTable:
                             "volume": v,
                             "unit": "",
                             "timestamp": self._at(len(values) - 1 - i)
+                            - age
                             + datetime.timedelta(seconds=skew),
-                            "recorded_at": self._at(len(values) - 1 - i),
+                            "recorded_at": self._at(len(values) - 1 - i) - age,
                             "source": "test",
                             "resource_metadata": "{}",
                         }

@@ -544,14 +544,16 @@ def test_stale_cliff_cannot_judge(table, clock):
 
 def test_a_stale_cliff_holds_only_for_its_hold(table, clock):
     """Half the hosts stopped together longer ago than the hold, and the
-    others still report: the observer is not cut off, they are stale."""
+    others still report, recorded all along: the observer is not cut
+    off, they are stale."""
     hold = DEFAULTS.stale_cliff_hold
     for index in range(3):
         table.host(
             f"gone-{index}", {A: healthy()}, heartbeat_age=hold + 8 + index
         )
+    recorded_all_along = [0.0] * (DEFAULTS.stale_cliff_hold_cycles + 20)
     for index in range(2):
-        table.host(f"up-{index}", {A: healthy()})
+        table.host(f"up-{index}", {A: recorded_all_along})
     report = judge.judge(table.engine, DEFAULTS, now=clock.now())
     assert (report.can_judge, report.reason) == (True, None)
     assert report.counts()[model.STALE] == 3

@@ -18,6 +18,7 @@ from ceilometer_ha.health import observer_gaps
 from ceilometer_ha.health import settings as health_settings
 from ceilometer_ha.storage import engine as engine_mod
 from ceilometer_ha.storage import migration
+from ceilometer_ha.storage import models
 from ceilometer_ha.storage import store as store_mod
 from tests import records
 
@@ -112,14 +113,105 @@ def test_a_gap_after_a_host_was_seen_silent_changes_nothing(observer):
     assert (report.can_judge, report.counts()[model.STALE]) == (True, 1)
 
 
-def test_a_short_pause_of_the_observer_is_no_gap(observer):
-    """Recording paused for less than ``stale_after`` (a collector
-    restart): no gap, and the host that stopped then is judged."""
+def test_a_host_silent_long_after_a_short_pause_is_judged(observer):
+    """Recording paused for 4 s (a collector restart) as cmp-00 stopped:
+    a gap, but once ``stale_after`` has passed since it ended, with the
+    others reporting, cmp-00 is stale and the report can judge."""
     observer.cycles(HOSTS, 0, 19)
     observer.cycles(HOSTS[1:], 23, 40)
-    assert _gaps(observer, _at(40.3)) == {}
+    assert _gaps(observer, _at(40.3)) == {
+        "cmp-00": observer_gaps.Gap(_at(19), _at(23))
+    }
     report = observer.judge(_at(40.3))
     assert (report.can_judge, report.counts()[model.STALE]) == (True, 1)
+
+
+def _phased(observer, hosts, first, last, skip=(None, None), reads=()):
+    """Each host reports every second at its own phase (i / 10 s), as
+    real hosts do; nothing is recorded strictly within ``skip``. The
+    reports at ``reads`` (seconds), each read once everything before it
+    was recorded."""
+    reads = sorted(reads)
+    reports = []
+    for second in range(first, last + 1):
+        for index, host in enumerate(hosts):
+            at = second + index / 10
+            while reads and reads[0] < at:
+                reports.append(observer.judge(_at(reads.pop(0))))
+            if skip[0] is not None and skip[0] < at < skip[1]:
+                continue
+            observer.cycle([host], _at(at))
+    return reports
+
+
+def test_a_pause_shorter_than_stale_after_stales_no_host(observer):
+    """The collector records nothing for 4.6 s, less than ``stale_after``:
+    a host last heard just before is silent for up to a polling cycle
+    more on each side, over ``stale_after``. Until every host is back
+    the report cannot judge the ones not heard from yet."""
+    _phased(observer, HOSTS, 0, 19)
+    reads = (24.75, 25.05, 25.25, 25.45)
+    reports = _phased(
+        observer, HOSTS, 20, 26, skip=(19.95, 24.55), reads=reads
+    )
+    seen_stale = 0
+    for report in reports:
+        if report.counts()[model.STALE]:
+            seen_stale += 1
+            assert (report.can_judge, report.reason) == (
+                False,
+                model.STALE_CLIFF,
+            ), report.detail
+            assert "recorded no sample from any host" in report.detail
+    assert seen_stale == 4
+    report = observer.judge(_at(26.05))
+    assert (report.can_judge, report.counts()[model.OK]) == (True, 10)
+
+
+def test_a_sample_recorded_alone_does_not_end_an_outage(observer):
+    """One sample of one host recorded in the middle of a 60 s outage
+    (a datagram that got through): as recording resumes with 6 of 10
+    hosts, the outage is still the one that began at 19 s."""
+    observer.cycles(HOSTS, 0, 19)
+    observer.cycle(HOSTS[:1], _at(50))
+    observer.cycle(HOSTS[:6], _at(80))
+    report = observer.judge(_at(80.3))
+    assert (report.can_judge, report.reason) == (False, model.STALE_CLIFF)
+    assert report.counts()[model.STALE] == 4
+    assert "from 2026-03-01T08:00:19.000000Z to 2026-03-01T08:01:20" in (
+        report.detail
+    )
+
+
+def test_a_gap_is_found_when_the_samples_before_it_expired(observer):
+    """The TTL removed the samples of before a long outage from
+    ``ha_sample`` (expiry deletes them before the ``ha_latest`` rows):
+    the hosts' own last recordings still begin the gap."""
+    observer.cycles(HOSTS, 0, 19)
+    observer.cycle(HOSTS[:3], _at(4019))
+    with observer.engine.begin() as conn:
+        conn.execute(
+            models.sample.delete().where(
+                models.sample.c.recorded_at < _at(1000)
+            )
+        )
+    report = observer.judge(_at(4019.3))
+    assert (report.can_judge, report.reason) == (False, model.STALE_CLIFF)
+    assert report.counts()[model.STALE] == 7
+
+
+@pytest.mark.parametrize("ahead", [4.2, 30])
+def test_a_reader_whose_clock_runs_ahead_cannot_judge(observer, ahead):
+    """A reader whose clock is ahead of the collectors' sees nothing
+    recorded lately: a gap still going on, not hosts gone silent."""
+    _phased(observer, HOSTS, 0, 19)
+    report = observer.judge(_at(19.95))
+    assert (report.can_judge, report.counts()[model.OK]) == (True, 10)
+    report = observer.judge(_at(19.95 + ahead))
+    assert report.counts()[model.STALE] > 0
+    assert (report.can_judge, report.reason) != (True, None)
+    if report.reason == model.STALE_CLIFF:
+        assert "has recorded no sample from any host since" in (report.detail)
 
 
 def test_the_gap_found_is_the_observers(observer):
@@ -135,7 +227,7 @@ def _gaps(observer, now):
     report = observer.judge(now)
     stale = {v.host: v.since for v in report.hosts if v.verdict == "stale"}
     with observer.engine.connect() as conn:
-        return observer_gaps.resumptions(conn, stale, SETTINGS.stale_after)
+        return observer_gaps.resumptions(conn, stale, SETTINGS, now)
 
 
 def _stale(host: str, since: datetime.datetime) -> model.HostVerdict:
