@@ -33,6 +33,16 @@ def _hypervisor_reason(text: str) -> str | None:
     return str(reason) if reason else None
 
 
+def _gapped(
+    row: latest_rows.LatestRow, settings: health_settings.HealthSettings
+) -> bool:
+    """Whether the row's run spans more than its ``streak`` cycles take
+    (by the host's clock: the cut cycles of a run are stamped an
+    interval apart), by half an interval or more."""
+    span = (row.timestamp - row.since).total_seconds()
+    return span > (row.streak - 0.5) * settings.polling_interval
+
+
 def build_facts(
     summary: reader.HostSummary,
     rows: collections.abc.Iterable[latest_rows.LatestRow],
@@ -80,6 +90,7 @@ def build_facts(
     newest = max((row.timestamp for row in loss.values()), default=None)
     spread = datetime.timedelta(seconds=settings.cycle_spread)
     for resource_id, row in sorted(loss.items()):
+        cut = row.volume >= settings.failing_loss
         r = reach.get(resource_id)
         addresses.append(
             storage_rules.AddressState(
@@ -92,6 +103,7 @@ def build_facts(
                 reachable_streak=0 if r is None else r.streak,
                 reachable_since=None if r is None else r.since,
                 current=newest is None or newest - row.timestamp <= spread,
+                gapped=cut and _gapped(row, settings),
             )
         )
     return host_facts.HostFacts(

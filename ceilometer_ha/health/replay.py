@@ -37,9 +37,9 @@ def group_cycles(
         str, collections.abc.Sequence[tuple[int, datetime.datetime, float]]
     ],
     spread: float,
-) -> list[tuple[datetime.datetime, dict[str, float]]]:
+) -> list[tuple[int, datetime.datetime, dict[str, float]]]:
     """The loss samples of every address as polling cycles, oldest first:
-    (time, {address: loss}).
+    (epoch, time, {address: loss}).
 
     ``series``: per address, (epoch of the host's clock, timestamp,
     loss). A cycle's samples are made together, after its one probe
@@ -53,19 +53,36 @@ def group_cycles(
         for rid, values in series.items()
         for epoch, stamp, loss in values
     )
-    cycles: list[tuple[datetime.datetime, dict[str, float]]] = []
+    cycles: list[tuple[int, datetime.datetime, dict[str, float]]] = []
     first: tuple[int, datetime.datetime] | None = None
     for epoch, stamp, rid, loss in merged:
         if (
             first is None
             or epoch != first[0]
             or (stamp - first[1]).total_seconds() > spread
-            or rid in cycles[-1][1]
+            or rid in cycles[-1][2]
         ):
-            cycles.append((stamp, {}))
+            cycles.append((epoch, stamp, {}))
             first = (epoch, stamp)
-        cycles[-1][1][rid] = loss
+        cycles[-1][2][rid] = loss
     return cycles
+
+
+def _unrecorded_before(
+    grouped: list[tuple[int, datetime.datetime, dict[str, float]]],
+    settings: health_settings.HealthSettings,
+) -> set[int]:
+    """Indexes of the cycles that follow one or more unrecorded cycles:
+    more than an interval and a half after the cycle before, by the
+    same clock (cycles are an interval apart, give or take a probe
+    run's length)."""
+    limit = 1.5 * settings.polling_interval + settings.cycle_spread
+    return {
+        index
+        for index in range(1, len(grouped))
+        if grouped[index][0] == grouped[index - 1][0]
+        and (grouped[index][1] - grouped[index - 1][1]).total_seconds() > limit
+    }
 
 
 # A cycle's state in the replay: failing (True), good (False), unknown
@@ -130,9 +147,11 @@ def failing_cycles(
     as cut or not when the cycles on both sides of the gap agree. When
     it decides the cycle otherwise, the cycle is ``None`` among the
     newest (whose samples may still be on their way), ``BREAK`` before
-    a decided one: see ``hysteresis``. So a lost sample never counts as
-    a good cycle, nor joins two failing runs; only a good cycle lost
-    between cut ones goes unseen.
+    a decided one: see ``hysteresis``. A cycle of which no loss sample
+    was recorded leaves a gap in time: a ``BREAK`` before the next one.
+    So a lost sample never counts as a good cycle, nor joins two failing
+    runs; only a good cycle lost for one address between its cut ones,
+    while another address's sample of it arrived, goes unseen.
     """
     if not series:
         return []
@@ -140,14 +159,14 @@ def failing_cycles(
         len(series) + silent, settings.min_storage_reachable
     )
     grouped = group_cycles(series, settings.cycle_spread)
-    losses = [cycle for _, cycle in grouped]
+    losses = [cycle for _, _, cycle in grouped]
     columns = [
         _filled(losses, rid, settings.failing_loss, rid in quiet)
         for rid in series
     ]
     cycles: list[tuple[datetime.datetime, Flag]] = []
     lost: list[int] = []
-    for index, (when, _) in enumerate(grouped):
+    for index, (_, when, _) in enumerate(grouped):
         states = [column[index] for column in columns]
         good = states.count(False) + silent
         unknown = len(states) - states.count(False) - states.count(True)
@@ -171,7 +190,17 @@ def failing_cycles(
     for index in lost:
         if index < last:
             cycles[index] = (cycles[index][0], BREAK)
-    return cycles
+    # Cycles nobody recorded (every loss sample lost, the observer away)
+    # could have been good: a break before the cycle that follows them.
+    unrecorded = _unrecorded_before(grouped, settings)
+    if not unrecorded:
+        return cycles
+    with_breaks: list[tuple[datetime.datetime, Flag]] = []
+    for index, cycle in enumerate(cycles):
+        if index in unrecorded:
+            with_breaks.append((cycle[0], BREAK))
+        with_breaks.append(cycle)
+    return with_breaks
 
 
 def hysteresis(

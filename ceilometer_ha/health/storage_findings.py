@@ -22,8 +22,12 @@ def _as_received(
     facts: host_facts.HostFacts,
 ) -> list[storage_rules.AddressState]:
     """The host's addresses as received: those behind at their latest
-    sample."""
-    return [dataclasses.replace(a, current=True) for a in facts.addresses]
+    sample, and those whose cut run spans unrecorded cycles, by their
+    streaks."""
+    return [
+        dataclasses.replace(a, current=True, gapped=False)
+        for a in facts.addresses
+    ]
 
 
 def find(
@@ -68,18 +72,22 @@ def find(
         if (state.behind or silent) and history.failing_run:
             failing = not history.good_run
             failing_since = history.failing_since
-            # The run began before the window, or before a lost sample
-            # the replay cannot place: the streaks as received (silent
-            # addresses aside), which the reads with no address behind
-            # go by, tell since when it has lasted.
+            # The run of a failed host began before the window, or
+            # before cycles the replay cannot place (a lost sample,
+            # cycles not recorded at all): the streaks as received
+            # (silent addresses aside), which the reads with no address
+            # behind go by, tell since when it has lasted. A host not
+            # failed goes by the replay alone: a streak across cycles
+            # not recorded may join runs that were apart.
             earlier = received.failing_since
             if (
-                received.failing
+                failed
+                and received.failing
                 and earlier is not None
                 and (failing_since is None or earlier < failing_since)
             ):
                 failing_run = max(failing_run, received.failing_run)
-                if history.failed_since == failing_since:
+                if failed_since is None or earlier < failed_since:
                     failed_since = earlier
                 failing_since = earlier
     cut = (

@@ -13,8 +13,9 @@ current good run is at least the ``k``-th largest streak among reachable
 addresses; when every cycle's samples arrived both are exact for k = 1
 (for k of 2 or more the failing run is a lower bound). A streak
 counts the samples received: a cut address whose latest sample is of an
-earlier cycle than the others' counts as possibly reachable, and the
-host's history decides (:func:`needs_history`, ``replay``). Whether a
+earlier cycle than the others', or whose run spans more time than its
+streak's cycles take, counts as possibly reachable, and the host's
+history decides (:func:`needs_history`, ``replay``). Whether a
 host that is good again *was* failed is not in ``ha_latest`` either:
 ``replay`` replays the stored loss samples of such hosts.
 
@@ -45,6 +46,10 @@ class AddressState:
     # False when the host's newest loss samples are of a later cycle:
     # this address's sample of that cycle is late, or lost.
     current: bool = True
+    # True when its run of cut samples spans more time than as many
+    # cycles take: cycles of the run were not recorded (all their loss
+    # samples lost, or the observer away), and might have been good.
+    gapped: bool = False
 
 
 @dataclasses.dataclass(frozen=True)
@@ -113,16 +118,17 @@ def storage_state(
     A cut address whose latest sample is of an earlier cycle than the
     others' (not ``current``) counts as possibly reachable too: its
     sample of the latest cycle has not arrived, and its streak, which
-    counts the samples received, may span a lost one.
+    counts the samples received, may span a lost one. So does one whose
+    cut run spans cycles that were not recorded (``gapped``).
     """
     behind = [
         a
         for a in addresses
-        if not a.current and a.loss >= settings.failing_loss
+        if (not a.current or a.gapped) and a.loss >= settings.failing_loss
     ]
     if behind:
         state = storage_state(
-            [a for a in addresses if a.current or a not in behind],
+            [a for a in addresses if a not in behind],
             settings,
             silent + len(behind),
         )

@@ -233,3 +233,37 @@ def test_the_edge_of_the_replay_window_does_not_move_since(store):
     assert {(v, r, since) for _, v, r, since in seen} == {
         (model.FAILED, model.STORAGE_LOST, _at(24))
     }, seen
+
+
+def test_a_cycle_none_of_whose_samples_arrived_is_no_failing_cycle(store):
+    """One address, cut in cycles 20 and 21; every sample of cycle 22 is
+    lost (it may have been good); 23 is cut: one failing cycle in a row
+    is known, not three, though the row says cut for 3 samples."""
+    cut = [0.0] * 20 + [1.0] * 4
+    now = _write(store, "cmp-1", {X: cut}, lost={(X, 22)})
+    found = _verdict(store, now)
+    assert (found.verdict, found.reason) == (
+        model.DEGRADED,
+        model.STORAGE_FAILING,
+    ), found
+    assert "failing for 1/3 cycles" in found.detail
+    assert found.since == _at(23)
+
+
+def test_failing_cycles_apart_across_a_gap_of_the_observer_are_no_run(
+    store,
+):
+    """Two addresses cut in cycles 18 and 19, then nothing recorded of
+    anyone for a minute, then cut again: one failing cycle after the
+    gap, three only once two more followed."""
+    cut = [0.0] * 18 + [1.0, 1.0]
+    _write(store, "cmp-1", {X: cut, Y: cut})
+    for cycle, expected in ((80, model.DEGRADED), (81, model.DEGRADED)):
+        later = [0.0] * 80 + [1.0] * (cycle - 79)
+        now = _write(store, "cmp-1", {X: later, Y: later}, start=cycle)
+        found = _verdict(store, now)
+        assert (found.verdict, found.since) == (expected, _at(80)), found
+        assert f"failing for {cycle - 79}/3 cycles" in found.detail
+    later = [0.0] * 80 + [1.0] * 3
+    now = _write(store, "cmp-1", {X: later, Y: later}, start=82)
+    assert _verdict(store, now).verdict == model.FAILED

@@ -185,6 +185,27 @@ def test_an_unknown_cycle_changes_neither_run():
     assert (replayed.failed, replayed.good_run) == (True, 2)
 
 
+def test_a_cycle_of_which_no_sample_arrived_breaks_a_run():
+    """Both addresses' samples of cycle 2 lost: the cycles on both sides
+    are cut, but cycle 2 may have been good. A cycle whose samples
+    arrived for one address only is filled in as before."""
+    cut = (1.0,) * 5
+    series = {"a": _series(*cut, lost={2}), "b": _series(*cut, lost={2})}
+    cycles = replay.failing_cycles(series, DEFAULTS)
+    assert cycles == [
+        (at(0), True),
+        (at(1), True),
+        (at(3), replay.BREAK),
+        (at(3), True),
+        (at(4), True),
+    ]
+    assert not replay.hysteresis(cycles, 3, 3).failed
+    series["b"] = _series(*cut)
+    cycles = replay.failing_cycles(series, DEFAULTS)
+    assert replay.BREAK not in [flag for _, flag in cycles]
+    assert replay.hysteresis(cycles, 3, 3).failed
+
+
 def test_the_samples_of_a_cycle_are_one_cycle_within_the_spread():
     """The samples of one cycle are stamped milliseconds apart, cycles a
     probe run or more apart; a second sample of an address begins the
@@ -196,11 +217,11 @@ def test_the_samples_of_a_cycle_are_one_cycle_within_the_spread():
         "c": [(0, at(0) + 100 * ms, 1.0), (0, at(0) + 150 * ms, 1.0)],
     }
     cycles = replay.group_cycles(series, DEFAULTS.cycle_spread)
-    assert [sorted(losses) for _, losses in cycles] == [
+    assert [sorted(losses) for _, _, losses in cycles] == [
         ["a", "b", "c"],
         ["a", "b", "c"],
     ]
-    assert cycles[1][1] == {"a": 1.0, "b": 0.0, "c": 1.0}
+    assert cycles[1][2] == {"a": 1.0, "b": 0.0, "c": 1.0}
     # A clock stepped back: its epoch begins a cycle of its own.
     stepped = {"a": [(0, at(5), 1.0), (1, at(5), 1.0)]}
     assert len(replay.group_cycles(stepped, 1.0)) == 2
