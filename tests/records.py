@@ -57,3 +57,16 @@ def storage_cycle(
             ("ha.storage.reachable", float(loss <= 0.5)),
         )
     ]
+
+
+def heartbeat(host: str, at: datetime.datetime) -> wire.SampleRecord:
+    """``host``'s heartbeat stamped ``at`` (and recorded then)."""
+    return record(
+        f"heartbeat-{next(_ids)}",
+        host=host,
+        cluster="rack-1",
+        meter="ha.heartbeat",
+        resource_id=host,
+        timestamp=at,
+        resource_metadata={"host": host},
+    )

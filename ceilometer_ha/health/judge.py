@@ -109,9 +109,13 @@ def _detailed_facts(conn, summaries, now, settings):
         span = datetime.timedelta(
             seconds=settings.history_window + settings.stale_after
         )
-        # ha_sample.timestamp is each host's clock: so is its window.
+        # ha_sample.timestamp is each host's clock: so is its window,
+        # but never later than by the collector's clock: the offset of
+        # a host whose clock was stepped forward is that of its latest
+        # samples, and its samples of before the step, stamped by the
+        # old clock, must stay in its window.
         not_before = {
-            host: now - span - (facts[host].clock_offset or ZERO)
+            host: now - span - max(facts[host].clock_offset or ZERO, ZERO)
             for host in undecided
         }
         history = health_history.read_recent_loss_history(

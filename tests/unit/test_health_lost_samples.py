@@ -267,3 +267,26 @@ def test_failing_cycles_apart_across_a_gap_of_the_observer_are_no_run(
     later = [0.0] * 80 + [1.0] * 3
     now = _write(store, "cmp-1", {X: later, Y: later}, start=82)
     assert _verdict(store, now).verdict == model.FAILED
+
+
+def test_a_failed_host_whose_clock_steps_forward_keeps_its_history(store):
+    """Cut from cycle 5, one good cycle at 25, cut again: failed
+    throughout. Its clock is stepped forward by 30 s at cycle 25: its
+    history window, on its clock, still holds the samples of before."""
+    seen = []
+    for cycle in range(31):
+        step = datetime.timedelta(seconds=30 if cycle >= 25 else 0)
+        cut = 5 <= cycle != 25
+        batch = [
+            sample._replace(recorded_at=_at(cycle + 0.1))
+            for host, loss in (("cmp-1", float(cut)), ("cmp-2", 0.0))
+            for sample in records.storage_cycle(
+                host, X, loss, _at(cycle) + step
+            )
+            + [records.heartbeat(host, _at(cycle) + step)]
+        ]
+        store.write_batch(batch)
+        if cycle >= 24:
+            found = _verdict(store, _at(cycle + 0.5))
+            seen.append((cycle, found.verdict))
+    assert seen == [(cycle, model.FAILED) for cycle in range(24, 31)]
