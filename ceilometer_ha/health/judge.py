@@ -23,6 +23,7 @@ from ceilometer_ha.health import assembly
 from ceilometer_ha.health import facts as facts_builder
 from ceilometer_ha.health import fetch
 from ceilometer_ha.health import history as health_history
+from ceilometer_ha.health import host_facts
 from ceilometer_ha.health import host_rules
 from ceilometer_ha.health import latest_rows
 from ceilometer_ha.health import model
@@ -34,6 +35,10 @@ from ceilometer_ha.health import storage_rules
 
 LOG = log.getLogger(__name__)
 ZERO = datetime.timedelta(0)
+SECOND = datetime.timedelta(seconds=1)
+# How many history windows back a cut run across unrecorded cycles is
+# replayed, at most (200 cycles with the defaults).
+LONG_RUNS = 10
 
 
 def utcnow() -> datetime.datetime:
@@ -66,11 +71,13 @@ def _replay(
     settings: health_settings.HealthSettings,
     addresses: collections.abc.Collection[str],
     silent: collections.abc.Collection[str] = (),
+    whole: bool = False,
 ) -> replay.Hysteresis:
     """The hysteresis over the recent cycles of the host's current
     ``addresses`` and its ``silent`` ones (whose samples stopped: as
     they said until then, possibly reachable since). Addresses no longer
-    current (taken out of the configuration) are not replayed."""
+    current (taken out of the configuration) are not replayed. Every
+    cycle read when ``whole``, else the last ``history_cycles``."""
     current = {
         rid: series[rid]
         for rid in itertools.chain(addresses, silent)
@@ -79,10 +86,38 @@ def _replay(
     unheard = sum(1 for rid in silent if rid not in series)
     cycles = replay.failing_cycles(current, settings, unheard, silent)
     return replay.hysteresis(
-        cycles[-settings.history_cycles :],
+        cycles if whole else cycles[-settings.history_cycles :],
         settings.fail_cycles,
         settings.recover_cycles,
     )
+
+
+def _window_start(
+    f: host_facts.HostFacts,
+    now: datetime.datetime,
+    settings: health_settings.HealthSettings,
+) -> tuple[datetime.datetime, bool]:
+    """Where the host's replayed history begins, on its clock, and
+    whether all of it is replayed.
+
+    ``ha_sample.timestamp`` is each host's clock: so is its window, but
+    never later than by the collector's clock (the offset of a host
+    whose clock was stepped forward is that of its latest samples; its
+    samples from before the step, stamped by the old clock, must stay
+    in). A host with a cut run that spans unrecorded cycles (``gapped``)
+    is replayed from that run's first sample, up to ``LONG_RUNS`` times
+    the window back: the last ``history_cycles`` may not hold the
+    failing cycles in a row that made it failed."""
+    offset = max(f.clock_offset or ZERO, ZERO)
+    span = datetime.timedelta(
+        seconds=settings.history_window + settings.stale_after
+    )
+    start = now - span - offset
+    runs = [a.loss_since for a in f.addresses if a.gapped and a.loss_since]
+    if not runs:
+        return start, False
+    earliest = now - LONG_RUNS * span - offset
+    return max(min(start, min(runs) - SECOND), earliest), True
 
 
 def _detailed_facts(conn, summaries, now, settings):
@@ -109,17 +144,12 @@ def _detailed_facts(conn, summaries, now, settings):
         span = datetime.timedelta(
             seconds=settings.history_window + settings.stale_after
         )
-        # ha_sample.timestamp is each host's clock: so is its window,
-        # but never later than by the collector's clock: the offset of
-        # a host whose clock was stepped forward is that of its latest
-        # samples, and its samples of before the step, stamped by the
-        # old clock, must stay in its window.
-        not_before = {
-            host: now - span - max(facts[host].clock_offset or ZERO, ZERO)
+        windows = {
+            host: _window_start(facts[host], now, settings)
             for host in undecided
         }
         history = health_history.read_recent_loss_history(
-            conn, not_before, span
+            conn, {host: start for host, (start, _) in windows.items()}, span
         )
         for host, series in history.items():
             f = facts[host]
@@ -128,6 +158,7 @@ def _detailed_facts(conn, summaries, now, settings):
                 settings,
                 [a.resource_id for a in f.addresses],
                 [a.resource_id for a in f.silent_addresses],
+                whole=windows[host][1],
             )
             facts[host] = dataclasses.replace(f, history=replayed)
     LOG.debug(

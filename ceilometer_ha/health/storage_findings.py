@@ -68,8 +68,12 @@ def find(
         good_run = history.good_run
         failed_since = history.failed_since or failed_since
         # An address behind, or silent since it was cut, hides the
-        # latest cycles: the replay's failing run goes on.
-        if (state.behind or silent) and history.failing_run:
+        # latest cycles: the replay's failing run goes on, and so does
+        # the failure of a failed host whose replay ends in cycles it
+        # cannot place, with no good cycle since.
+        if (state.behind or silent) and (
+            history.failing_run or (failed and not history.good_run)
+        ):
             failing = not history.good_run
             failing_since = history.failing_since
             # The run of a failed host began before the window, or

@@ -290,3 +290,32 @@ def test_a_failed_host_whose_clock_steps_forward_keeps_its_history(store):
             found = _verdict(store, _at(cycle + 0.5))
             seen.append((cycle, found.verdict))
     assert seen == [(cycle, model.FAILED) for cycle in range(24, 31)]
+
+
+def test_a_failed_host_whose_latest_cycles_went_unrecorded_stays_lost(
+    store,
+):
+    """Both addresses cut from cycle 5: every sample of cycles 20 and 21
+    lost, and Y's of 22. No good cycle arrived: still storage lost,
+    since cycle 5, not recovering."""
+    cut = [0.0] * 5 + [1.0] * 18
+    lost = {(X, 20), (Y, 20), (X, 21), (Y, 21), (Y, 22)}
+    now = _write(store, "cmp-1", {X: cut, Y: cut}, lost=lost)
+    found = _verdict(store, now)
+    assert (found.verdict, found.reason, found.since) == (
+        model.FAILED,
+        model.STORAGE_LOST,
+        _at(5),
+    ), found
+
+
+def test_a_failed_host_stays_failed_under_heavy_datagram_loss(store):
+    """One address, cut from cycle 20, failed at 22; from then on every
+    third cycle goes unrecorded, so that the last 20 cycles never hold
+    three cut ones in a row: failed throughout, since cycle 20."""
+    cut = [0.0] * 20 + [1.0] * 40
+    lost = {(X, cycle) for cycle in range(23, 60, 3)}
+    seen = _judged_after_each(store, {X: cut}, lost, first=22)
+    assert {(v, r, since) for _, v, r, since in seen} == {
+        (model.FAILED, model.STORAGE_LOST, _at(20))
+    }, seen
