@@ -95,7 +95,7 @@ def _replay(
 def _window_start(
     f: host_facts.HostFacts,
     now: datetime.datetime,
-    settings: health_settings.HealthSettings,
+    span: datetime.timedelta,
 ) -> tuple[datetime.datetime, bool]:
     """Where the host's replayed history begins, on its clock, and
     whether all of it is replayed.
@@ -107,11 +107,9 @@ def _window_start(
     in). A host with a cut run that spans unrecorded cycles (``gapped``)
     is replayed from that run's first sample, up to ``LONG_RUNS`` times
     the window back: the last ``history_cycles`` may not hold the
-    failing cycles in a row that made it failed."""
+    failing cycles in a row that made it failed. ``span``: the
+    history window and the stale limit."""
     offset = max(f.clock_offset or ZERO, ZERO)
-    span = datetime.timedelta(
-        seconds=settings.history_window + settings.stale_after
-    )
     start = now - span - offset
     runs = [a.loss_since for a in f.addresses if a.gapped and a.loss_since]
     if not runs:
@@ -145,8 +143,7 @@ def _detailed_facts(conn, summaries, now, settings):
             seconds=settings.history_window + settings.stale_after
         )
         windows = {
-            host: _window_start(facts[host], now, settings)
-            for host in undecided
+            host: _window_start(facts[host], now, span) for host in undecided
         }
         history = health_history.read_recent_loss_history(
             conn, {host: start for host, (start, _) in windows.items()}, span
