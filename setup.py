@@ -1,5 +1,3 @@
 import setuptools
 
-setuptools.setup(
-    setup_requires=['pbr>=5.8.0'],
-    pbr=True)
+setuptools.setup(setup_requires=["pbr>=5.8.0"], pbr=True)
