@@ -93,6 +93,22 @@ def no_control(value: str, field: str) -> None:
         )
 
 
+def claimed_host(message: dict) -> str | None:
+    """The host a message names, for a log line about rejecting it.
+
+    Not to be trusted (the message failed its signature, say): only
+    what would pass ``host_and_cluster``, else None, so that no sender
+    writes a control character or a long string into the log.
+    """
+    metadata = message.get("resource_metadata")
+    if not isinstance(metadata, dict):
+        return None
+    try:
+        return host_and_cluster(metadata)[0]
+    except rejection.DatagramError:
+        return None
+
+
 def host_and_cluster(metadata: dict) -> tuple[str, str]:
     host = metadata.get("host") or metadata.get("node")
     if not isinstance(host, str) or not host:

@@ -63,6 +63,13 @@ def _refuse_extension(code: int, _data: memoryview) -> typing.NoReturn:
 _MSGPACK = msgspec.msgpack.Decoder(ext_hook=_refuse_extension)
 
 
+def _claims(message: dict) -> str:
+    # A host whose secret differs from the collector's looks silent to
+    # the verdicts; the log line names it (as the message claims it).
+    host = sample_fields.claimed_host(message)
+    return "" if host is None else f" (claims host {host!r})"
+
+
 def utcnow() -> datetime.datetime:
     """The collector clock: naive UTC with microseconds.
 
@@ -115,7 +122,7 @@ class DatagramDecoder:
             return
         if not message.get(signing.SIGNATURE_KEY):
             raise rejection.DatagramError(
-                rejection.UNSIGNED, "no message_signature"
+                rejection.UNSIGNED, "no message_signature" + _claims(message)
             )
         try:
             valid = self._signer.verify(message)
@@ -127,7 +134,8 @@ class DatagramDecoder:
             ) from None
         if not valid:
             raise rejection.DatagramError(
-                rejection.BAD_SIGNATURE, "signature does not match"
+                rejection.BAD_SIGNATURE,
+                "signature does not match" + _claims(message),
             )
 
     def validate(
@@ -154,7 +162,7 @@ class DatagramDecoder:
         if now is None:
             now = self._clock()
         if not now - self._window <= timestamp <= now + self._window:
-            raise self._out_of_window(timestamp, now)
+            raise self._out_of_window(host, timestamp, now)
         get = message.get
         message_id = get("message_id")
         if type(message_id) is not str or not (0 < len(message_id) <= _MAX_ID):
@@ -209,13 +217,15 @@ class DatagramDecoder:
         )
 
     def _out_of_window(
-        self, timestamp: datetime.datetime, now: datetime.datetime
+        self, host: str, timestamp: datetime.datetime, now: datetime.datetime
     ) -> rejection.DatagramError:
         # How far off, so that a sender whose clock is wrong is told
-        # from a replay: every sample of such a host is refused.
+        # from a replay: every sample of such a host is refused, and the
+        # host looks silent to the verdicts.
         off = (timestamp - now).total_seconds()
         return rejection.DatagramError(
             rejection.STALE if off < 0 else rejection.FUTURE,
+            f"host {host!r}: "
             f"timestamp {timestamp.isoformat()} is {abs(off):.0f} s "
             f"{'behind' if off < 0 else 'ahead of'} the collector's clock "
             f"(freshness_window {self._window.total_seconds():g} s)",

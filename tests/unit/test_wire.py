@@ -140,6 +140,33 @@ def test_wrong_secret_is_bad_signature():
     )
 
 
+def _detail(decoder, data):
+    with pytest.raises(rejection.DatagramError) as err:
+        decoder.decode(data)
+    return err.value.detail
+
+
+def test_signature_rejections_name_the_host_the_message_claims():
+    """A host whose secret differs looks silent to the verdicts: the
+    log line about its samples names it."""
+    data = _pack({"host": "compute-7"}, secret="another secret")
+    detail = _detail(_decoder(), data)
+    assert detail == "signature does not match (claims host 'compute-7')"
+    unsigned = msgpack.loads(_pack({"node": "compute-8"}))
+    del unsigned["message_signature"]
+    detail = _detail(_decoder(), msgpack.dumps(unsigned))
+    assert detail == "no message_signature (claims host 'compute-8')"
+
+
+@pytest.mark.parametrize(
+    "metadata",
+    [{"host": "evil\nhost"}, {"host": "x" * 256}, {"host": 7}, {}],
+)
+def test_claimed_host_is_named_only_when_it_would_be_valid(metadata):
+    data = _pack(metadata, secret="another secret")
+    assert _detail(_decoder(), data) == "signature does not match"
+
+
 def test_empty_secret_skips_verification():
     record = _decoder(secret="").decode(_datagram("unsigned"))
     assert record.host == "compute-1"
@@ -174,6 +201,7 @@ def test_outside_freshness_window(seconds, reason, said):
         decoder.decode(_pack())
     assert err.value.reason == reason
     assert f"{said} the collector's clock" in str(err.value)
+    assert err.value.detail.startswith("host 'compute-1': timestamp ")
 
 
 @pytest.mark.parametrize("seconds", [-299, 0, 299])
