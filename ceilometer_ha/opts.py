@@ -22,7 +22,7 @@ PLACEHOLDER_SECRET = "change this for valid signing"  # noqa: S105
 # A cluster name the collector stores: at most 255 characters, none of
 # them a control character (a line break, from an indented line after
 # ``cluster =``, say), which the collector refuses.
-CLUSTER_NAME_PATTERN = r"\A[^\x00-\x1f\x7f]{0,255}\Z"
+CLUSTER_NAME_PATTERN = r"\A[^\x00-\x1f\x7f-\x9f\u2028\u2029]{0,255}\Z"
 
 # Address families are told apart by the probe; names are resolved there.
 _ADDRESS_LIST = types.List(item_type=types.HostAddress())

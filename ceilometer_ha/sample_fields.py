@@ -30,8 +30,21 @@ EXACT_INT = 2**53
 _UTC = datetime.timezone.utc
 # Control characters: the names that key the tables (host, cluster,
 # meter, resource id) never hold one, so that a line break sent in a
-# cluster name cannot break the reports that read them.
-_CONTROL = re.compile(r"[\x00-\x1f\x7f]")
+# cluster name cannot break the reports that read them. C0 and C1
+# controls (U+0085 is a line break too, U+009B a terminal escape) and
+# the Unicode line and paragraph separators.
+CONTROL_CHARACTERS = "\x00-\x1f\x7f-\x9f\u2028\u2029"
+_CONTROL = re.compile(f"[{CONTROL_CHARACTERS}]")
+# ceilometer's sample ids: str(uuid.uuid1()), always this form.
+# ceilometer's signature covers the bare concatenation of keys and
+# values, so the same signed bytes also read as a message whose
+# message_id ends with the first letter of the next key
+# ("...-525400a1b2c3m", key "onotonic_time"): a replay that would pass
+# for a new sample. No such id is a UUID.
+_UUID = re.compile(
+    r"[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}\Z"
+)
+is_uuid = _UUID.match
 
 
 def text(message: dict, key: str, limit: int, required: bool) -> str:
@@ -45,6 +58,17 @@ def text(message: dict, key: str, limit: int, required: bool) -> str:
     if len(value) > limit:
         raise rejection.DatagramError(
             rejection.INVALID, f"{key} longer than {limit} characters"
+        )
+    return value
+
+
+def message_id(message: dict) -> str:
+    value = text(message, "message_id", MAX_MESSAGE_ID_LENGTH, True)
+    if not is_uuid(value):
+        raise rejection.DatagramError(
+            rejection.INVALID,
+            "message_id is not a UUID as ceilometer writes it "
+            "(36 characters, lower-case hexadecimal digits and dashes)",
         )
     return value
 

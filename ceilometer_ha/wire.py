@@ -33,7 +33,7 @@ from ceilometer_ha import signing
 _EPOCH = datetime.datetime(1970, 1, 1)
 # The limits of ``sample_fields``, global names of this module for the
 # fast paths of ``DatagramDecoder.validate`` (read once per datagram).
-_MAX_ID = sample_fields.MAX_MESSAGE_ID_LENGTH
+_is_uuid = sample_fields.is_uuid
 _MAX_NAME = sample_fields.MAX_NAME_LENGTH
 _EXACT_INT = sample_fields.EXACT_INT
 
@@ -165,10 +165,8 @@ class DatagramDecoder:
             raise self._out_of_window(host, timestamp, now)
         get = message.get
         message_id = get("message_id")
-        if type(message_id) is not str or not (0 < len(message_id) <= _MAX_ID):
-            message_id = sample_fields.text(
-                message, "message_id", _MAX_ID, True
-            )
+        if type(message_id) is not str or not _is_uuid(message_id):
+            message_id = sample_fields.message_id(message)
         meter = get("counter_name")
         if type(meter) is not str or not 0 < len(meter) <= _MAX_NAME:
             meter = sample_fields.text(

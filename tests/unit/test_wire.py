@@ -167,6 +167,34 @@ def test_claimed_host_is_named_only_when_it_would_be_valid(metadata):
     assert _detail(_decoder(), data) == "signature does not match"
 
 
+def test_a_signature_resplit_into_a_new_message_id_is_invalid():
+    """ceilometer signs the bare concatenation of keys and values, so a
+    captured datagram re-split at a key boundary still verifies, with a
+    new message_id: a replay that dedup by message_id would store."""
+    message = msgpack.loads(_pack())
+    forged = {k: v for k, v in message.items() if k != "monotonic_time"}
+    forged["message_id"] = message["message_id"] + "m"
+    forged["onotonic_time"] = message["monotonic_time"]
+    assert utils.verify_signature(forged, SECRET)
+    data = msgpack.dumps(forged, use_bin_type=True)
+    assert _reason(_decoder(), data) == rejection.INVALID
+    assert "message_id is not a UUID" in _detail(_decoder(), data)
+
+
+@pytest.mark.parametrize(
+    "message_id",
+    [
+        "m-1",
+        "6F1C55A2-8C2E-11F1-9B2E-525400A1B2C3",
+        "6f1c55a2-8c2e-11f1-9b2e-525400a1b2c3\n",
+        "6f1c55a28c2e11f19b2e525400a1b2c3",
+    ],
+)
+def test_message_id_must_be_a_uuid_as_ceilometer_writes_it(message_id):
+    data = _pack(message_id=message_id)
+    assert _reason(_decoder(), data) == rejection.INVALID
+
+
 def test_empty_secret_skips_verification():
     record = _decoder(secret="").decode(_datagram("unsigned"))
     assert record.host == "compute-1"
@@ -244,6 +272,11 @@ def test_timezone_offsets_are_normalised_to_utc():
         {"resource_metadata": {"node": "h\x1f"}},
         {"counter_name": "ha.heartbeat\n"},
         {"resource_id": "h-198.51.100.2\x7f"},
+        # Line breaks and terminal escapes beyond ASCII.
+        {"resource_metadata": {"host": "compute-1\x85FAKE ok"}},
+        {"resource_metadata": {"host": "h", "cluster": "rack\u2028x"}},
+        {"resource_metadata": {"host": "h\u2029"}},
+        {"resource_id": "h\x9b2J"},
     ],
 )
 def test_invalid_fields_are_rejected(fields):
