@@ -137,17 +137,18 @@ class SampleStore:
         with self.engine.begin() as conn:
             if self._literal:
                 return self._execute_literal(conn, prepared)
-            sqlite = self.engine.dialect.name == "sqlite"
-            if sqlite:
-                # The rows of this batch are those above the highest
-                # rowid now (and any another writer inserts meanwhile,
-                # which the upsert finds already applied).
-                after = conn.exec_driver_sql(_HIGHEST_ROWID).scalar() or 0
             inserted = conn.exec_driver_sql(
                 self._insert_sql, prepared.rows
             ).rowcount
-            if sqlite:
-                conn.exec_driver_sql(self._latest_sql, (after,))
+            if self.engine.dialect.name == "sqlite":
+                # The rows of this batch are the ``inserted`` highest:
+                # SQLite gives each new row the highest rowid plus one,
+                # and since the insert this transaction holds the write
+                # lock. (Read before the insert, the highest rowid could
+                # fall meanwhile, by a TTL expiry deleting the newest
+                # rows, and the batch's rows be missed.)
+                highest = conn.exec_driver_sql(_HIGHEST_ROWID).scalar() or 0
+                conn.exec_driver_sql(self._latest_sql, (highest - inserted,))
             else:
                 ids = [row[0] for row in prepared.rows]
                 conn.execute(self._latest, {"ids": ids})

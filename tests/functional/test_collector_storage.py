@@ -320,3 +320,29 @@ def test_each_parameter_runs_the_driver_it_names(request, database_url):
         driver = {"sqlite": "pysqlite", "mysql-mysqldb": "mysqldb"}[param]
     assert engine.dialect.driver == driver
     engine.dispose()
+
+
+def test_sqlite_batch_written_as_an_expiry_deletes_the_newest_rows(tmp_path):
+    """The expiry of another connection commits between the batch's
+    start and its insert, deleting the rows of the highest rowids: the
+    batch's rows then take lower rowids than the highest before, and
+    must still reach ha_latest."""
+    path = tmp_path / "x.sqlite"
+    store = _store(f"sqlite:///{path}")
+    store.write_batch([_record(f"old-{i}", 0, i) for i in range(5)])
+    other = engine_mod.create_engine(f"sqlite:///{path}")
+    expired = []
+
+    def expire_first(conn, cursor, statement, *args):
+        if statement.startswith("INSERT INTO ha_sample") and not expired:
+            with other.begin() as expiring:
+                expired.append(
+                    expiring.execute(sa.delete(models.sample)).rowcount
+                )
+
+    sa.event.listen(store.engine, "before_cursor_execute", expire_first)
+    assert store.write_batch([_record("new-1", 1, 60)]) == 1
+    assert expired == [5]
+    row = _latest(store.engine)["compute-1-storage"]
+    assert (row["message_id"], row["volume"]) == ("new-1", 1.0)
+    other.dispose()
