@@ -31,6 +31,10 @@ NAMESPACE = "ceilometer_ha.dispatcher.meter"
 # Batches handed to the writer process at once: it prepares the next
 # while the database writes the last.
 PIPELINE_DEPTH = 2
+# At a stop, once the writer process has ended: the longest wait for
+# the writer to take the outcomes it left in the pipe (there already,
+# or failing at once as the pipe ended).
+SETTLE_TIMEOUT = 1.0
 
 
 class DispatcherError(Exception):
@@ -120,6 +124,10 @@ class DatabaseDispatcher:
                 process_store.CLOSE_GRACE_MIN,
             )
         )
+        # The writer process may have written, in its grace, batches the
+        # writer had given up waiting for: their outcomes are in the
+        # pipe, or it ended and they fail at once.
+        left = self._writer.settle(SETTLE_TIMEOUT if left else 0.0)
         self.engine.dispose()
         return left
 

@@ -142,7 +142,11 @@ class SqlWriter:
         return True
 
     def stop(self, timeout: float) -> int:
-        """Flush for at most ``timeout`` seconds; return samples left."""
+        """Flush for at most ``timeout`` seconds; return samples left.
+
+        Batches still in flight may yet be written (a writer process
+        given a grace to finish): :meth:`settle` says what was not.
+        """
         self._retry.abandon_at = time.monotonic() + timeout
         self._stopping.set()
         with self._ready:
@@ -155,6 +159,14 @@ class SqlWriter:
                 self._dropped_unlogged,
             )
             self._dropped_unlogged = 0
+        return self.queued
+
+    def settle(self, timeout: float) -> int:
+        """After :meth:`stop` and the store's close: wait at most
+        ``timeout`` seconds for the outcomes of the batches in flight;
+        return, and log, the samples not written."""
+        if self._thread.is_alive():
+            self._thread.join(timeout)
         left = self.queued
         if left:
             LOG.warning("Stopped with %d samples not written", left)

@@ -382,3 +382,37 @@ def test_no_batch_goes_out_behind_one_whose_sending_failed():
 def test_a_pipelined_outage_keeps_every_sample_until_it_ends():
     written = _through_an_outage(PipelinedFakeStore(), pipeline_depth=2)
     assert sorted(written) == sorted(f"m{i}" for i in range(50))
+
+
+class SlowPipelinedStore(FakeStore):
+    """A store whose outcome waits for ``release``, as a writer process
+    stuck on a locked database would, and then succeeds."""
+
+    def __init__(self):
+        super().__init__()
+        self.release = threading.Event()
+        self.sent = []
+
+    def send_batch(self, records):
+        self.sent.append(list(records))
+
+    def receive_result(self):
+        self.release.wait(10.0)
+        return self.write_batch(self.sent.pop(0))
+
+
+def test_a_batch_written_after_stop_gave_up_on_it_is_not_left():
+    """The stop's budget ends while a batch is in flight; the writer
+    process writes it in its close grace: what settle reports is what
+    was not written."""
+    store, counters = SlowPipelinedStore(), RecordingCounters()
+    w = _writer(store, counters, pipeline_depth=2)
+    w.start()
+    for i in range(5):
+        w.submit(_record(f"m{i}"))
+    assert _wait_for(lambda: store.sent)
+    assert w.stop(0.1) == 5
+    store.release.set()
+    assert w.settle(5.0) == 0
+    assert store.written == [f"m{i}" for i in range(5)]
+    assert counters.stored_count == 5
