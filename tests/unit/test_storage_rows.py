@@ -3,6 +3,7 @@
 import datetime
 import itertools
 import json
+import math
 
 from pymysql import converters
 import pytest
@@ -38,6 +39,25 @@ def test_metadata_json_falls_back_for_what_orjson_refuses():
         "b'raw'": {"1": "b'v'"},
         "host": "h",
     }
+
+
+def test_metadata_never_holds_nan_or_infinity_which_json_cannot():
+    # Nested deeper than orjson takes, so that the standard encoder,
+    # which would write NaN, does the work.
+    deep = {"x": math.nan, "y": [math.inf, -math.inf], "host": "h"}
+    for _ in range(300):
+        deep = {"a": deep}
+    text = rows.metadata_text(deep)
+
+    def refuse(constant):
+        raise ValueError(constant)
+
+    inner = json.loads(text, parse_constant=refuse)
+    for _ in range(300):
+        inner = inner["a"]
+    assert inner == {"x": None, "y": [None, None], "host": "h"}
+    flat = rows.metadata_text({"x": math.nan, "host": "h"})
+    assert json.loads(flat, parse_constant=refuse) == {"x": None, "host": "h"}
 
 
 def test_metadata_values_json_cannot_hold_become_text():
