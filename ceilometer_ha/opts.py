@@ -12,6 +12,8 @@ they have there (``[compute] storage_server_address``, ``ping_count``,
 ``[DEFAULT] meter_dispatchers``; ``[publisher] telemetry_secret``).
 """
 
+import ipaddress
+
 from oslo_config import cfg
 from oslo_config import types
 
@@ -24,8 +26,55 @@ PLACEHOLDER_SECRET = "change this for valid signing"  # noqa: S105
 # ``cluster =``, say), which the collector refuses.
 CLUSTER_NAME_PATTERN = r"\A[^\x00-\x1f\x7f-\x9f\u2028\u2029]{0,255}\Z"
 
+_BROADCAST = ipaddress.IPv4Address("255.255.255.255")
+
+
+class ProbeAddress(types.HostAddress):
+    """A host name, or an IP address that one host can ping.
+
+    Refused: addresses no echo request can be sent to, or none answered
+    from as from a storage server (all of them read as a storage lost,
+    or as never checked): the unspecified, multicast and broadcast
+    addresses, IPv6 link-local ones (they need an interface scope,
+    which this option does not take) and IPv4-mapped IPv6 ones, which
+    an IPv6 socket sends into the void.
+    """
+
+    def __call__(self, value: object) -> str:
+        text = super().__call__(value)
+        try:
+            address = ipaddress.ip_address(text)
+        except ValueError:
+            return text  # a host name, resolved by the prober
+        problem = _unpingable(address)
+        if problem:
+            raise ValueError(f"{text} is {problem}")
+        return text
+
+
+def _unpingable(address: ipaddress.IPv4Address | ipaddress.IPv6Address) -> str:
+    if isinstance(address, ipaddress.IPv6Address):
+        if address.ipv4_mapped is not None:
+            return (
+                "an IPv4-mapped IPv6 address, never answered here: write "
+                f"{address.ipv4_mapped}"
+            )
+        if address.is_link_local:
+            return (
+                "an IPv6 link-local address, which needs an interface "
+                "scope (not supported)"
+            )
+    if address.is_unspecified:
+        return "the unspecified address"
+    if address.is_multicast:
+        return "a multicast address"
+    if address == _BROADCAST:
+        return "the broadcast address"
+    return ""
+
+
 # Address families are told apart by the probe; names are resolved there.
-_ADDRESS_LIST = types.List(item_type=types.HostAddress())
+_ADDRESS_LIST = types.List(item_type=ProbeAddress())
 
 COMPUTE_OPTS: list[cfg.Opt] = [
     cfg.Opt(

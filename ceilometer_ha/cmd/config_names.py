@@ -9,6 +9,7 @@ import difflib
 
 from oslo_config import cfg
 
+from ceilometer_ha import config_errors
 from ceilometer_ha.cmd import known_options
 
 # Groups of other OpenStack services often left in copied files.
@@ -117,4 +118,6 @@ def check_values(
             except (cfg.RequiredOptError, cfg.NoSuchOptError):
                 continue  # needed by services other than ours
             except (cfg.Error, ValueError) as exc:
-                findings.error(path, f"[{group}] {name}: {exc}")
+                findings.error(
+                    path, f"[{group}] {name}: {config_errors.describe(exc)}"
+                )

@@ -16,6 +16,7 @@ import typing
 from oslo_config import cfg
 from oslo_log import log
 
+from ceilometer_ha import config_errors
 from ceilometer_ha import opts
 from ceilometer_ha.storage import engine as engine_mod
 
@@ -98,7 +99,8 @@ def read_every_option(conf: cfg.ConfigOpts) -> None:
                 section[opt.dest]
             except (cfg.Error, ValueError) as exc:
                 raise ConfigError(
-                    f"[{group or 'DEFAULT'}] {opt.name}: {exc}"
+                    f"[{group or 'DEFAULT'}] {opt.name}: "
+                    f"{config_errors.describe(exc)}"
                 ) from None
 
 

@@ -32,6 +32,7 @@ import threading
 from oslo_config import cfg
 from oslo_log import log
 
+from ceilometer_ha import config_errors
 from ceilometer_ha import opts
 from ceilometer_ha import per_conf
 from ceilometer_ha.pollsters import advice as advice_mod
@@ -62,7 +63,9 @@ def validate_compute_conf(conf: cfg.ConfigOpts) -> list[str]:
         try:
             getattr(conf.compute, opt.dest)
         except (cfg.ConfigFileValueError, ValueError) as exc:
-            problems.append(f"[compute] {opt.dest}: {exc}")
+            problems.append(
+                f"[compute] {opt.dest}: {config_errors.describe(exc)}"
+            )
     if problems:
         return problems + _misspelt_default(conf)
     missing = missing_address(conf)

@@ -61,6 +61,47 @@ def test_bad_value_is_named(tmp_path, line, option):
     assert problems[0].startswith(f"[compute] {option}:")
 
 
+@pytest.mark.parametrize(
+    "value, said",
+    [
+        (
+            "::ffff:198.51.100.7",
+            "IPv4-mapped IPv6 address, never answered "
+            "here: write 198.51.100.7",
+        ),
+        ("0.0.0.0", "the unspecified address"),
+        ("::", "the unspecified address"),
+        ("224.0.0.1", "a multicast address"),
+        ("ff02::1", "a multicast address"),
+        ("255.255.255.255", "the broadcast address"),
+        ("fe80::1", "link-local address"),
+    ],
+)
+def test_an_address_no_storage_server_answers_from_is_refused(
+    tmp_path, value, said
+):
+    """Each would read as a storage lost every cycle (a false failure)
+    or as never checked."""
+    conf = _conf(tmp_path, [f"storage_server_address = 198.51.100.2, {value}"])
+    [problem] = validate.validate_compute_conf(conf)
+    assert problem.startswith("[compute] storage_server_address: bad value: ")
+    assert said in problem
+    assert "LocationInfo" not in problem
+
+
+def test_host_names_and_plain_addresses_are_taken(tmp_path):
+    conf = _conf(
+        tmp_path,
+        ["storage_server_address = 198.51.100.2, 2001:db8::7, storage-1"],
+    )
+    assert validate.validate_compute_conf(conf) == []
+    assert conf.compute.storage_server_address == [
+        "198.51.100.2",
+        "2001:db8::7",
+        "storage-1",
+    ]
+
+
 def test_no_address_at_all_is_a_problem(tmp_path):
     conf = _conf(tmp_path, ["ping_count = 4"])
     [problem] = validate.validate_compute_conf(conf)
