@@ -11,7 +11,9 @@ timestamp and metadata) and pushes them through the sinks of
 
 No RabbitMQ, no notification agent: the health samples do not depend on
 the normal telemetry path. A publisher error is logged and never stops
-polling; the pipeline manager is built once, lazily, thread-safely.
+polling, the UDP publisher's once a minute per kind of error
+(``send_failures``); the pipeline manager is built once, lazily,
+thread-safely.
 """
 
 import threading
@@ -22,6 +24,7 @@ from ceilometer.pipeline import sample as sample_pipeline
 from oslo_log import log
 from oslo_messaging.notify import notifier
 
+from ceilometer_ha import send_failures
 from ceilometer_ha.pollsters import pipeline_files
 
 LOG = log.getLogger(__name__)
@@ -59,6 +62,7 @@ class PipelineDriver(notifier.Driver):
         self._manager: sample_pipeline.SamplePipelineManager | None = None
         # Meter names whose route to a collector was checked.
         self._routed: set[str] = set()
+        send_failures.install()
 
     def pipeline_manager(self) -> sample_pipeline.SamplePipelineManager:
         """Built on first use from ``[DEFAULT] pipeline_cfg_file``."""
