@@ -6,8 +6,11 @@ sample would reach the collectors; ``ceilometer-ha check-config``
 reports these as warnings (:func:`compute_warnings`), those as errors.
 """
 
+import typing
+
 from oslo_config import cfg
 
+from ceilometer_ha import opts
 from ceilometer_ha.pollsters import delivery
 from ceilometer_ha.pollsters import pipeline_files
 
@@ -17,6 +20,16 @@ _PING_METERS = [
     for m in delivery.HA_METERS
     if m.rsplit(".", 1)[1] in ("reachable", "loss", "rtt")
 ]
+HYPERVISOR_METER = "ha.hypervisor.up"
+# The controllers' stale window, in intervals, unless they change it.
+DEFAULT_STALE_CYCLES = next(
+    o.default for o in opts.HEALTH_OPTS if o.name == "stale_cycles"
+)
+# Echo requests per cycle, over all storage addresses, below which a
+# lossy link empties whole cycles often: at 30 % random loss, 0.3 ** 4
+# (0.8 %) of cycles lose all four, and three in a row fail a host about
+# once in two million cycles; with three requests, once in 50,000.
+MIN_STORAGE_REQUESTS = 4
 
 
 def no_storage_address(conf: cfg.ConfigOpts) -> str | None:
@@ -106,8 +119,7 @@ def slow_cycle(
     ]
     if not intervals:
         return None
-    c = conf.compute
-    bound = (c.ping_count - 1) * c.ping_interval + c.ping_timeout
+    bound = _ping_bound(conf.compute)
     interval = min(intervals)
     if bound < interval:
         return None
@@ -119,6 +131,70 @@ def slow_cycle(
         "([health] polling_interval); shorten ping_interval or "
         "ping_timeout, or lengthen the interval on both sides"
     )
+
+
+def few_echo_requests(conf: cfg.ConfigOpts) -> str | None:
+    """The advice when a cycle sends few echo requests to the storage.
+
+    A cycle is failing when every request to every storage address is
+    lost; with few requests random loss does that often enough to fail
+    a healthy host. The compute options must be registered and valid.
+    """
+    c = conf.compute
+    addresses = len(c.storage_server_address)
+    requests = c.ping_count * addresses
+    if not addresses or requests >= MIN_STORAGE_REQUESTS:
+        return None
+    return (
+        f"[compute] ping_count = {c.ping_count} with {addresses} storage "
+        f"address{'es' if addresses > 1 else ''}: {requests} echo "
+        f"request{'s' if requests > 1 else ''} per cycle in all; at 30 % "
+        f"random loss {0.3**requests:.1%} of cycles lose every one, and a "
+        "few such cycles in a row fail a healthy host; send at least "
+        f"{MIN_STORAGE_REQUESTS} in all (ping_count's default is 4)"
+    )
+
+
+def hung_hypervisor(
+    conf: cfg.ConfigOpts, sources: list | str | None = None
+) -> str | None:
+    """The advice when a hung libvirtd could make the host look stale.
+
+    The hypervisor check waits up to ``hypervisor_timeout`` for an
+    answer, and the cycle (heartbeat included) waits for the check: the
+    cycle it hangs in lasts that long plus the ping run. Advised when
+    that comes within an interval of the controllers' default stale
+    window. The compute options must be registered and valid.
+    """
+    if sources is None:
+        sources = delivery.polled_sources(conf)
+    if isinstance(sources, str):
+        return None  # reported by delivery.problems
+    checked = [
+        s.interval for s in sources if s.support_meter(HYPERVISOR_METER)
+    ]
+    if not checked:
+        return None
+    c = conf.compute
+    pinged = any(s.support_meter(m) for s in sources for m in _PING_METERS)
+    ping = _ping_bound(c) if pinged else 0.0
+    interval = min(checked)
+    window = DEFAULT_STALE_CYCLES * interval
+    if ping >= interval or ping + c.hypervisor_timeout < window - interval:
+        return None  # the first: slow_cycle's advice
+    return (
+        f"[compute] hypervisor_timeout = {c.hypervisor_timeout:g}: a "
+        "libvirtd that does not answer holds the cycle it hangs in, "
+        f"heartbeat included, up to {ping + c.hypervisor_timeout:g} s "
+        "with the ping run, and the controllers find a host stale after "
+        f"{window:g} s without a sample ([health] stale_cycles' default of "
+        f"{DEFAULT_STALE_CYCLES} intervals of {interval:g} s); keep it "
+        f"under {max(window - interval - ping, 0):g} s"
+    )
+
+
+def _ping_bound(c: typing.Any) -> float:
+    return float((c.ping_count - 1) * c.ping_interval + c.ping_timeout)
 
 
 def advise_compute_conf(conf: cfg.ConfigOpts) -> list[str]:
@@ -149,6 +225,8 @@ def compute_warnings(
         no_storage_address,
         compute_namespace,
         lambda c: slow_cycle(c, sources),
+        lambda c: hung_hypervisor(c, sources),
+        few_echo_requests,
         collectors_by_name,
     )
     advice = []

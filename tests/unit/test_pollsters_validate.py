@@ -296,3 +296,43 @@ def test_the_shipped_ping_run_fits_the_interval(tmp_path):
         fakes.BASE_CONF + DELIVERY,
     )
     assert advice_mod.slow_cycle(conf) is None
+
+
+def test_a_hypervisor_timeout_near_the_stale_window_is_advised(tmp_path):
+    """A hung libvirtd holds the cycle, heartbeat included, for the
+    timeout: 6 s and the ping run exceed the controllers' 5 s."""
+    conf = fakes.ceilometer_conf(
+        tmp_path, fakes.BASE_CONF + "hypervisor_timeout = 6\n" + DELIVERY
+    )
+    assert validate.validate_compute_conf(conf) == []
+    [advice] = advice_mod.advise_compute_conf(conf)
+    assert advice.startswith("[compute] hypervisor_timeout = 6: ")
+    assert "up to 6.8 s with the ping run" in advice
+    assert "keep it under 3.2 s" in advice
+
+
+@pytest.mark.parametrize(
+    "count, addresses, advised",
+    [
+        (1, "198.51.100.2", True),
+        (3, "198.51.100.2", True),
+        (4, "198.51.100.2", False),
+        (2, "198.51.100.2, 198.51.100.3", False),
+    ],
+)
+def test_few_echo_requests_per_cycle_are_advised(
+    tmp_path, count, addresses, advised
+):
+    conf = _conf(
+        tmp_path,
+        [f"storage_server_address = {addresses}", f"ping_count = {count}"],
+    )
+    found = advice_mod.few_echo_requests(conf)
+    assert bool(found) == advised
+    if advised:
+        assert found.startswith(f"[compute] ping_count = {count} with 1 ")
+
+
+def test_the_shipped_settings_are_not_advised_against(tmp_path):
+    conf = fakes.ceilometer_conf(tmp_path, fakes.BASE_CONF + DELIVERY)
+    assert advice_mod.advise_compute_conf(conf) == []
