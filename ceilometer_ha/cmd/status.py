@@ -130,7 +130,9 @@ def _show(engine, settings, args, colour: bool) -> int:
     else:
         if args.watch and colour:
             sys.stdout.write("\x1b[H\x1b[2J")
-        sys.stdout.write(render.render_table(report, colour))
+        sys.stdout.write(
+            render.render_table(report, colour, evidence=bool(args.host))
+        )
     sys.stdout.flush()
     return exit_code(report)
 

@@ -42,8 +42,13 @@ def _evidence_line(evidence: model.Evidence) -> str:
     )
 
 
-def render_table(report: model.Report, colour: bool = False) -> str:
-    """The report as aligned text lines, newest facts only."""
+def render_table(
+    report: model.Report, colour: bool = False, evidence: bool = False
+) -> str:
+    """The report as aligned text lines, newest facts only.
+
+    The evidence of hosts not ``ok``; of every host with ``evidence``.
+    """
     counts = report.counts()
     summary = ", ".join(f"{counts[v]} {v}" for v in model.VERDICTS)
     lines = [
@@ -74,7 +79,7 @@ def render_table(report: model.Report, colour: bool = False) -> str:
             cells[2] = _paint(cells[2], row[2], colour)
         lines.append("  ".join(cells + [row[4]]).rstrip())
         verdict = report.hosts[index - 1] if index else None
-        if verdict and verdict.verdict != model.OK:
+        if verdict and (evidence or verdict.verdict != model.OK):
             if verdict.detail:
                 lines.append(f"      {verdict.detail}")
             lines += [_evidence_line(e) for e in verdict.evidence]
