@@ -102,15 +102,21 @@ def test_missing_schema_is_an_error(tmp_path, capsys):
     assert err.endswith("run ceilometer-ha dbsync)\n"), err
 
 
+def _status_with_file(table, tmp_path, more):
+    """status with a file of the database (and an option of another
+    service there), fail_cycles 2 and ``more``."""
+    conf = tmp_path / "ceilometer_ha.conf"
+    conf.write_text(
+        f"[database]\nconnection = {table.engine.url}\nmax_pool_size = 5\n"
+        "[health]\nfail_cycles = 2\n" + more
+    )
+    return manage.main(["status", "--config-file", str(conf)])
+
+
 def test_config_file_supplies_database_and_health(table, tmp_path, capsys):
     table.host("cmp-1", {A: [0.0] * 10 + [1.0] * 2})
     table.host("cmp-2", {A: [0.0] * 10})
-    conf = tmp_path / "ceilometer_ha.conf"
-    conf.write_text(
-        f"[database]\nconnection = {table.engine.url}\n"
-        "[health]\nfail_cycles = 2\n"
-    )
-    code = manage.main(["status", "--config-file", str(conf)])
+    code = _status_with_file(table, tmp_path, "")
     assert code == status.EXIT_FAILED
     assert "failed" in capsys.readouterr().out
 
@@ -121,6 +127,60 @@ def test_bad_health_value_is_an_error(tmp_path, capsys):
     code = manage.main(["status", "--config-file", str(conf)])
     assert code == status.EXIT_ERROR
     assert "fail_cycles" in capsys.readouterr().err
+
+
+@pytest.mark.parametrize(
+    "text, said",
+    [
+        (
+            "[helth]\nfail_cycles = 2\n",
+            "[helth] is no group; probably a misspelt [health]",
+        ),
+        ("[Health]\nfail_cycles = 2\n", "misspelt [health]"),
+        (
+            "[health]\nfail_cylces = 2\n",
+            "[health] fail_cylces: unknown option; did you mean fail_cycles?",
+        ),
+        ("[health]\nfailcount = 2\n", "[health] failcount: unknown option"),
+        (
+            "[database]\nconection = sqlite://\n",
+            "[database] conection: unknown option; did you mean connection?",
+        ),
+    ],
+)
+def test_a_misspelt_name_is_an_error_not_a_default(
+    table, tmp_path, capsys, text, said
+):
+    """The engine's thresholds would otherwise be the defaults, without
+    a word."""
+    table.host("cmp-1", {A: [0.0] * 10 + [1.0] * 2})
+    conf = tmp_path / "ceilometer_ha.conf"
+    conf.write_text(text)
+    url = str(table.engine.url)
+    code = manage.main(
+        ["status", "--config-file", str(conf), "--database-url", url]
+    )
+    assert code == status.EXIT_ERROR
+    assert said in capsys.readouterr().err
+
+
+def test_other_services_options_of_a_shared_group_are_left_alone(
+    table, tmp_path, capsys
+):
+    table.host("cmp-1", {A: [0.0] * 10})
+    code = _status_with_file(table, tmp_path, "[api]\nport = 8777\n")
+    assert code == status.EXIT_OK, capsys.readouterr().err
+
+
+def test_one_host_is_shown_with_its_evidence_even_when_ok(table, capsys):
+    table.host("cmp-1", {A: [0.0] * 10})
+    table.host("cmp-2", {A: [0.0] * 10})
+    code, out = run_status(table, capsys)
+    assert code == status.EXIT_OK
+    assert f"storage {A}" not in out.out
+    code, out = run_status(table, capsys, "--host", "cmp-1")
+    assert code == status.EXIT_OK
+    assert f"storage {A}: loss 0%" in out.out
 
 
 def test_watch_redraws_a_bounded_number_of_times(table, capsys):
