@@ -14,6 +14,7 @@ import difflib
 import typing
 
 from oslo_config import cfg
+from oslo_config import types
 from oslo_log import log
 
 from ceilometer_ha import config_errors
@@ -61,6 +62,15 @@ def check_settings(conf: cfg.ConfigOpts) -> None:
             "[collector] udp_address is empty: the collector would "
             "receive nothing"
         )
+    for name in ("udp_address", "metrics_address"):
+        value = conf.collector[name]
+        try:
+            _HOST_ADDRESS(value)
+        except ValueError:
+            raise ConfigError(
+                f"[collector] {name} = {value}: not an IP address nor a "
+                "host name"
+            ) from None
     _check_secret(conf)
     ttl = conf.database.metering_time_to_live
     window = conf.collector.freshness_window
@@ -83,6 +93,9 @@ def check_settings(conf: cfg.ConfigOpts) -> None:
             f"of its own, from metrics_port up, and they would run past "
             f"65535"
         )
+
+
+_HOST_ADDRESS = types.HostAddress()
 
 
 def read_every_option(conf: cfg.ConfigOpts) -> None:

@@ -37,7 +37,25 @@ LOG = log.getLogger(__name__)
 
 
 def bind_socket(address: str, port: int, receive_buffer: int) -> socket.socket:
-    """A bound, non-blocking UDP socket that shares its port."""
+    """A bound, non-blocking UDP socket that shares its port.
+
+    An OSError says which settings it could not listen on.
+    """
+    try:
+        return _bind_socket(address, port, receive_buffer)
+    except OSError as exc:
+        where = (
+            f"cannot listen on [collector] udp_address {address}, "
+            f"udp_port {port}: {exc.strerror or exc}"
+        )
+        if exc.errno is None:
+            raise OSError(where) from exc
+        raise OSError(exc.errno, where) from exc
+
+
+def _bind_socket(
+    address: str, port: int, receive_buffer: int
+) -> socket.socket:
     family, kind, proto, _name, sockaddr = socket.getaddrinfo(
         address, port, 0, socket.SOCK_DGRAM, 0, socket.AI_PASSIVE
     )[0]

@@ -3,8 +3,11 @@
 The systemd unit is verified as :mod:`tests.unit.systemd_units` explains.
 """
 
+import contextlib
+import errno
 import pathlib
 import shutil
+import socket
 import subprocess
 import sys
 
@@ -15,6 +18,7 @@ from ceilometer_ha.cmd import collector as collector_cmd
 from ceilometer_ha.collector import config_check
 from ceilometer_ha.collector import dispatcher
 from ceilometer_ha.collector import refusal
+from ceilometer_ha.collector import service
 from ceilometer_ha.collector import stats as stats_mod
 from tests.unit import systemd_units
 
@@ -298,6 +302,14 @@ REAL_SECRET = "\n[publisher]\ntelemetry_secret = s3cret\n"
             r"\[database\] connection: .* /no/such/dir does not exist",
         ),
         (
+            REAL_SECRET + "[collector]\nudp_address = 10.0.0.300\n",
+            r"\[collector\] udp_address = 10.0.0.300: not an IP address",
+        ),
+        (
+            REAL_SECRET + "[collector]\nmetrics_address = 127.0.0.1:9\n",
+            r"\[collector\] metrics_address = 127.0.0.1:9: not an IP",
+        ),
+        (
             # Beyond a century: no expiry run could compute its cutoff.
             REAL_SECRET + "[database]\nmetering_time_to_live = 4000000000\n",
             r"\[database\] metering_time_to_live",
@@ -373,3 +385,18 @@ def test_drop_ins_come_from_the_collector_dir_not_ceilometers(
     conf = collector_cmd.prepare_conf(["--config-file", str(CONTROLLER_CONF)])
     assert conf.collector.stats_interval == 60  # the default
     assert conf.collector.workers == 3
+
+
+def test_a_port_it_cannot_listen_on_is_said_with_the_settings():
+    with contextlib.closing(
+        socket.socket(socket.AF_INET, socket.SOCK_DGRAM)
+    ) as held:
+        held.bind(("127.0.0.1", 0))  # no SO_REUSEPORT: the port is taken
+        port = held.getsockname()[1]
+        with pytest.raises(OSError) as err:
+            service.bind_socket("127.0.0.1", port, 65536)
+    assert err.value.errno == errno.EADDRINUSE
+    assert str(err.value) == (
+        f"[Errno {errno.EADDRINUSE}] cannot listen on [collector] udp_address "
+        f"127.0.0.1, udp_port {port}: Address already in use"
+    )
