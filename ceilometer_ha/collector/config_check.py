@@ -11,6 +11,8 @@ ports out of range, or a SQLite database the collector could not write
 
 import collections.abc
 import difflib
+import glob
+import os
 import typing
 
 from oslo_config import cfg
@@ -45,7 +47,7 @@ class ConfigError(Exception):
 def check_config(conf: cfg.ConfigOpts) -> None:
     """Refuse settings that would run an unsafe or useless collector."""
     read_every_option(conf)
-    for path, group, known in misspelt_groups(conf.config_file):
+    for path, group, known in misspelt_groups(files_read(conf)):
         raise ConfigError(
             f"{path}: unknown group [{group}], did you mean [{known}]? "
             f"Its options would be silently ignored (see ceilometer-ha "
@@ -135,6 +137,16 @@ def _check_secret(conf: cfg.ConfigOpts) -> None:
             "Set a secret of your own on the agents and the collectors "
             "(e.g. openssl rand -hex 32)."
         )
+
+
+def files_read(conf: cfg.ConfigOpts) -> list[str]:
+    """The files oslo.config read for ``conf``, in its order: the
+    ``--config-file`` ones, then the ``*.conf`` files of the drop-in
+    directories (``--config-dir``, else the default ones)."""
+    files = list(conf.config_file)
+    for directory in conf.config_dir or conf.default_config_dirs:
+        files += sorted(glob.glob(os.path.join(directory, "*.conf")))
+    return files
 
 
 def misspelt_groups(

@@ -400,3 +400,21 @@ def test_a_port_it_cannot_listen_on_is_said_with_the_settings():
         f"[Errno {errno.EADDRINUSE}] cannot listen on [collector] udp_address "
         f"127.0.0.1, udp_port {port}: Address already in use"
     )
+
+
+def test_a_misspelt_group_in_a_drop_in_file_is_refused(tmp_path):
+    """oslo.config reads the drop-in directory's files after the
+    --config-file ones, and ignores their unknown groups as silently."""
+    path = tmp_path / "ceilometer_ha.conf"
+    path.write_text(CONTROLLER_CONF.read_text() + REAL_SECRET)
+    drop_ins = tmp_path / "ceilometer-collector-ha.conf.d"
+    drop_ins.mkdir()
+    (drop_ins / "10-stats.conf").write_text("[colector]\nstats_interval = 1\n")
+    conf = collector_cmd.prepare_conf(
+        ["--config-file", str(path), "--config-dir", str(drop_ins)]
+    )
+    with pytest.raises(
+        config_check.ConfigError,
+        match=r"10-stats.conf: unknown group \[colector\], did you mean",
+    ):
+        config_check.check_config(conf)
