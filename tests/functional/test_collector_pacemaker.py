@@ -19,6 +19,7 @@ from tests.functional import collector as helper
 REPO = pathlib.Path(__file__).resolve().parents[2]
 OCF_AGENT = REPO / "etc" / "pacemaker" / "ceilometer-collector-ha"
 OCF_SUCCESS, OCF_ERR_GENERIC, OCF_NOT_RUNNING = 0, 1, 7
+OCF_ERR_CONFIGURED = 6
 
 
 def _free_udp_port():
@@ -289,45 +290,77 @@ def test_ocf_agent_start_says_why_the_collector_exited(tmp_path):
     assert said in lines[1]
 
 
-def test_ocf_agent_start_says_when_the_port_is_not_bound(tmp_path):
-    """A udp_port parameter other than the collector's: start waits (until
-    Pacemaker's start timeout) and says what to check meanwhile."""
-    port, _, config = _seed_config(tmp_path)
-    other = _free_udp_port()
-    env = dict(
-        _agent_env(tmp_path, config, other),
-        PORT_WARNING_AFTER="1",
-    )
+def _start_until_warned(env):
+    """Run start until it says the port is not bound, then kill it (it
+    would wait for Pacemaker's start timeout); its standard error."""
     seen: list[str] = []
 
     def warned():
         return any("has not bound UDP port" in line for line in seen)
 
+    with subprocess.Popen(
+        ["bash", str(OCF_AGENT), "start"],
+        env=dict(env, PORT_WARNING_AFTER="1"),
+        stderr=subprocess.PIPE,
+        text=True,
+    ) as start:
+
+        def read():
+            for line in start.stderr:
+                seen.append(line)
+
+        reader = threading.Thread(target=read, daemon=True)
+        reader.start()
+        try:
+            helper.wait_until(warned, 30, "the agent's warning")
+        finally:
+            start.kill()
+            reader.join(timeout=30)
+    return seen
+
+
+def test_ocf_agent_start_says_when_the_port_is_not_bound(tmp_path):
+    """A udp_port parameter other than the collector's: start waits (until
+    Pacemaker's start timeout) and says what to check meanwhile."""
+    port, _, config = _seed_config(tmp_path)
+    other = _free_udp_port()
+    env = _agent_env(tmp_path, config, other)
     try:
-        with subprocess.Popen(
-            ["bash", str(OCF_AGENT), "start"],
-            env=env,
-            stderr=subprocess.PIPE,
-            text=True,
-        ) as start:
-
-            def read():
-                for line in start.stderr:
-                    seen.append(line)
-
-            reader = threading.Thread(target=read, daemon=True)
-            reader.start()
-            try:
-                helper.wait_until(warned, 30, "the agent's warning")
-            finally:
-                start.kill()
-                reader.join(timeout=30)
+        seen = _start_until_warned(env)
     finally:
         assert _agent("stop", env).returncode == OCF_SUCCESS
     (warning,) = [line for line in seen if "has not bound" in line]
     assert f"has not bound UDP port {other}" in warning, seen
     assert f"[collector] udp_port in {config}" in warning
     assert _udp_holders(port) == []
+
+
+def test_ocf_agent_start_stops_a_collector_monitor_finds_wrong(tmp_path):
+    """A running collector that monitor fails (here: not on the port the
+    parameter names) is stopped before another is started: stop follows
+    the pid file, and would leave the first one running."""
+    port, _, config = _seed_config(tmp_path)
+    env = _agent_env(tmp_path, config, port)
+    wrong = _agent_env(tmp_path, config, _free_udp_port())
+    try:
+        started = _agent("start", env)
+        assert started.returncode == OCF_SUCCESS, started.stderr
+        [first] = _udp_holders(port)
+        _start_until_warned(wrong)
+        assert not _running(first)
+    finally:
+        assert _agent("stop", env).returncode == OCF_SUCCESS
+    assert _udp_holders(port) == []
+
+
+def test_ocf_agent_monitor_refuses_a_check_udp_that_is_no_boolean(tmp_path):
+    port, _, config = _seed_config(tmp_path)
+    env = dict(
+        _agent_env(tmp_path, config, port), OCF_RESKEY_check_udp="maybe"
+    )
+    monitored = _agent("monitor", env)
+    assert monitored.returncode == OCF_ERR_CONFIGURED
+    assert "check_udp=maybe is neither true nor false" in monitored.stderr
 
 
 def _port_of(config):
