@@ -57,6 +57,7 @@ checked by ``config_names``. Exit code 0 without errors, 1 with errors.
 import argparse
 import collections.abc
 import contextlib
+import getpass
 import logging
 import sys
 
@@ -64,12 +65,14 @@ from oslo_config import cfg
 import sqlalchemy as sa
 
 from ceilometer_ha.cmd import config_names
+from ceilometer_ha.cmd import config_secret
 from ceilometer_ha.cmd import known_options
 from ceilometer_ha.collector import config_check
 from ceilometer_ha.pollsters import advice
 from ceilometer_ha.pollsters import delivery
 from ceilometer_ha.pollsters import pipeline_files
 from ceilometer_ha.pollsters import validate
+from ceilometer_ha.probes import icmp
 
 
 def check_file(
@@ -121,8 +124,26 @@ def check_file(
                 findings.error(path, problem)
             for warning in advice.compute_warnings(conf, sources):
                 findings.warning(path, warning)
-    _check_secret(path, conf, findings, compute, collector_checked)
+            _check_icmp(path, findings)
+    config_secret.check(path, conf, findings, compute, collector_checked)
     return conf
+
+
+def _check_icmp(path: str, findings) -> None:
+    """Whether this user may ping: the agent sends no reachable or loss
+    sample for an address it cannot probe, so without ICMP sockets the
+    verdicts never check the host's storage. A warning: under systemd
+    (ExecStartPre=) this runs with the agent's user and capabilities,
+    by hand with the caller's."""
+    problem = icmp.IcmpProber().socket_problem()
+    if problem:
+        findings.warning(
+            path,
+            f"this user ({getpass.getuser()}) cannot ping: {problem}; the "
+            "agent would send no storage sample, and the verdicts would "
+            "never check this host's storage (the shipped systemd unit "
+            "grants CAP_NET_RAW)",
+        )
 
 
 def _check_collector(path: str, findings) -> None:
@@ -130,16 +151,16 @@ def _check_collector(path: str, findings) -> None:
     (``collector.config_check``), with the file read as the collector
     reads it (its drop-in directory too): an error, so that a reload
     check fails on a file the collector's next start would refuse. Its
-    objection to a placeholder secret is the warning of ``_check_secret``
-    made an error (not said twice); its misspelt groups are reported as
-    unknown groups already."""
+    objection to a placeholder secret is the warning of
+    ``config_secret.check`` made an error (not said twice); its misspelt
+    groups are reported as unknown groups already."""
     # Imported here: the collector's modules, for a controller's file
     # only.
     from ceilometer_ha.cmd import collector as collector_cmd
 
     refused = "the collector would refuse to start"
     try:
-        # Its warnings are this command's own (_check_secret).
+        # Its warnings are this command's own (config_secret.check).
         with _quiet(config_check.__name__):
             conf = collector_cmd.prepare_conf(["--config-file", path])
             config_check.read_every_option(conf)
@@ -177,61 +198,6 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     )
 
 
-def _secret_is_default(conf: cfg.ConfigOpts) -> bool:
-    try:
-        where = conf.get_location("telemetry_secret", "publisher")
-    except (cfg.Error, ValueError):
-        return False
-    return where is None or where.location == cfg.Locations.opt_default
-
-
-def _secret(conf: cfg.ConfigOpts) -> str | None:
-    try:
-        return conf.publisher.telemetry_secret
-    except (cfg.Error, ValueError):
-        return None
-
-
-def _refused_by_collector(conf: cfg.ConfigOpts) -> bool:
-    """A controller's file whose collector refuses an unset secret."""
-    try:
-        return not conf.collector.allow_unsigned
-    except (cfg.Error, ValueError):
-        return False
-
-
-def _check_secret(
-    path: str,
-    conf: cfg.ConfigOpts,
-    findings,
-    compute: bool,
-    collector_checked: bool,
-) -> None:
-    """The secret a compute file leaves to ceilometer's placeholder or
-    sets; a controller's file, the secret it sets, if it sets one (else
-    a drop-in file of the collector may). ``collector_checked``:
-    ``_check_collector`` ran on the file."""
-    if not compute and _secret_is_default(conf):
-        return
-    secret = _secret(conf)
-    if secret in config_check.UNSET_SECRETS:
-        if collector_checked and _refused_by_collector(conf):
-            return  # an error already, from _check_collector
-        findings.warning(
-            path,
-            "[publisher] telemetry_secret is empty or a placeholder, which "
-            "the collector refuses unless [collector] allow_unsigned: set "
-            "a secret of your own, the same on agents and collectors "
-            "(e.g. openssl rand -hex 32)",
-        )
-    elif secret == config_check.PUBLISHED_SECRET:
-        findings.warning(
-            path,
-            "[publisher] telemetry_secret is the one printed in the "
-            "deployment notes: whoever has read them can forge samples",
-        )
-
-
 def run(args: argparse.Namespace) -> int:
     findings = config_names.Findings()
     try:
@@ -242,7 +208,12 @@ def run(args: argparse.Namespace) -> int:
     compute = check_file(args.config_file, findings)
     if args.collector_config:
         collector = check_file(args.collector_config, findings)
-        if compute and collector and _secret(compute) != _secret(collector):
+        if (
+            compute
+            and collector
+            and config_secret.secret(compute)
+            != config_secret.secret(collector)
+        ):
             findings.error(
                 args.collector_config,
                 "[publisher] telemetry_secret differs from the one in "

@@ -166,6 +166,19 @@ class IcmpProber:
             sock.close()
         return session.results()
 
+    def socket_problem(self) -> str | None:
+        """Why this process cannot ping at all (no ICMP socket of either
+        kind allowed, over IPv4), or None: for a check before the agent
+        runs, as the same user with the same capabilities."""
+        try:
+            sock = self._open_socket(4)
+        except icmp_exceptions.ICMPLibError as exc:
+            return f"socket error: {exc}"
+        if sock is None:
+            return PERMISSION_REASON
+        sock.close()
+        return None
+
     @property
     def socket_kind(self) -> str:
         """``datagram`` or ``raw``: the kind that worked last."""

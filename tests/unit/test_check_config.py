@@ -1,6 +1,9 @@
 """``ceilometer-ha check-config`` on the deployment notes' files."""
 
+import os
 import pathlib
+import subprocess
+import sys
 
 from ceilometer import messaging
 from oslo_config import cfg
@@ -220,11 +223,43 @@ def test_shipped_compute_file_is_clean_but_for_its_placeholder_secret(
     code, lines = check(capsys, installed_compute)
     assert code == 0, lines
     assert lines[-1].startswith("0 errors,"), lines
+    assert not [x for x in lines if "cannot ping" in x], lines
     assert any(
         "telemetry_secret is empty or a placeholder" in line
         and line.startswith("WARNING")
         for line in lines
     ), lines
+
+
+def test_a_user_that_cannot_ping_is_warned(installed_compute):
+    """In a network namespace of its own, whose ping_group_range admits
+    no group, and without CAP_NET_RAW, no ICMP socket opens."""
+    if os.geteuid() != 0:
+        pytest.skip("needs root to drop a capability and unshare")
+    done = subprocess.run(
+        [
+            "unshare",
+            "--net",
+            "setpriv",
+            "--bounding-set=-net_raw",
+            "--inh-caps=-net_raw",
+            "--",
+            sys.executable,
+            "-m",
+            "ceilometer_ha.cmd.manage",
+            "check-config",
+            str(installed_compute),
+        ],
+        capture_output=True,
+        text=True,
+        timeout=120,
+        check=False,
+    )
+    assert done.returncode == 0, done.stdout + done.stderr
+    [warning] = [x for x in done.stdout.splitlines() if "cannot ping" in x]
+    assert warning.startswith(f"WARNING {installed_compute}: this user ")
+    assert "net.ipv4.ping_group_range" in warning
+    assert "never check this host's storage" in warning
 
 
 def test_a_compute_file_without_a_secret_is_warned_as_a_placeholder(
