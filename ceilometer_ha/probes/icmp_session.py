@@ -103,7 +103,7 @@ class EchoSession:
         out = {}
         for t in self._targets:
             rtts = t.rtts
-            reason = t.reason or (None if rtts else "no reply")
+            reason = t.reason or _missing(len(rtts), self._count)
             out[t.address] = probe_results.PingResult(
                 address=t.address,
                 packets_requested=self._count,
@@ -209,3 +209,12 @@ def _enlarge_receive_buffer(sock: socket.socket | None) -> None:
         receive_buffer.set_receive_buffer(sock, RECEIVE_BUFFER_BYTES)
     except OSError:
         pass  # the default buffer still serves small rounds
+
+
+def _missing(received: int, count: int) -> str | None:
+    """Why replies are missing when nothing else said why."""
+    if received >= count:
+        return None
+    if not received:
+        return "no reply"
+    return f"no reply to {count - received} of {count} requests"

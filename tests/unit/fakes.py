@@ -20,6 +20,7 @@ from oslo_config import cfg
 from oslo_log import log
 
 from ceilometer_ha import opts
+from ceilometer_ha.probes import icmp_session
 from ceilometer_ha.probes import results
 
 BASE_CONF = """
@@ -62,7 +63,7 @@ def ping_result(address: str, received: int = 4, count: int = 4, **kw):
         min_rtt=rtt,
         avg_rtt=rtt,
         max_rtt=rtt,
-        reason=kw.pop("reason", None if received == count else "no reply"),
+        reason=kw.pop("reason", icmp_session._missing(received, count)),
         probed=kw.pop("probed", True),
     )
 

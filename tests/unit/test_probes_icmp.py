@@ -258,6 +258,20 @@ def test_a_send_refused_by_the_hosts_firewall_is_not_a_loss():
     assert (reason, here) == ("unreachable: Permission denied", False)
 
 
+def test_missing_replies_are_said_when_some_came():
+    session = icmp_session.EchoSession(
+        None, {"a": "198.51.100.2", "b": "198.51.100.3", "c": "::1"}, 4, 0, 0
+    )
+    replies = {"a": [0.2] * 4, "b": [0.3], "c": []}
+    for target in session._targets:
+        target.sent = 4
+        target.rtts = replies[target.address]
+    results = session.results()
+    assert results["a"].reason is None
+    assert results["b"].reason == "no reply to 3 of 4 requests"
+    assert results["c"].reason == "no reply"
+
+
 def test_refused_datagram_sockets_fall_back_to_raw(monkeypatch):
     opened = []
 
