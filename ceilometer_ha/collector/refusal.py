@@ -5,9 +5,9 @@ does each worker that ``workers`` forks, so that a refusal reads the
 same whichever process met it: one ERROR line in the log (``Cannot
 start: ...``, naming what to fix) and the same on standard error, and
 exit code 2 for a configuration or schema problem, 1 for anything else
-starting met (a port in use, a database error). The Pacemaker agent
-sends standard error to ``/dev/null``: the log is where the reason must
-be.
+starting met (a port in use, a database error). The log is where the
+reason must be: the Pacemaker agent puts the collector's standard error
+in its ``log_file`` too, but a unit or job may not keep it.
 """
 
 import collections.abc
