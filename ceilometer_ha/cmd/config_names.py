@@ -55,6 +55,11 @@ class Findings:
 
 
 def _suggest(name: str, candidates) -> str:
+    # oslo.config's names are case-sensitive; a wrong case is the likely
+    # mistake ([default], [Database]), which difflib weighs little.
+    same = sorted(c for c in candidates if c.lower() == name.lower())
+    if same:
+        return f"; did you mean {same[0]!r}?"
     close = difflib.get_close_matches(
         name, sorted(candidates), n=1, cutoff=0.6
     )
@@ -95,6 +100,20 @@ def check_names(path, known, findings) -> set[str]:
             if (group, option) in REMOVED_OPTIONS:
                 why = REMOVED_OPTIONS[group, option] or "deprecated"
                 findings.warning(path, f"[{group}] {option}: {why}")
+                continue
+            other = [
+                g
+                for g in known
+                if g != group
+                and g.lower() == group.lower()
+                and option in known[g]
+            ]
+            if other:  # [DATABASE] is a group of its own, not [database]
+                findings.error(
+                    path,
+                    f"[{group}] unknown option {option!r}; it belongs to "
+                    f"[{other[0]}] (group names are case-sensitive)",
+                )
                 continue
             findings.error(
                 path,

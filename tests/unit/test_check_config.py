@@ -454,6 +454,14 @@ def test_different_secrets_are_an_error(tmp_path, capsys):
         ("[compute]\nping_count = 4\n", "no address to ping"),
         ("[oslo_concurency]\nlock_path = /tmp\n", "'oslo_concurrency'"),
         ("[DEFAULT]\ntransport_ulr = rabbit://\n", "'transport_url'"),
+        # The case: oslo.config's names are case-sensitive.
+        ("[default]\ndebug = true\n", "[default]; did you mean 'DEFAULT'"),
+        ("[Health]\nfail_cycles = 3\n", "did you mean 'health'"),
+        (
+            "[DATABASE]\nconnection = sqlite://\n",
+            "[DATABASE] unknown option 'connection'; it belongs to "
+            "[database] (group names are case-sensitive)",
+        ),
     ],
 )
 def test_mistakes_name_the_option(tmp_path, capsys, text, expected):
