@@ -87,14 +87,19 @@ def _unpublished(conf: cfg.ConfigOpts, meters: list[str]) -> list[str]:
         # A file the configuration names: pipeline_files.problems
         # reports it, and the agent's in-process driver logs it.
         return [] if named else [f"{label}: {routes}"]
-    missing = pipeline_files.unpublished(routes, meters)
-    if not missing:
-        return []
-    return [
-        f"{label} sends {', '.join(missing)} to no collector (no sink "
-        "with a udp:// publisher naming a host): the controllers never "
-        "see them; point it at pipeline_ha.yaml"
+    found = [
+        f"{label}: {url} is no IP address (digits and dots, but not four "
+        "numbers up to 255): every sample sent there is lost"
+        for url in pipeline_files.mistyped_collectors(routes)
     ]
+    missing = pipeline_files.unpublished(routes, meters)
+    if missing:
+        found.append(
+            f"{label} sends {', '.join(missing)} to no collector (no sink "
+            "with a udp:// publisher naming a host): the controllers never "
+            "see them; point it at pipeline_ha.yaml"
+        )
+    return found
 
 
 def option(conf: cfg.ConfigOpts, group: str | None, name: str):

@@ -218,6 +218,31 @@ def collectors_by_name(routes: Routes) -> list[str]:
     for urls in routes.urls.values():
         for url in urls:
             host = _collector_host(url)
-            if host and not netutils.is_valid_ip(host) and url not in found:
+            if (
+                host
+                and not netutils.is_valid_ip(host)
+                and not _mistyped_ip(host)
+                and url not in found
+            ):
                 found.append(url)
     return found
+
+
+def mistyped_collectors(routes: Routes) -> list[str]:
+    """The ``udp://`` URLs whose host is digits and dots but no IPv4
+    address (``10.0.0.300``): no such name resolves, and every sample
+    sent there is lost."""
+    found = []
+    for urls in routes.urls.values():
+        for url in urls:
+            host = _collector_host(url)
+            if host and _mistyped_ip(host) and url not in found:
+                found.append(url)
+    return found
+
+
+def _mistyped_ip(host: str) -> bool:
+    from oslo_utils import netutils
+
+    digits_and_dots = host.replace(".", "").isdigit()
+    return digits_and_dots and not netutils.is_valid_ipv4(host)

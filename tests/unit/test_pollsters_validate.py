@@ -10,6 +10,7 @@ import pytest
 
 from ceilometer_ha.pollsters import address
 from ceilometer_ha.pollsters import advice as advice_mod
+from ceilometer_ha.pollsters import delivery
 from ceilometer_ha.pollsters import validate
 from tests.unit import fakes
 
@@ -336,3 +337,28 @@ def test_few_echo_requests_per_cycle_are_advised(
 def test_the_shipped_settings_are_not_advised_against(tmp_path):
     conf = fakes.ceilometer_conf(tmp_path, fakes.BASE_CONF + DELIVERY)
     assert advice_mod.advise_compute_conf(conf) == []
+
+
+def test_a_collector_address_mistyped_is_a_delivery_problem(tmp_path):
+    """Digits and dots that are no IPv4 address resolve to nothing: not
+    a host name to warn of, an address every sample is lost to. (Read
+    from the file, not loaded: ceilometer's publisher would look the
+    name up.)"""
+    url = "udp://10.0.0.300:4953"
+    pipeline = tmp_path / "pipeline_ha.yaml"
+    pipeline.write_text(
+        SHIPPED_PIPELINE.read_text().replace("udp://192.0.2.2:4953", url, 1)
+    )
+    conf = fakes.ceilometer_conf(
+        tmp_path,
+        fakes.BASE_CONF
+        + "[publisher_notifier]\ntelemetry_driver = ha_pipeline\n"
+        + f"[polling]\ncfg_file = {pipeline}\n"
+        + f"[DEFAULT]\npipeline_cfg_file = {pipeline}\n",
+    )
+    assert delivery.problems(conf) == [
+        f"[DEFAULT] pipeline_cfg_file {pipeline}: {url} is no IP address "
+        "(digits and dots, but not four numbers up to 255): every sample "
+        "sent there is lost"
+    ]
+    assert advice_mod.collectors_by_name(conf) is None
