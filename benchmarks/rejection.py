@@ -16,6 +16,10 @@ signing code (the baseline: they must all be stored):
 * ``invalid``: validly signed, but with a volume that is not a number;
 * ``replayed``: a valid datagram captured and sent again after the
   freshness window (its timestamp is older than the window);
+* ``resplit``: a valid datagram captured and re-split at a key boundary
+  (``message_id`` + ``m``, key ``onotonic_time``), which ceilometer's
+  signature still verifies: a replay within the window under a new
+  ``message_id``;
 * ``future``: validly signed, stamped beyond the window.
 
 Last, every valid datagram is sent a second time within the window (a
@@ -60,6 +64,7 @@ KINDS = (
     "tampered",
     "invalid",
     "replayed",
+    "resplit",
     "future",
 )
 EXPECTED_REASON = {
@@ -71,6 +76,7 @@ EXPECTED_REASON = {
     "tampered": ("bad_signature",),
     "invalid": ("invalid",),
     "replayed": ("stale",),
+    "resplit": ("invalid",),
     "future": ("future",),
 }
 
@@ -118,6 +124,12 @@ def hostile(kind: str) -> bytes:
         return pack(signed(counter_volume="not a number"))
     if kind == "replayed":
         return pack(signed(offset_s=-(WINDOW + 60)))
+    if kind == "resplit":
+        msg = signed()
+        msg["message_id"] += "m"
+        msg["onotonic_time"] = msg.pop("monotonic_time")
+        assert ceilometer_utils.verify_signature(msg, SECRET)
+        return pack(msg)
     if kind == "future":
         return pack(signed(offset_s=WINDOW + 60))
     raise ValueError(kind)
