@@ -1,13 +1,26 @@
-"""oslo.config's errors in words an operator can act on.
+"""oslo.config's errors in words an operator can act on, and the
+names it would ignore without a word.
 
 oslo.config says a bad value as ``Value for option ping_loss_ratio from
 LocationInfo(location=<Locations.user: (4, True)>, detail='/etc/...')
 is not valid: Should be less than or equal to 1.0``; the lines that
 report it name the group, the option and the file already, so only the
-reason is kept.
+reason is kept. And a group or option name that a file misspells
+(``[helth]``, ``udp_adress``) is set nowhere: :func:`misread_names`
+finds those of the groups a program registers.
 """
 
+import collections.abc
+import difflib
 import re
+
+from oslo_config import cfg
+
+# Groups that are the project's alone: any unknown option there is a
+# mistake. Others ([database], and [collector], where a file copied
+# from an old ceilometer.conf keeps the old collector's options) also
+# hold other services' options: only one close to a known name is.
+OWN_GROUPS = frozenset({"health"})
 
 _BAD_VALUE = re.compile(
     r"\AValue for option \S+ (?:from .*? )?is not valid: (?P<why>.*)\Z",
@@ -22,3 +35,58 @@ def describe(exc: BaseException) -> str:
     if match is None:
         return text
     return f"bad value: {match['why']}"
+
+
+def misread_names(
+    conf: cfg.ConfigOpts, paths: collections.abc.Iterable[str]
+) -> list[str]:
+    """Misspelt groups and options of the groups ``conf`` registers."""
+    groups = {
+        name: set(conf[name])
+        for name in conf
+        if isinstance(conf[name], cfg.ConfigOpts.GroupAttr)
+    }
+    problems = []
+    for path in paths:
+        sections: dict = {}
+        cfg.ConfigParser(path, sections).parse()
+        for section, values in sections.items():
+            if section in groups:
+                problems += _misread_options(
+                    path, section, values, groups[section]
+                )
+                continue
+            meant = _meant_group(section, groups)
+            if meant:
+                problems.append(
+                    f"{path}: [{section}] is no group; probably a "
+                    f"misspelt [{meant}], whose options it would not set"
+                )
+    return problems
+
+
+def _meant_group(section: str, groups) -> str | None:
+    same = [g for g in groups if g.lower() == section.lower()]
+    if same:
+        return same[0]
+    close = difflib.get_close_matches(section, groups, n=1, cutoff=0.75)
+    # A typo, not another service's group such as [database_ro].
+    if close and abs(len(close[0]) - len(section)) <= 2:
+        return close[0]
+    return None
+
+
+def _misread_options(path, group, values, known) -> list[str]:
+    problems = []
+    for option in values:
+        if option in known:
+            continue
+        close = difflib.get_close_matches(option, known, n=1, cutoff=0.8)
+        if close:
+            problems.append(
+                f"{path}: [{group}] {option}: unknown option; did you "
+                f"mean {close[0]}?"
+            )
+        elif group in OWN_GROUPS:
+            problems.append(f"{path}: [{group}] {option}: unknown option")
+    return problems

@@ -12,13 +12,10 @@ thresholds, the database dbsync builds).
 
 import argparse
 import collections.abc
-import difflib
 
 from oslo_config import cfg
 
-# Groups that are the project's alone: any unknown option there is a
-# mistake. Others ([database]) also hold other services' options.
-OWN_GROUPS = frozenset({"health", "collector"})
+from ceilometer_ha import config_errors
 
 
 class ConfigNameError(ValueError):
@@ -66,65 +63,10 @@ def load(
         default_config_files=[],
         default_config_dirs=[],
     )
-    problems = misread_names(conf, args.config_file)
+    problems = config_errors.misread_names(conf, args.config_file)
     if problems:
         raise ConfigNameError("; ".join(problems))
     return conf
-
-
-def misread_names(
-    conf: cfg.ConfigOpts, paths: collections.abc.Iterable[str]
-) -> list[str]:
-    """Misspelt groups and options of the groups ``conf`` registers."""
-    groups = {
-        name: set(conf[name])
-        for name in conf
-        if isinstance(conf[name], cfg.ConfigOpts.GroupAttr)
-    }
-    problems = []
-    for path in paths:
-        sections: dict = {}
-        cfg.ConfigParser(path, sections).parse()
-        for section, values in sections.items():
-            if section in groups:
-                problems += _misread_options(
-                    path, section, values, groups[section]
-                )
-                continue
-            meant = _meant_group(section, groups)
-            if meant:
-                problems.append(
-                    f"{path}: [{section}] is no group; probably a "
-                    f"misspelt [{meant}], whose options it would not set"
-                )
-    return problems
-
-
-def _meant_group(section: str, groups) -> str | None:
-    same = [g for g in groups if g.lower() == section.lower()]
-    if same:
-        return same[0]
-    close = difflib.get_close_matches(section, groups, n=1, cutoff=0.75)
-    # A typo, not another service's group such as [database_ro].
-    if close and abs(len(close[0]) - len(section)) <= 2:
-        return close[0]
-    return None
-
-
-def _misread_options(path, group, values, known) -> list[str]:
-    problems = []
-    for option in values:
-        if option in known:
-            continue
-        close = difflib.get_close_matches(option, known, n=1, cutoff=0.8)
-        if close:
-            problems.append(
-                f"{path}: [{group}] {option}: unknown option; did you "
-                f"mean {close[0]}?"
-            )
-        elif group in OWN_GROUPS:
-            problems.append(f"{path}: [{group}] {option}: unknown option")
-    return problems
 
 
 def database_url(args: argparse.Namespace, conf: cfg.ConfigOpts) -> str:

@@ -47,12 +47,17 @@ class ConfigError(Exception):
 def check_config(conf: cfg.ConfigOpts) -> None:
     """Refuse settings that would run an unsafe or useless collector."""
     read_every_option(conf)
-    for path, group, known in misspelt_groups(files_read(conf)):
+    files = files_read(conf)
+    for path, group, known in misspelt_groups(files):
         raise ConfigError(
             f"{path}: unknown group [{group}], did you mean [{known}]? "
             f"Its options would be silently ignored (see ceilometer-ha "
             f"check-config {path})"
         )
+    # An option name close to one of ours (udp_adress): a warning, as
+    # the file may hold another service's options beside ours.
+    for problem in config_errors.misread_names(conf, files):
+        LOG.warning("%s (ignored)", problem)
     check_settings(conf)
 
 

@@ -5,6 +5,7 @@ The systemd unit is verified as :mod:`tests.unit.systemd_units` explains.
 
 import contextlib
 import errno
+import logging
 import pathlib
 import shutil
 import socket
@@ -418,3 +419,17 @@ def test_a_misspelt_group_in_a_drop_in_file_is_refused(tmp_path):
         match=r"10-stats.conf: unknown group \[colector\], did you mean",
     ):
         config_check.check_config(conf)
+
+
+def test_an_option_name_close_to_one_of_ours_is_warned(tmp_path, caplog):
+    """Not refused: the file may hold other services' options too."""
+    conf = _conf_with(
+        tmp_path, REAL_SECRET + "[collector]\nudp_adress = 127.0.0.1\n"
+    )
+    with caplog.at_level(logging.WARNING):
+        config_check.check_config(conf)
+    assert any(
+        "[collector] udp_adress: unknown option; did you mean "
+        "udp_address? (ignored)" in r.getMessage()
+        for r in caplog.records
+    ), caplog.records
