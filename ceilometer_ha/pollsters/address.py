@@ -22,7 +22,8 @@ host with no current storage row is ``storage_silent``, degraded).
 
 ``resource_id`` is ``<host>-<address>``; the metadata carries
 ``address``, ``network`` and the evidence (``packets_requested``,
-``packets_sent``, ``packets_received``, ``reason``).
+``packets_sent``, ``packets_received``, ``packets_refused``,
+``reason``).
 """
 
 from oslo_config import cfg
@@ -90,6 +91,7 @@ class AddressPollster(base.HealthPollster):
                     "packets_requested": result.packets_requested,
                     "packets_sent": result.packets_sent,
                     "packets_received": result.packets_received,
+                    "packets_refused": result.packets_refused,
                     "reason": result.reason,
                 },
             )

@@ -43,8 +43,8 @@ class _Target:
     sent: int = 0
     rtts: list[float] = dataclasses.field(default_factory=list)
     reason: str | None = None
-    # A send refused by this host (its firewall), not by the network.
-    refused_here: bool = False
+    # Sends refused by this host (its firewall), not by the network.
+    refused: int = 0
 
 
 class EchoSession:
@@ -113,7 +113,8 @@ class EchoSession:
                 avg_rtt=sum(rtts) / len(rtts) if rtts else None,
                 max_rtt=max(rtts) if rtts else None,
                 reason=reason,
-                probed=t.sent > 0 or not t.refused_here,
+                probed=t.refused < self._count,
+                packets_refused=t.refused,
             )
         return out
 
@@ -126,7 +127,13 @@ class EchoSession:
             try:
                 self._sock.send(request)
             except icmp_exceptions.ICMPLibError as exc:
-                target.reason, target.refused_here = _send_failure(exc)
+                reason, refused_here = _send_failure(exc)
+                if refused_here:
+                    target.refused += 1
+                    # The network's answer, if any, says more.
+                    target.reason = target.reason or reason
+                else:
+                    target.reason = reason
             else:
                 target.sent += 1
                 self._pending[sequence] = (target, time.monotonic())

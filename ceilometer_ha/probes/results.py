@@ -14,7 +14,9 @@ class PingResult:
 
     ``loss_ratio`` counts requests that should have been sent but could
     not be (a send error) as lost, so it is 1.0 whenever the address
-    could not be probed at all. RTTs are in milliseconds and ``None``
+    could not be probed at all; requests this host's own firewall
+    refused (``packets_refused``, EPERM) are left out of it, as they
+    say nothing of the network. RTTs are in milliseconds and ``None``
     when no reply arrived. ``reason`` says why replies are missing
     (``no reply``, ``unreachable: ...``, ``unresolvable: ...``,
     ``permission: ...``) and is ``None`` when every reply arrived.
@@ -36,13 +38,15 @@ class PingResult:
     max_rtt: float | None = None
     reason: str | None = None
     probed: bool = True
+    packets_refused: int = 0
 
     @property
     def loss_ratio(self) -> float:
-        if self.packets_requested <= 0:
+        measured = self.packets_requested - self.packets_refused
+        if measured <= 0:
             return 1.0
-        lost = self.packets_requested - self.packets_received
-        return max(0.0, min(1.0, lost / self.packets_requested))
+        lost = measured - self.packets_received
+        return max(0.0, min(1.0, lost / measured))
 
     def reachable(self, max_loss_ratio: float) -> bool:
         """True when some reply came and the loss is at most the ratio."""

@@ -272,6 +272,52 @@ def test_missing_replies_are_said_when_some_came():
     assert results["c"].reason == "no reply"
 
 
+class ScriptedSocket:
+    """Refuses the sends whose sequence numbers it is given, each with
+    its errno, as the kernel would."""
+
+    def __init__(self, refusals):
+        self.refusals = refusals
+
+    def send(self, request):
+        code = self.refusals.get(request.sequence)
+        if code:
+            raise _send_error(code)
+
+
+def _sent(refusals, replies=0, count=4):
+    session = icmp_session.EchoSession(
+        ScriptedSocket(refusals), {"a": "198.51.100.2"}, count, 0, 0
+    )
+    for round_no in range(count):
+        asyncio.run(session._send_round(round_no))
+    session._targets[0].rtts = [0.2] * replies
+    [result] = session.results().values()
+    return result
+
+
+def test_sends_refused_here_are_left_out_of_the_loss():
+    """A full conntrack table refuses some sends (EPERM): the one that
+    left and was answered measures no loss."""
+    result = _sent({0: errno.EPERM, 1: errno.EPERM, 2: errno.EPERM}, 1)
+    assert (result.packets_sent, result.packets_refused) == (1, 3)
+    assert result.probed and result.loss_ratio == 0.0
+    assert result.reachable(0.5)
+
+
+def test_a_route_lost_is_a_loss_when_the_last_send_is_refused_here():
+    unreachable = {n: errno.ENETUNREACH for n in range(3)}
+    result = _sent({**unreachable, 3: errno.EPERM})
+    assert result.probed and result.loss_ratio == 1.0
+    assert result.reason.startswith("unreachable: ")
+
+
+def test_every_send_refused_here_is_no_probe():
+    result = _sent({n: errno.EPERM for n in range(4)})
+    assert not result.probed
+    assert result.reason == "send refused by this host's firewall (EPERM)"
+
+
 def test_refused_datagram_sockets_fall_back_to_raw(monkeypatch):
     opened = []
 
