@@ -101,7 +101,7 @@ def check_file(
     errors = len(findings.errors)
     config_names.check_values(known, findings, path, unread)
     collector_checked = False
-    compute = "compute" in conf.list_all_sections()
+    compute = config_names.is_compute_file(conf.list_all_sections())
     if not compute:  # a controller's file
         if len(findings.errors) == errors:  # values it would refuse first
             _check_collector(path, findings)

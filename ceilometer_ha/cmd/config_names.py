@@ -5,6 +5,7 @@ closest known name), groups the HA services do not read, removed
 options, and every value oslo.config would refuse.
 """
 
+import collections.abc
 import difflib
 
 from oslo_config import cfg
@@ -42,6 +43,17 @@ REMOVED_OPTIONS = {
 }
 
 
+def is_compute_file(sections: collections.abc.Iterable[str]) -> bool:
+    """A compute node's file: it has a ``[compute]`` group, even a
+    misspelt one (``[comptue]``, ``[Compute]``), so that it is checked
+    as the agent reads it rather than as a controller's."""
+    return any(
+        s.lower() == "compute"
+        or difflib.get_close_matches(s.lower(), ["compute"], cutoff=0.8)
+        for s in sections
+    )
+
+
 class Findings:
     def __init__(self) -> None:
         self.errors: list[str] = []
@@ -71,7 +83,7 @@ def check_names(path, known, findings) -> set[str]:
     the groups whose values are not this file's reader's business."""
     sections: dict = {}
     cfg.ConfigParser(path, sections).parse()
-    compute = "compute" in sections  # a compute node's file
+    compute = is_compute_file(sections)
     unread = set()
     for group, values in sections.items():
         if group in AGENT_ONLY_GROUPS and not compute:

@@ -691,3 +691,23 @@ def test_a_collector_named_by_host_name_is_warned(
         "address"
     )
     assert named == ([expected] if by_name else []), lines
+
+
+def test_a_compute_file_with_a_misspelt_compute_group_is_checked_as_one(
+    tmp_path, capsys
+):
+    """Not as a controller's file, whose collector checks would say
+    nothing useful of it: the agent would find no address to ping."""
+    path = tmp_path / "compute.conf"
+    path.write_text(
+        "[DEFAULT]\nhost = c1\n[comptue]\nstorage_server_address = "
+        "198.51.100.7\n"
+    )
+    code, lines = check(capsys, path)
+    assert code == 1
+    assert (
+        f"ERROR {path}: unknown group [comptue]; did you mean "
+        "'compute'?" in lines
+    )
+    assert any("no address to ping is configured" in x for x in lines)
+    assert not any("the collector would refuse" in x for x in lines), lines
