@@ -355,13 +355,20 @@ def test_the_collector_check_reads_its_drop_in_directory(
     assert "workers" in lines[0]
 
 
+def check_text(capsys, path, text):
+    """check-config on ``path``, written with ``text``."""
+    path.write_text(text)
+    return check(capsys, path)
+
+
 def test_a_database_url_that_does_not_parse_is_an_error(tmp_path, capsys):
     path = tmp_path / "ceilometer_ha.conf"
-    path.write_text(
+    code, lines = check_text(
+        capsys,
+        path,
         "[database]\nconnection = not a url\n"
-        "[publisher]\ntelemetry_secret = s3cret-alpha\n"
+        "[publisher]\ntelemetry_secret = s3cret-alpha\n",
     )
-    code, lines = check(capsys, path)
     assert code == 1
     assert lines[0] == (
         f"ERROR {path}: the collector would refuse to start: [database] "
@@ -699,11 +706,12 @@ def test_a_compute_file_with_a_misspelt_compute_group_is_checked_as_one(
     """Not as a controller's file, whose collector checks would say
     nothing useful of it: the agent would find no address to ping."""
     path = tmp_path / "compute.conf"
-    path.write_text(
+    code, lines = check_text(
+        capsys,
+        path,
         "[DEFAULT]\nhost = c1\n[comptue]\nstorage_server_address = "
-        "198.51.100.7\n"
+        "198.51.100.7\n",
     )
-    code, lines = check(capsys, path)
     assert code == 1
     assert (
         f"ERROR {path}: unknown group [comptue]; did you mean "
