@@ -145,7 +145,11 @@ def run(args: argparse.Namespace) -> int:
         why = conf_files.why(exc)
         sys.stderr.write(f"ceilometer-ha status: configuration: {why}\n")
         return EXIT_ERROR
-    missing = engine_mod.sqlite_missing(url)
+    # A reader of a SQLite database in WAL mode writes its -shm file:
+    # said here rather than as "attempt to write a readonly database".
+    missing = engine_mod.sqlite_missing(url) or engine_mod.sqlite_file_problem(
+        url
+    )
     if missing:
         engine.dispose()
         sys.stderr.write(f"ceilometer-ha status: database: {missing}\n")

@@ -2,7 +2,10 @@
 
 import datetime
 import json
+import os
+import pathlib
 import sqlite3
+import subprocess
 import sys
 
 import pytest
@@ -270,3 +273,39 @@ def test_a_database_driver_not_installed_is_an_error(monkeypatch, capsys):
         "URL is not installed ("
     )
     assert err.count("\n") == 1
+
+
+def test_a_sqlite_directory_the_reader_cannot_write_is_said(table, tmp_path):
+    """In WAL mode a reader writes the -shm file beside the database:
+    said as such, not as SQLite's "attempt to write a readonly
+    database". Root without CAP_DAC_OVERRIDE keeps only the owner's
+    bits."""
+    if os.geteuid() != 0:
+        pytest.skip("needs root to drop a capability")
+    table.host("cmp-1", {A: [0.0] * 10})
+    table.engine.dispose()
+    directory = pathlib.Path(table.engine.url.database).parent
+    directory.chmod(0o555)
+    try:
+        done = subprocess.run(
+            [
+                "setpriv",
+                "--bounding-set=-dac_override,-dac_read_search",
+                "--inh-caps=-dac_override,-dac_read_search",
+                "--",
+                sys.executable,
+                "-m",
+                "ceilometer_ha.cmd.manage",
+                "status",
+                "--database-url",
+                str(table.engine.url),
+            ],
+            capture_output=True,
+            text=True,
+            timeout=120,
+            check=False,
+        )
+    finally:
+        directory.chmod(0o755)
+    assert done.returncode == status.EXIT_ERROR, done.stdout + done.stderr
+    assert f"directory {directory} is not writable by root" in done.stderr
