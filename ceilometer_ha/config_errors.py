@@ -16,6 +16,8 @@ import re
 
 from oslo_config import cfg
 
+from ceilometer_ha import opts
+
 # Groups that are the project's alone: any unknown option there is a
 # mistake. Others ([database], and [collector], where a file copied
 # from an old ceilometer.conf keeps the old collector's options) also
@@ -37,26 +39,38 @@ def describe(exc: BaseException) -> str:
     return f"bad value: {match['why']}"
 
 
+def group_name(section: str) -> str:
+    """The group a file's ``[section]`` sets: oslo.config reads every
+    group name but ``DEFAULT`` in lower case (``[Database]`` is
+    ``[database]``; ``[default]`` is no ``[DEFAULT]``)."""
+    return section if section == "DEFAULT" else section.lower()
+
+
 def misread_names(
     conf: cfg.ConfigOpts, paths: collections.abc.Iterable[str]
 ) -> list[str]:
-    """Misspelt groups and options of the groups ``conf`` registers."""
+    """Misspelt groups and options of the groups ``conf`` registers
+    (the project's options' deprecated names count as known)."""
     groups = {
         name: set(conf[name])
         for name in conf
         if isinstance(conf[name], cfg.ConfigOpts.GroupAttr)
     }
+    for group, names in _deprecated_names().items():
+        if group in groups:
+            groups[group] |= names
     problems = []
     for path in paths:
         sections: dict = {}
         cfg.ConfigParser(path, sections).parse()
         for section, values in sections.items():
-            if section in groups:
+            group = group_name(section)
+            if group in groups:
                 problems += _misread_options(
-                    path, section, values, groups[section]
+                    path, section, values, groups[group], group
                 )
                 continue
-            meant = _meant_group(section, groups)
+            meant = _meant_group(group, groups)
             if meant:
                 problems.append(
                     f"{path}: [{section}] is no group; probably a "
@@ -65,18 +79,32 @@ def misread_names(
     return problems
 
 
-def _meant_group(section: str, groups) -> str | None:
-    same = [g for g in groups if g.lower() == section.lower()]
-    if same:
-        return same[0]
-    close = difflib.get_close_matches(section, groups, n=1, cutoff=0.75)
+def _deprecated_names() -> dict[str, set[str]]:
+    """Per group, the deprecated names of the project's options, which
+    oslo.config still reads (``[database] sql_connection``)."""
+    found: dict[str, set[str]] = {}
+    for lister in (
+        opts.list_collector_opts,
+        opts.list_health_opts,
+        opts.list_compute_opts,
+    ):
+        for group, options in lister():
+            for opt in options:
+                for old in opt.deprecated_opts:
+                    where = group_name(old.group or group or "DEFAULT")
+                    found.setdefault(where, set()).add(old.name or opt.name)
+    return found
+
+
+def _meant_group(group: str, groups) -> str | None:
+    close = difflib.get_close_matches(group, groups, n=1, cutoff=0.75)
     # A typo, not another service's group such as [database_ro].
-    if close and abs(len(close[0]) - len(section)) <= 2:
+    if close and abs(len(close[0]) - len(group)) <= 2:
         return close[0]
     return None
 
 
-def _misread_options(path, group, values, known) -> list[str]:
+def _misread_options(path, section, values, known, group) -> list[str]:
     problems = []
     for option in values:
         if option in known:
@@ -84,9 +112,9 @@ def _misread_options(path, group, values, known) -> list[str]:
         close = difflib.get_close_matches(option, known, n=1, cutoff=0.8)
         if close:
             problems.append(
-                f"{path}: [{group}] {option}: unknown option; did you "
+                f"{path}: [{section}] {option}: unknown option; did you "
                 f"mean {close[0]}?"
             )
         elif group in OWN_GROUPS:
-            problems.append(f"{path}: [{group}] {option}: unknown option")
+            problems.append(f"{path}: [{section}] {option}: unknown option")
     return problems

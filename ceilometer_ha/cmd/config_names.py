@@ -67,8 +67,8 @@ class Findings:
 
 
 def _suggest(name: str, candidates) -> str:
-    # oslo.config's names are case-sensitive; a wrong case is the likely
-    # mistake ([default], [Database]), which difflib weighs little.
+    # [default] is no [DEFAULT] to oslo.config (it lower-cases every
+    # other group name): a wrong case, which difflib weighs little.
     same = sorted(c for c in candidates if c.lower() == name.lower())
     if same:
         return f"; did you mean {same[0]!r}?"
@@ -85,11 +85,12 @@ def check_names(path, known, findings) -> set[str]:
     cfg.ConfigParser(path, sections).parse()
     compute = is_compute_file(sections)
     unread = set()
-    for group, values in sections.items():
+    for section, values in sections.items():
+        group = config_errors.group_name(section)  # [Database]: database
         if group in AGENT_ONLY_GROUPS and not compute:
             findings.warning(
                 path,
-                f"[{group}] is read by ceilometer-polling on compute "
+                f"[{section}] is read by ceilometer-polling on compute "
                 "nodes, not by the collector",
             )
             unread.add(group)
@@ -97,13 +98,13 @@ def check_names(path, known, findings) -> set[str]:
         if group in UNUSED_GROUPS:
             findings.warning(
                 path,
-                f"[{group}] is not read by "
+                f"[{section}] is not read by "
                 "ceilometer-polling or the collector",
             )
             continue
         if group not in known:
             findings.error(
-                path, f"unknown group [{group}]" + _suggest(group, known)
+                path, f"unknown group [{section}]" + _suggest(section, known)
             )
             continue
         for option in values:
@@ -111,25 +112,11 @@ def check_names(path, known, findings) -> set[str]:
                 continue
             if (group, option) in REMOVED_OPTIONS:
                 why = REMOVED_OPTIONS[group, option] or "deprecated"
-                findings.warning(path, f"[{group}] {option}: {why}")
-                continue
-            other = [
-                g
-                for g in known
-                if g != group
-                and g.lower() == group.lower()
-                and option in known[g]
-            ]
-            if other:  # [DATABASE] is a group of its own, not [database]
-                findings.error(
-                    path,
-                    f"[{group}] unknown option {option!r}; it belongs to "
-                    f"[{other[0]}] (group names are case-sensitive)",
-                )
+                findings.warning(path, f"[{section}] {option}: {why}")
                 continue
             findings.error(
                 path,
-                f"[{group}] unknown option {option!r}"
+                f"[{section}] unknown option {option!r}"
                 + _suggest(option, known[group]),
             )
     return unread

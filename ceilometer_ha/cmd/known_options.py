@@ -15,6 +15,7 @@ import warnings
 
 from oslo_config import cfg
 
+from ceilometer_ha import config_errors
 from ceilometer_ha import opts
 
 # The namespaces of ceilometer's own oslo-config-generator file
@@ -48,7 +49,7 @@ class KnownOptions:
         self.registered: dict[str, set[str]] = {}
 
     def register(self, group: str | None, options) -> None:
-        name = group or "DEFAULT"
+        name = config_errors.group_name(group or "DEFAULT")
         for opt in options:
             try:
                 self.conf.register_opt(
@@ -59,9 +60,8 @@ class KnownOptions:
             self.registered.setdefault(name, set()).add(opt.dest)
             self.names.setdefault(name, set()).update({opt.dest, opt.name})
             for old in opt.deprecated_opts:
-                self.names.setdefault(old.group or name, set()).add(
-                    old.name or opt.name
-                )
+                where = config_errors.group_name(old.group or name)
+                self.names.setdefault(where, set()).add(old.name or opt.name)
 
 
 class UnknownOptionsError(Exception):

@@ -168,7 +168,8 @@ def misspelt_groups(
         sections: dict[str, typing.Any] = {}
         cfg.ConfigParser(path, sections).parse()
         for group in sections:
-            if group in COLLECTOR_GROUPS:
+            # oslo.config reads [Database] as [database].
+            if config_errors.group_name(group) in COLLECTOR_GROUPS:
                 continue
             same = [g for g in COLLECTOR_GROUPS if g.lower() == group.lower()]
             if same:  # [default] is not [DEFAULT] to oslo.config

@@ -461,14 +461,8 @@ def test_different_secrets_are_an_error(tmp_path, capsys):
         ("[compute]\nping_count = 4\n", "no address to ping"),
         ("[oslo_concurency]\nlock_path = /tmp\n", "'oslo_concurrency'"),
         ("[DEFAULT]\ntransport_ulr = rabbit://\n", "'transport_url'"),
-        # The case: oslo.config's names are case-sensitive.
+        # oslo.config reads [default] as a group of its own.
         ("[default]\ndebug = true\n", "[default]; did you mean 'DEFAULT'"),
-        ("[Health]\nfail_cycles = 3\n", "did you mean 'health'"),
-        (
-            "[DATABASE]\nconnection = sqlite://\n",
-            "[DATABASE] unknown option 'connection'; it belongs to "
-            "[database] (group names are case-sensitive)",
-        ),
     ],
 )
 def test_mistakes_name_the_option(tmp_path, capsys, text, expected):
@@ -719,3 +713,22 @@ def test_a_compute_file_with_a_misspelt_compute_group_is_checked_as_one(
     )
     assert any("no address to ping is configured" in x for x in lines)
     assert not any("the collector would refuse" in x for x in lines), lines
+
+
+def test_groups_are_read_in_any_case_but_default(tmp_path, capsys):
+    """oslo.config lower-cases every group name but DEFAULT: [Database]
+    is [database], and the deprecated [DATABASE] sql_connection too."""
+    path = tmp_path / "controller.conf"
+    code, lines = check_text(
+        capsys,
+        path,
+        "[Database]\nconnection = sqlite://\n[HEALTH]\nfail_cycles = 2\n"
+        "[publisher]\ntelemetry_secret = s3cret-alpha\n",
+    )
+    assert code == 0, lines
+    path.write_text(
+        "[DATABASE]\nsql_connection = sqlite://\n"
+        "[publisher]\ntelemetry_secret = s3cret-alpha\n"
+    )
+    code, lines = check(capsys, path)
+    assert code == 0, lines

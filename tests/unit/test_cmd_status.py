@@ -139,7 +139,6 @@ def test_bad_health_value_is_an_error(tmp_path, capsys):
             "[helth]\nfail_cycles = 2\n",
             "[helth] is no group; probably a misspelt [health]",
         ),
-        ("[Health]\nfail_cycles = 2\n", "misspelt [health]"),
         (
             "[health]\nfail_cylces = 2\n",
             "[health] fail_cylces: unknown option; did you mean fail_cycles?",
@@ -165,6 +164,21 @@ def test_a_misspelt_name_is_an_error_not_a_default(
     )
     assert code == status.EXIT_ERROR
     assert said in capsys.readouterr().err
+
+
+def test_a_group_in_another_case_and_a_deprecated_name_are_read(
+    table, tmp_path, capsys
+):
+    """oslo.config reads [Health] as [health], and the project's
+    options' deprecated names ([database] sql_connection) still."""
+    table.host("cmp-1", {A: [0.0] * 10 + [1.0] * 2})
+    conf = tmp_path / "ceilometer_ha.conf"
+    conf.write_text(
+        f"[Database]\nsql_connection = {table.engine.url}\n"
+        "[Health]\nfail_cycles = 2\n"
+    )
+    code = manage.main(["status", "--config-file", str(conf)])
+    assert code == status.EXIT_FAILED, capsys.readouterr().err
 
 
 def test_other_services_options_of_a_shared_group_are_left_alone(

@@ -433,3 +433,13 @@ def test_an_option_name_close_to_one_of_ours_is_warned(tmp_path, caplog):
         "udp_address? (ignored)" in r.getMessage()
         for r in caplog.records
     ), caplog.records
+
+
+def test_a_group_in_another_case_is_read_not_refused(tmp_path):
+    """oslo.config lower-cases every group name but DEFAULT."""
+    conf = _conf_with(
+        tmp_path,
+        REAL_SECRET + f"[Database]\nconnection = sqlite:///{tmp_path}/x.db\n",
+    )
+    config_check.check_config(conf)
+    assert conf.database.connection == f"sqlite:///{tmp_path}/x.db"
