@@ -13,6 +13,7 @@ import collections.abc
 import difflib
 import glob
 import os
+import socket
 import typing
 
 from oslo_config import cfg
@@ -69,15 +70,16 @@ def check_settings(conf: cfg.ConfigOpts) -> None:
             "[collector] udp_address is empty: the collector would "
             "receive nothing"
         )
-    for name in ("udp_address", "metrics_address"):
+    names = ["udp_address"]
+    if conf.collector.metrics_port:
+        names.append("metrics_address")
+    for name in names:
         value = conf.collector[name]
-        try:
-            _HOST_ADDRESS(value)
-        except ValueError:
+        if not _is_address(value):
             raise ConfigError(
                 f"[collector] {name} = {value}: not an IP address nor a "
                 "host name"
-            ) from None
+            )
     _check_secret(conf)
     ttl = conf.database.metering_time_to_live
     window = conf.collector.freshness_window
@@ -103,6 +105,21 @@ def check_settings(conf: cfg.ConfigOpts) -> None:
 
 
 _HOST_ADDRESS = types.HostAddress()
+
+
+def _is_address(value: str) -> bool:
+    """An IP address as the socket takes it (``127.1``, ``fe80::1%eth0``
+    too; no name look-up), or a valid host name."""
+    try:
+        socket.getaddrinfo(value, None, 0, 0, 0, socket.AI_NUMERICHOST)
+        return True
+    except (OSError, UnicodeError):
+        pass
+    try:
+        _HOST_ADDRESS(value)
+    except ValueError:
+        return False
+    return True
 
 
 def read_every_option(conf: cfg.ConfigOpts) -> None:

@@ -20,6 +20,7 @@ at all (ceilometer's default ``pipeline.yaml`` sends every meter to
 Gnocchi).
 """
 
+import socket
 import typing
 
 from oslo_config import cfg
@@ -242,7 +243,14 @@ def mistyped_collectors(routes: Routes) -> list[str]:
 
 
 def _mistyped_ip(host: str) -> bool:
-    from oslo_utils import netutils
-
-    digits_and_dots = host.replace(".", "").isdigit()
-    return digits_and_dots and not netutils.is_valid_ipv4(host)
+    if not host.replace(".", "").isdigit():
+        return False
+    # What the socket takes for an IPv4 address (127.1 too), without a
+    # name look-up.
+    try:
+        socket.getaddrinfo(
+            host, None, socket.AF_INET, 0, 0, socket.AI_NUMERICHOST
+        )
+    except OSError:
+        return True
+    return False

@@ -89,8 +89,9 @@ def _latest_from_sample_insert(
 
 def sqlite_statements() -> tuple[typing.Any, typing.Any]:
     """INSERT of samples; upsert of ha_latest from the rows whose rowid
-    is above the parameter ``after`` (the highest before the insert), in
-    rowid order (the order the writer inserted them in)."""
+    is above the parameter ``after`` (the highest after the insert less
+    the rows it inserted: the batch's own), in rowid order (the order
+    the writer inserted them in)."""
     ins = sqlite.insert(models.sample).on_conflict_do_nothing()
     rowid: typing.Any = sa.literal_column("ha_sample.rowid")
     up = _latest_from_sample_insert(

@@ -13,6 +13,7 @@ import yaml
 from ceilometer_ha.cmd import known_options
 from ceilometer_ha.cmd import manage
 from ceilometer_ha.pollsters import delivery
+from ceilometer_ha.probes import icmp
 
 ROOT = pathlib.Path(__file__).resolve().parents[2]
 CONTROLLER_SEED = ROOT / "tests/functional/data/controller_ceilometer_ha.conf"
@@ -223,7 +224,9 @@ def test_shipped_compute_file_is_clean_but_for_its_placeholder_secret(
     code, lines = check(capsys, installed_compute)
     assert code == 0, lines
     assert lines[-1].startswith("0 errors,"), lines
-    assert not [x for x in lines if "cannot ping" in x], lines
+    # Said exactly when this user cannot ping (the test runner may not).
+    cannot = icmp.IcmpProber().socket_problem() is not None
+    assert len([x for x in lines if "cannot ping" in x]) == cannot, lines
     assert any(
         "telemetry_secret is empty or a placeholder" in line
         and line.startswith("WARNING")

@@ -307,7 +307,9 @@ REAL_SECRET = "\n[publisher]\ntelemetry_secret = s3cret\n"
             r"\[collector\] udp_address = 10.0.0.300: not an IP address",
         ),
         (
-            REAL_SECRET + "[collector]\nmetrics_address = 127.0.0.1:9\n",
+            REAL_SECRET
+            + "[collector]\nmetrics_port = 9100\n"
+            + "metrics_address = 127.0.0.1:9\n",
             r"\[collector\] metrics_address = 127.0.0.1:9: not an IP",
         ),
         (
@@ -321,6 +323,20 @@ def test_unsafe_settings_are_refused(tmp_path, text, message):
     conf = _conf_with(tmp_path, text)
     with pytest.raises(config_check.ConfigError, match=message):
         config_check.check_config(conf)
+
+
+@pytest.mark.parametrize(
+    "text",
+    [
+        "udp_address = 127.1\n",  # what the socket takes for 127.0.0.1
+        "udp_address = fe80::1%lo\n",
+        "udp_address = controller-1\n",
+        "metrics_address =\n",  # /metrics is off (metrics_port 0)
+    ],
+)
+def test_addresses_the_socket_takes_are_accepted(tmp_path, text):
+    conf = _conf_with(tmp_path, REAL_SECRET + "[collector]\n" + text)
+    config_check.check_settings(conf)
 
 
 def test_a_window_under_half_the_ttl_and_top_metrics_ports_are_accepted(

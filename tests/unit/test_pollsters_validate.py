@@ -11,6 +11,7 @@ import pytest
 from ceilometer_ha.pollsters import address
 from ceilometer_ha.pollsters import advice as advice_mod
 from ceilometer_ha.pollsters import delivery
+from ceilometer_ha.pollsters import pipeline_files
 from ceilometer_ha.pollsters import validate
 from tests.unit import fakes
 
@@ -337,6 +338,16 @@ def test_few_echo_requests_per_cycle_are_advised(
 def test_the_shipped_settings_are_not_advised_against(tmp_path):
     conf = fakes.ceilometer_conf(tmp_path, fakes.BASE_CONF + DELIVERY)
     assert advice_mod.advise_compute_conf(conf) == []
+
+
+@pytest.mark.parametrize(
+    "host, mistyped",
+    [("10.0.0.300", True), ("1.2.3.4.5", True), ("127.1", False)],
+)
+def test_digits_and_dots_are_mistyped_when_the_socket_refuses_them(
+    host, mistyped
+):
+    assert pipeline_files._mistyped_ip(host) is mistyped
 
 
 def test_a_collector_address_mistyped_is_a_delivery_problem(tmp_path):
