@@ -70,7 +70,7 @@ def misread_names(
                     path, section, values, groups[group], group
                 )
                 continue
-            meant = _meant_group(group, groups)
+            meant = meant_group(section, groups)
             if meant:
                 problems.append(
                     f"{path}: [{section}] is no group; probably a "
@@ -96,11 +96,18 @@ def _deprecated_names() -> dict[str, set[str]]:
     return found
 
 
-def _meant_group(group: str, groups) -> str | None:
-    close = difflib.get_close_matches(group, groups, n=1, cutoff=0.75)
-    # A typo, not another service's group such as [database_ro].
-    if close and abs(len(close[0]) - len(group)) <= 2:
-        return close[0]
+def meant_group(
+    section: str, groups: collections.abc.Iterable[str]
+) -> str | None:
+    """The group of ``groups`` that ``[section]``, no group of them,
+    probably misspells (``[helth]``, ``[DEAFULT]``, ``[default]``), in
+    any case; None for another service's group (``[database_ro]``)."""
+    lowered = {g.lower(): g for g in groups}
+    close = difflib.get_close_matches(
+        section.lower(), lowered, n=1, cutoff=0.75
+    )
+    if close and abs(len(close[0]) - len(section)) <= 2:
+        return lowered[close[0]]
     return None
 
 

@@ -10,7 +10,6 @@ ports out of range, or a SQLite database the collector could not write
 """
 
 import collections.abc
-import difflib
 import glob
 import os
 import socket
@@ -188,14 +187,8 @@ def misspelt_groups(
             # oslo.config reads [Database] as [database].
             if config_errors.group_name(group) in COLLECTOR_GROUPS:
                 continue
-            same = [g for g in COLLECTOR_GROUPS if g.lower() == group.lower()]
-            if same:  # [default] is not [DEFAULT] to oslo.config
-                found.append((path, group, same[0]))
-                continue
-            close = difflib.get_close_matches(
-                group, COLLECTOR_GROUPS, n=1, cutoff=0.75
-            )
-            # A typo, not another service's group such as [database_ro].
-            if close and abs(len(close[0]) - len(group)) <= 2:
-                found.append((path, group, close[0]))
+            # [default] is not [DEFAULT] to oslo.config, nor [DEAFULT].
+            meant = config_errors.meant_group(group, COLLECTOR_GROUPS)
+            if meant:
+                found.append((path, group, meant))
     return found
