@@ -21,10 +21,15 @@ from oslo_config import types
 # accepted it would accept samples signed by any unconfigured agent.
 PLACEHOLDER_SECRET = "change this for valid signing"  # noqa: S105
 
+# The characters the collector refuses in the names that key its tables
+# (a regular expression's class): C0 and C1 controls (U+0085 is a line
+# break too, U+009B a terminal escape) and the Unicode line and
+# paragraph separators.
+CONTROL_CHARACTERS = r"\x00-\x1f\x7f-\x9f\u2028\u2029"
 # A cluster name the collector stores: at most 255 characters, none of
 # them a control character (a line break, from an indented line after
-# ``cluster =``, say), which the collector refuses.
-CLUSTER_NAME_PATTERN = r"\A[^\x00-\x1f\x7f-\x9f\u2028\u2029]{0,255}\Z"
+# ``cluster =``, say).
+CLUSTER_NAME_PATTERN = rf"\A[^{CONTROL_CHARACTERS}]{{0,255}}\Z"
 
 _BROADCAST = ipaddress.IPv4Address("255.255.255.255")
 

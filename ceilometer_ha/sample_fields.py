@@ -19,6 +19,7 @@ import math
 import re
 import typing
 
+from ceilometer_ha import opts
 from ceilometer_ha import rejection
 
 DEFAULT_CLUSTER = "default"
@@ -30,11 +31,8 @@ EXACT_INT = 2**53
 _UTC = datetime.timezone.utc
 # Control characters: the names that key the tables (host, cluster,
 # meter, resource id) never hold one, so that a line break sent in a
-# cluster name cannot break the reports that read them. C0 and C1
-# controls (U+0085 is a line break too, U+009B a terminal escape) and
-# the Unicode line and paragraph separators.
-CONTROL_CHARACTERS = "\x00-\x1f\x7f-\x9f\u2028\u2029"
-_CONTROL = re.compile(f"[{CONTROL_CHARACTERS}]")
+# cluster name cannot break the reports that read them.
+_CONTROL = re.compile(f"[{opts.CONTROL_CHARACTERS}]")
 # ceilometer's sample ids: str(uuid.uuid1()), always this form.
 # ceilometer's signature covers the bare concatenation of keys and
 # values, so the same signed bytes also read as a message whose

@@ -54,6 +54,8 @@ def test_good_configuration_has_no_problem(tmp_path):
         # the collector would refuse every sample for.
         ("cluster = rack-1\n  rack-2", "cluster"),
         ("cluster = " + "r" * 256, "cluster"),
+        # Refused by the collector too: a line break beyond ASCII.
+        ("cluster = rack-1\u2028rack-2", "cluster"),
     ],
 )
 def test_bad_value_is_named(tmp_path, line, option):
