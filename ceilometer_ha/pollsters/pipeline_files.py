@@ -215,29 +215,28 @@ def collectors_by_name(routes: Routes) -> list[str]:
     """
     from oslo_utils import netutils
 
-    found = []
-    for urls in routes.urls.values():
-        for url in urls:
-            host = _collector_host(url)
-            if (
-                host
-                and not netutils.is_valid_ip(host)
-                and not _mistyped_ip(host)
-                and url not in found
-            ):
-                found.append(url)
-    return found
+    return _collector_urls(
+        routes,
+        lambda host: not netutils.is_valid_ip(host) and not _mistyped_ip(host),
+    )
 
 
 def mistyped_collectors(routes: Routes) -> list[str]:
     """The ``udp://`` URLs whose host is digits and dots but no IPv4
     address (``10.0.0.300``): no such name resolves, and every sample
     sent there is lost."""
+    return _collector_urls(routes, _mistyped_ip)
+
+
+def _collector_urls(
+    routes: Routes, chosen: typing.Callable[[str], bool]
+) -> list[str]:
+    """Each ``udp://`` URL of the sinks, once, whose host is ``chosen``."""
     found = []
     for urls in routes.urls.values():
         for url in urls:
             host = _collector_host(url)
-            if host and _mistyped_ip(host) and url not in found:
+            if host and chosen(host) and url not in found:
                 found.append(url)
     return found
 
