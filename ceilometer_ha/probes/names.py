@@ -64,7 +64,13 @@ class Resolver:
             infos = wrapped.result()
         except OSError as exc:
             return self._fallback(address, f"{address}: {exc}")
-        return _first_ip(infos)
+        ip = _first_ip(infos)
+        with self._lock:
+            again = address in self._failing
+            self._failing.discard(address)
+        if again:
+            LOG.info("%s resolves again in time, to %s", address, ip)
+        return ip
 
     def _start(self, address: str) -> tuple[concurrent.futures.Future, bool]:
         """The look-up of ``address``, and whether an earlier cycle
@@ -84,15 +90,14 @@ class Resolver:
     def _answered(
         self, address: str, future: concurrent.futures.Future
     ) -> None:
+        """Keep every answer, a late one too. The resolver counts as
+        failing until a look-up answers in time: a slow one (its first
+        server dead, the next answering after seconds) would otherwise
+        be said failing and back again every few cycles."""
         if future.cancelled() or future.exception() is not None:
             return
-        ip = _first_ip(future.result())
         with self._lock:
-            self._known[address] = ip
-            again = address in self._failing
-            self._failing.discard(address)
-        if again:
-            LOG.info("%s resolves again, to %s", address, ip)
+            self._known[address] = _first_ip(future.result())
 
     def _fallback(self, address: str, why: str) -> str:
         with self._lock:

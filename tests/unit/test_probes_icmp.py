@@ -6,6 +6,7 @@ namespaces); these need no network.
 
 import asyncio
 import errno
+import logging
 import os
 import socket
 import threading
@@ -112,6 +113,43 @@ def test_a_name_keeps_its_last_address_when_the_resolver_fails(caplog):
     assert asyncio.run(resolver.resolve("storage.test", 0.5)) == (
         "198.51.100.8"
     )
+
+
+class SlowLookup(FakeLookup):
+    """A resolver that answers, but only after ``delay`` seconds (its
+    first server dead, say)."""
+
+    def __init__(self, ip, delay):
+        super().__init__(ip)
+        self.delay = delay
+        self.answered = threading.Event()
+
+    def __call__(self, host, port, family=0, type=0):
+        time.sleep(self.delay)
+        try:
+            return super().__call__(host, port, family, type)
+        finally:
+            self.answered.set()
+
+
+def test_a_slow_resolver_is_said_once_not_at_every_late_answer(caplog):
+    lookup = SlowLookup("198.51.100.7", 0.0)
+    resolver = names.Resolver(lookup)
+    assert asyncio.run(resolver.resolve("storage.test", 0.05))
+    lookup.delay = 0.2
+    for _ in range(4):
+        lookup.answered.clear()
+        assert asyncio.run(resolver.resolve("storage.test", 0.05)) == (
+            "198.51.100.7"
+        )
+        assert lookup.answered.wait(10)
+    said = [r.message for r in caplog.records if r.levelno >= logging.INFO]
+    assert len([m for m in said if "Cannot resolve" in m]) == 1, said
+    assert not [m for m in said if m.startswith("storage.test resolves")]
+    lookup.delay = 0.0
+    with caplog.at_level(logging.INFO):
+        assert asyncio.run(resolver.resolve("storage.test", 0.5))
+    assert "resolves again in time" in caplog.records[-1].message
 
 
 def test_a_name_that_never_resolved_is_unresolvable():
