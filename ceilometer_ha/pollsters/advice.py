@@ -12,7 +12,7 @@ from oslo_config import cfg
 
 from ceilometer_ha import opts
 from ceilometer_ha.pollsters import delivery
-from ceilometer_ha.pollsters import pipeline_files
+from ceilometer_ha.pollsters import pipeline_routes
 
 # The meters of one ping run: a source polling any of them waits for it.
 _PING_METERS = [
@@ -74,11 +74,11 @@ def compute_namespace(conf: cfg.ConfigOpts) -> str | None:
 
 def collectors_by_name(conf: cfg.ConfigOpts) -> str | None:
     """The advice when the pipeline file names a collector by host name
-    (``pipeline_files.collectors_by_name``)."""
-    routes = pipeline_files.read_routes(conf)
+    (``pipeline_routes.collectors_by_name``)."""
+    routes = pipeline_routes.read_routes(conf)
     if isinstance(routes, str):
         return None  # reported by delivery.problems or problems
-    named = pipeline_files.collectors_by_name(routes)
+    named = pipeline_routes.collectors_by_name(routes)
     if not named:
         return None
     which = (

@@ -10,6 +10,7 @@ Each names its option and the fix.
 from oslo_config import cfg
 
 from ceilometer_ha.pollsters import pipeline_files
+from ceilometer_ha.pollsters import pipeline_routes
 
 HA_METERS = [
     f"ha.{network}.{kind}"
@@ -82,7 +83,7 @@ def _unpublished(conf: cfg.ConfigOpts, meters: list[str]) -> list[str]:
     label = f"[DEFAULT] pipeline_cfg_file {conf.pipeline_cfg_file}"
     if not named:
         label += " (ceilometer's default)"
-    routes = pipeline_files.read_routes(conf)
+    routes = pipeline_routes.read_routes(conf)
     if isinstance(routes, str):
         # A file the configuration names: pipeline_files.problems
         # reports it, and the agent's in-process driver logs it.
@@ -90,9 +91,9 @@ def _unpublished(conf: cfg.ConfigOpts, meters: list[str]) -> list[str]:
     found = [
         f"{label}: {url} is no IP address (digits and dots, but not four "
         "numbers up to 255): every sample sent there is lost"
-        for url in pipeline_files.mistyped_collectors(routes)
+        for url in pipeline_routes.mistyped_collectors(routes)
     ]
-    missing = pipeline_files.unpublished(routes, meters)
+    missing = pipeline_routes.unpublished(routes, meters)
     if missing:
         found.append(
             f"{label} sends {', '.join(missing)} to no collector (no sink "

@@ -11,7 +11,7 @@ import pytest
 from ceilometer_ha.pollsters import address
 from ceilometer_ha.pollsters import advice as advice_mod
 from ceilometer_ha.pollsters import delivery
-from ceilometer_ha.pollsters import pipeline_files
+from ceilometer_ha.pollsters import pipeline_routes
 from ceilometer_ha.pollsters import validate
 from tests.unit import fakes
 
@@ -349,7 +349,7 @@ def test_the_shipped_settings_are_not_advised_against(tmp_path):
 def test_digits_and_dots_are_mistyped_when_the_socket_refuses_them(
     host, mistyped
 ):
-    assert pipeline_files._mistyped_ip(host) is mistyped
+    assert pipeline_routes._mistyped_ip(host) is mistyped
 
 
 def test_a_collector_address_mistyped_is_a_delivery_problem(tmp_path):
