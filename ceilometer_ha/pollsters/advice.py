@@ -6,11 +6,10 @@ sample would reach the collectors; ``ceilometer-ha check-config``
 reports these as warnings (:func:`compute_warnings`), those as errors.
 """
 
-import typing
-
 from oslo_config import cfg
 
 from ceilometer_ha import opts
+from ceilometer_ha.pollsters import address
 from ceilometer_ha.pollsters import delivery
 from ceilometer_ha.pollsters import pipeline_routes
 
@@ -20,7 +19,6 @@ _PING_METERS = [
     for m in delivery.HA_METERS
     if m.rsplit(".", 1)[1] in ("reachable", "loss", "rtt")
 ]
-HYPERVISOR_METER = "ha.hypervisor.up"
 # The controllers' stale window, in intervals, unless they change it.
 DEFAULT_STALE_CYCLES = next(
     o.default for o in opts.HEALTH_OPTS if o.name == "stale_cycles"
@@ -119,7 +117,7 @@ def slow_cycle(
     ]
     if not intervals:
         return None
-    bound = _ping_bound(conf.compute)
+    bound = address.build_prober(conf).bound
     interval = min(intervals)
     if bound < interval:
         return None
@@ -171,13 +169,15 @@ def hung_hypervisor(
     if isinstance(sources, str):
         return None  # reported by delivery.problems
     checked = [
-        s.interval for s in sources if s.support_meter(HYPERVISOR_METER)
+        s.interval
+        for s in sources
+        if s.support_meter(delivery.HYPERVISOR_METER)
     ]
     if not checked:
         return None
     c = conf.compute
     pinged = any(s.support_meter(m) for s in sources for m in _PING_METERS)
-    ping = _ping_bound(c) if pinged else 0.0
+    ping = address.build_prober(conf).bound if pinged else 0.0
     interval = min(checked)
     window = DEFAULT_STALE_CYCLES * interval
     if ping >= interval or ping + c.hypervisor_timeout < window - interval:
@@ -191,10 +191,6 @@ def hung_hypervisor(
         f"{DEFAULT_STALE_CYCLES} intervals of {interval:g} s); keep it "
         f"under {max(window - interval - ping, 0):g} s"
     )
-
-
-def _ping_bound(c: typing.Any) -> float:
-    return float((c.ping_count - 1) * c.ping_interval + c.ping_timeout)
 
 
 def advise_compute_conf(conf: cfg.ConfigOpts) -> list[str]:

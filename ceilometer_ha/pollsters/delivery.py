@@ -12,11 +12,12 @@ from oslo_config import cfg
 from ceilometer_ha.pollsters import pipeline_files
 from ceilometer_ha.pollsters import pipeline_routes
 
+HYPERVISOR_METER = "ha.hypervisor.up"
 HA_METERS = [
     f"ha.{network}.{kind}"
     for network in ("storage", "management", "tenant")
     for kind in ("reachable", "loss", "rtt")
-] + ["ha.hypervisor.up", "ha.heartbeat"]
+] + [HYPERVISOR_METER, "ha.heartbeat"]
 
 
 def problems(
