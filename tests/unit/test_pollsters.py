@@ -2,6 +2,9 @@
 
 import concurrent.futures
 import logging
+import pathlib
+import subprocess
+import sys
 
 from ceilometer.polling import plugin_base
 import pytest
@@ -12,6 +15,7 @@ from ceilometer_ha.probes import hypervisor
 from ceilometer_ha.probes import results
 from tests.unit import fakes
 
+POLLSTERS_DIR = pathlib.Path(address.__file__).parent
 STORAGE = ["192.0.2.10", "192.0.2.20"]
 ALL_NETWORKS_CONF = """
 [DEFAULT]
@@ -275,3 +279,20 @@ def test_hypervisor_meter_without_libvirt_warns_once(
     warnings = [r for r in caplog.records if "not polled" in r.getMessage()]
     assert len(warnings) == 1
     assert "no binding" in warnings[0].getMessage()
+
+
+@pytest.mark.parametrize(
+    "module", sorted(p.stem for p in POLLSTERS_DIR.glob("[a-z]*.py"))
+)
+def test_each_pollsters_module_imports_first_in_a_fresh_interpreter(module):
+    """ceilometer's stevedore loads a pollster's module first: an import
+    cycle through it (address -> base -> validate -> advice) fails
+    there, whatever order the tests imported the modules in."""
+    done = subprocess.run(
+        [sys.executable, "-c", f"import ceilometer_ha.pollsters.{module}"],
+        capture_output=True,
+        text=True,
+        timeout=120,
+        check=False,
+    )
+    assert done.returncode == 0, done.stderr
